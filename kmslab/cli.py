@@ -66,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("kmslab: interrupted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        exc.show()
+        ctx = getattr(exc, "ctx", None)
+        where = ctx.command_path if ctx is not None else "kmslab"
+        hint = f" (see '{where} --help')" if isinstance(exc, click.UsageError) else ""
+        click.echo(f"{where}: error: {' '.join(exc.format_message().split())}{hint}", err=True)
         sys.exit(2 if exc.exit_code == 1 else exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

@@ -240,6 +240,13 @@ class InvalidSignatureException(KmsError):
     status = 400
 
 
+class IncompleteSignatureException(KmsError):
+    """The Authorization header is malformed (a SigV4 element is missing)."""
+
+    code = "IncompleteSignatureException"
+    status = 400
+
+
 class MissingAuthenticationTokenException(KmsError):
     """AWS KMS MissingAuthenticationTokenException."""
 
@@ -252,6 +259,23 @@ class RequestEntityTooLargeException(KmsError):
 
     code = "RequestEntityTooLargeException"
     status = 413
+
+
+# Added by the engine work: more error codes AWS KMS answers with.
+
+
+class NotAuthorizedException(KmsError):
+    """The request may not touch an AWS-reserved resource (for example an ``alias/aws/`` alias)."""
+
+    code = "NotAuthorizedException"
+    status = 400
+
+
+class DryRunOperationException(KmsError):
+    """The request would have succeeded, but DryRun was set."""
+
+    code = "DryRunOperationException"
+    status = 412
 
 
 _BY_CODE: dict[str, type[KmsError]] = {cls.code: cls for cls in KmsError.__subclasses__()}

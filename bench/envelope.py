@@ -1,0 +1,281 @@
+"""Benchmark: kmslab.envelope streaming and small-message speed and memory, against baselines measured in the same run.
+
+Scenarios (each in its own child process, so its peak RSS (VmHWM) is its own):
+
+* streaming, same input file (``--size``, default 1 GiB), output to /dev/null:
+  - ``raw-gcm``: a bare AES-256-GCM stream over the file (``Cipher(AES, GCM).encryptor()`` with ``readinto``
+    and ``update_into`` into reused 1 MiB buffers): the ceiling;
+  - ``ours-enc`` / ``ours-dec``: ``encrypt_stream`` / ``decrypt_stream`` with the default 1 MiB frames;
+  - ``esdk-enc`` / ``esdk-dec``: the AWS Encryption SDK 4.0.7 stream API, suite 0x0478 (its fastest committing
+    suite, unsigned), 1 MiB frames and 1 MiB reads;
+* small messages (1 KiB, raw AES key, no KMS), messages per second for about ``--seconds`` each:
+  ``ours`` without and with a ``DataKeyCache``, and the ESDK unsigned suite 0x0478; encrypt and decrypt;
+* end to end: ``kmslab envelope encrypt --key raw:...`` file -> file, against a bare Python process that streams
+  the same file -> file through AES-GCM (wall time including interpreter start-up).
+
+Targets: streaming >= 0.6x raw-gcm and >= 2x the ESDK; small messages >= 10x the ESDK; peak RSS < 64 MiB;
+CLI <= 1.25x the bare process.
+
+Usage::
+
+    .venv/bin/python bench/envelope.py                  # 1 GiB, about a minute
+    .venv/bin/python bench/envelope.py --size 256M --seconds 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+MIB = 1024 * 1024
+BARE_SCRIPT = """
+import sys
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+key, iv = bytes(32), bytes(12)
+enc = Cipher(algorithms.AES(key), modes.GCM(iv)).encryptor()
+buf = bytearray(1 << 20); out = bytearray((1 << 20) + 15); mv, omv = memoryview(buf), memoryview(out)
+with open(sys.argv[1], "rb", buffering=0) as src, open(sys.argv[2], "wb", buffering=0) as dst:
+    while n := src.readinto(mv):
+        dst.write(omv[: enc.update_into(mv[:n], omv)])
+    enc.finalize(); dst.write(enc.tag)
+"""
+
+
+def _peak_mib() -> float:
+    with Path("/proc/self/status").open() as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _raw_key() -> Any:
+    from kmslab.envelope import RawAesKeyProvider
+
+    return RawAesKeyProvider("bench", "key", bytes(range(32)))
+
+
+def _esdk() -> tuple[Any, Any, Any]:
+    import aws_encryption_sdk
+    from aws_encryption_sdk.identifiers import Algorithm, EncryptionKeyType, WrappingAlgorithm
+    from aws_encryption_sdk.internal.crypto.wrapping_keys import WrappingKey
+    from aws_encryption_sdk.key_providers.raw import RawMasterKey
+
+    client = aws_encryption_sdk.EncryptionSDKClient(
+        commitment_policy=aws_encryption_sdk.CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT
+    )
+    key = RawMasterKey(
+        provider_id="bench",
+        key_id=b"key",
+        wrapping_key=WrappingKey(
+            wrapping_algorithm=WrappingAlgorithm.AES_256_GCM_IV12_TAG16_NO_PADDING,
+            wrapping_key=bytes(range(32)),
+            wrapping_key_type=EncryptionKeyType.SYMMETRIC,
+        ),
+    )
+    return client, key, Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY
+
+
+# -- child scenarios ---------------------------------------------------------------------------------------
+
+
+def _scenario(name: str, src: str, dst: str, seconds: float) -> dict[str, Any]:  # noqa: C901 - a dispatch table
+    if name == "raw-gcm":
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+        enc = Cipher(algorithms.AES(bytes(32)), modes.GCM(bytes(12))).encryptor()
+        buf, out = bytearray(MIB), bytearray(MIB + 15)
+        mv, omv = memoryview(buf), memoryview(out)
+        start = time.perf_counter()
+        total = 0
+        with Path(src).open("rb", buffering=0) as fin, Path(dst).open("wb", buffering=0) as fout:
+            while n := fin.readinto(mv):
+                fout.write(omv[: enc.update_into(mv[:n], omv)])
+                total += n
+            enc.finalize()
+            fout.write(enc.tag)
+        return {"seconds": time.perf_counter() - start, "bytes": total}
+    if name in ("ours-enc", "ours-dec"):
+        from kmslab.envelope import decrypt_stream, encrypt_stream
+
+        provider = _raw_key()
+        start = time.perf_counter()
+        with Path(src).open("rb", buffering=0) as fin, Path(dst).open("wb", buffering=0) as fout:
+            if name == "ours-enc":
+                encrypt_stream(fin, fout, provider=provider)
+            else:
+                decrypt_stream(fin, fout, provider=provider)
+        return {"seconds": time.perf_counter() - start, "bytes": Path(src).stat().st_size}
+    if name in ("esdk-enc", "esdk-dec"):
+        client, key, suite = _esdk()
+        start = time.perf_counter()
+        with Path(src).open("rb") as fin, Path(dst).open("wb") as fout:
+            if name == "esdk-enc":
+                stream = client.stream(mode="e", source=fin, key_provider=key, frame_length=MIB, algorithm=suite)
+            else:
+                stream = client.stream(mode="d", source=fin, key_provider=key)
+            with stream:
+                while chunk := stream.read(MIB):
+                    fout.write(chunk)
+        return {"seconds": time.perf_counter() - start, "bytes": Path(src).stat().st_size}
+    if name.startswith("small-"):
+        return _small(name, seconds)
+    raise SystemExit(f"unknown scenario {name}")
+
+
+def _rate(func: Any, seconds: float) -> float:
+    count, start = 0, time.perf_counter()
+    deadline = start + seconds
+    while True:
+        for _ in range(100):
+            func()
+        count += 100
+        now = time.perf_counter()
+        if now >= deadline:
+            return count / (now - start)
+
+
+def _small(name: str, seconds: float) -> dict[str, Any]:
+    plaintext = os.urandom(1024)
+    context = {"tenant": "bench", "purpose": "small"}
+    if name.startswith("small-esdk"):
+        client, key, suite = _esdk()
+        message, _ = client.encrypt(source=plaintext, key_provider=key, encryption_context=context, algorithm=suite)
+        enc = lambda: client.encrypt(source=plaintext, key_provider=key, encryption_context=context, algorithm=suite)  # noqa: E731
+        dec = lambda: client.decrypt(source=message, key_provider=key)  # noqa: E731
+    else:
+        from kmslab.envelope import DataKeyCache, decrypt, encrypt
+
+        provider = _raw_key()
+        cache = DataKeyCache(max_messages=2**32) if name.startswith("small-cached") else None
+        message = encrypt(plaintext, provider=provider, encryption_context=context)
+        enc = lambda: encrypt(plaintext, provider=provider, encryption_context=context, cache=cache)  # noqa: E731
+        dec = lambda: decrypt(message, provider=provider, cache=cache)  # noqa: E731
+    return {"encrypt_per_s": _rate(enc, seconds), "decrypt_per_s": _rate(dec, seconds)}
+
+
+# -- parent ------------------------------------------------------------------------------------------------
+
+
+def _child(name: str, src: str = "", dst: str = os.devnull, seconds: float = 2.0) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--child", name, "--src", src, "--dst", dst, "--seconds", str(seconds)]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=900)
+    if result.returncode != 0:
+        raise SystemExit(f"scenario {name} failed:\n{result.stderr}")
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def _parse_size(text: str) -> int:
+    units = {"K": 1024, "M": MIB, "G": 1024 * MIB}
+    text = text.strip().upper().removesuffix("IB").removesuffix("B")
+    return int(float(text[:-1]) * units[text[-1]]) if text[-1] in units else int(text)
+
+
+def _make_input(path: Path, size: int) -> None:
+    block = os.urandom(16 * MIB + 4099)
+    with path.open("wb") as out:
+        left = size
+        while left:
+            n = min(left, len(block))
+            out.write(block[:n])
+            left -= n
+
+
+def _timed(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, timeout=900)
+    return time.perf_counter() - start
+
+
+def main() -> None:  # noqa: C901, PLR0915 - a linear report
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", default="1G", help="streaming input size (e.g. 1G, 256M); default 1 GiB")
+    parser.add_argument("--seconds", type=float, default=2.0, help="seconds per small-message measurement")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--src", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--dst", default=os.devnull, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        result = _scenario(args.child, args.src, args.dst, args.seconds)
+        result["peak_rss_mib"] = _peak_mib()
+        print(json.dumps(result))
+        return
+
+    size = _parse_size(args.size)
+    figures: dict[str, Any] = {"size_bytes": size}
+    with tempfile.TemporaryDirectory(prefix="bench-envelope-") as tmp:
+        work = Path(tmp)
+        plain, ours_ct, esdk_ct = work / "plain.bin", work / "ours.enc", work / "esdk.enc"
+        _make_input(plain, size)
+        keyfile = work / "key.bin"
+        keyfile.write_bytes(bytes(range(32)))
+        # prepare both ciphertexts (timed too: the encrypt figures below are to /dev/null)
+        _child("ours-enc", str(plain), str(ours_ct))
+        _child("esdk-enc", str(plain), str(esdk_ct))
+        runs = {
+            "raw-gcm": _child("raw-gcm", str(plain)),
+            "ours-enc": _child("ours-enc", str(plain)),
+            "ours-dec": _child("ours-dec", str(ours_ct)),
+            "esdk-enc": _child("esdk-enc", str(plain)),
+            "esdk-dec": _child("esdk-dec", str(esdk_ct)),
+        }
+        esdk_ct.unlink()
+        for run in runs.values():
+            run["gb_per_s"] = run["bytes"] / run["seconds"] / 1e9
+        figures["streaming"] = runs
+
+        cli = [str(Path(sys.executable).parent / "kmslab"), "envelope"]
+        bare_out, cli_out = work / "bare.out", work / "cli.out"
+        bare_s = _timed([sys.executable, "-c", BARE_SCRIPT, str(plain), str(bare_out)])
+        bare_out.unlink()
+        cli_enc_s = _timed([*cli, "encrypt", "--key", f"raw:{keyfile}", "--in", str(plain), "--out", str(cli_out)])
+        cli_out.unlink()
+        cli_dec_s = _timed(
+            [*cli, "decrypt", "--key", f"raw:{keyfile}", "--namespace", "bench", "--key-name", "key"]
+            + ["--in", str(ours_ct), "--out", str(cli_out)]
+        )
+        figures["cli"] = {"bare_python_s": bare_s, "cli_encrypt_s": cli_enc_s, "cli_decrypt_s": cli_dec_s}
+
+    small = {name: _child(name, seconds=args.seconds) for name in ("small-ours", "small-cached", "small-esdk")}
+    figures["small_1kib"] = small
+
+    gcm = runs["raw-gcm"]["gb_per_s"]
+    print(f"== kmslab.envelope benchmark: streaming {size / MIB:.0f} MiB, small messages 1 KiB")
+    print(f"{'scenario':<12} {'GB/s':>7} {'peak RSS MiB':>13}")
+    for name, run in runs.items():
+        print(f"{name:<12} {run['gb_per_s']:>7.2f} {run['peak_rss_mib']:>13.1f}")
+    for verb, ours, esdk in (("encrypt", "ours-enc", "esdk-enc"), ("decrypt", "ours-dec", "esdk-dec")):
+        r_gcm = runs[ours]["gb_per_s"] / gcm
+        r_esdk = runs[ours]["gb_per_s"] / runs[esdk]["gb_per_s"]
+        print(f"streaming {verb}: {r_gcm:.2f}x raw AES-GCM (target >= 0.6), {r_esdk:.2f}x ESDK (target >= 2)")
+    print(f"{'small 1 KiB':<14} {'encrypt/s':>10} {'decrypt/s':>10} {'peak RSS MiB':>13}")
+    for name, run in small.items():
+        print(f"{name:<14} {run['encrypt_per_s']:>10.0f} {run['decrypt_per_s']:>10.0f} {run['peak_rss_mib']:>13.1f}")
+    esdk_small = small["small-esdk"]
+    for name in ("small-ours", "small-cached"):
+        enc = small[name]["encrypt_per_s"] / esdk_small["encrypt_per_s"]
+        dec = small[name]["decrypt_per_s"] / esdk_small["decrypt_per_s"]
+        print(f"{name} vs ESDK unsigned: encrypt {enc:.1f}x, decrypt {dec:.1f}x (target >= 10)")
+    peak = max(r["peak_rss_mib"] for r in [*runs.values(), small["small-ours"], small["small-cached"]])
+    print(f"peak RSS of our scenarios: {peak:.1f} MiB (target < 64)")
+    c = figures["cli"]
+    print(
+        f"CLI end to end: encrypt {c['cli_encrypt_s']:.2f} s, decrypt {c['cli_decrypt_s']:.2f} s vs bare Python "
+        f"AES-GCM file->file {c['bare_python_s']:.2f} s: {c['cli_encrypt_s'] / c['bare_python_s']:.2f}x / "
+        f"{c['cli_decrypt_s'] / c['bare_python_s']:.2f}x (target <= 1.25)"
+    )
+    print(json.dumps(figures, default=float))
+
+
+if __name__ == "__main__":
+    main()

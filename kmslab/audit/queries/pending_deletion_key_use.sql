@@ -1,0 +1,16 @@
+-- pending_deletion_key_use: Every call refused because its KMS key is pending deletion: who still needs that key?
+SELECT
+    eventtime,
+    r.arn AS key_arn,
+    eventname AS operation,
+    coalesce(useridentity.arn, useridentity.invokedby) AS principal,
+    sourceipaddress,
+    useragent,
+    errormessage
+FROM {{table}}
+CROSS JOIN UNNEST(resources) AS r (arn, accountid, type)
+WHERE "timestamp" >= date_format(current_date - interval '{{days}}' day, '%Y/%m/%d')
+    AND eventsource = 'kms.amazonaws.com'
+    AND errorcode = 'KMSInvalidStateException'
+    AND errormessage LIKE '%is pending deletion%'
+ORDER BY eventtime DESC, key_arn

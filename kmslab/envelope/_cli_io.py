@@ -1,0 +1,232 @@
+"""File plumbing for the envelope CLI: atomic output files, inputs, key specs and progress."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+import click
+
+from kmslab.envelope._format import EncryptedDataKey
+from kmslab.envelope.errors import KeyProviderError
+from kmslab.envelope.providers import KMS_PROVIDER_ID, KeyProvider, KmsArn, KmsKeyProvider, RawAesKeyProvider
+
+RAW_PREFIX = "raw:"
+DEFAULT_NAMESPACE = "kmslab"
+DEFAULT_KEY_NAME = "kmslab-raw-key"
+PROGRESS_MIN_BYTES = 8 * 1024 * 1024
+
+
+@contextlib.contextmanager
+def open_input(path: str) -> Iterator[BinaryIO]:
+    """Open ``path`` for binary reading; ``-`` is standard input."""
+    if path == "-":
+        yield sys.stdin.buffer
+        return
+    with Path(path).open("rb") as handle:
+        yield handle
+
+
+@contextlib.contextmanager
+def atomic_output(path: str) -> Iterator[BinaryIO]:
+    """Yield a file that becomes ``path`` only if the block succeeds; ``-`` is standard output.
+
+    The data goes to a temporary file in the destination directory, which is fsynced and renamed over
+    ``path`` at the end; on any exception (including KeyboardInterrupt) it is deleted.
+    """
+    if path == "-":
+        out = sys.stdout.buffer
+        yield out
+        out.flush()
+        return
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path()
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=directory)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb", buffering=1024 * 1024) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def input_size(handle: IO[bytes]) -> int | None:
+    """Return the size of a regular file, or None for a pipe or terminal."""
+    try:
+        st = os.fstat(handle.fileno())
+    except (OSError, ValueError, AttributeError):
+        return None
+    import stat
+
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
+@contextlib.contextmanager
+def progress_bar(size: int | None, force: bool | None, label: str) -> Iterator[Callable[[int], Any] | None]:
+    """Yield a progress callback drawing on stderr, or None when no bar is wanted.
+
+    Args:
+        size: total bytes, if known.
+        force: True/False to force the bar on/off; None = only on a terminal for inputs of 8 MiB or more.
+        label: the bar's label.
+    """
+    if force is None:
+        force = sys.stderr.isatty() and size is not None and size >= PROGRESS_MIN_BYTES
+    if not force:
+        yield None
+        return
+    with click.progressbar(length=size or 0, label=label, file=sys.stderr, show_pos=False) as bar:
+        yield bar.update
+
+
+def parse_context(pairs: Sequence[str]) -> dict[str, str]:
+    """Turn ``k=v`` options into a mapping.
+
+    Raises:
+        click.BadParameter: a pair has no ``=`` or repeats a key.
+    """
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--context")
+        if key in out:
+            raise click.BadParameter(f"key {key!r} given twice", param_hint="--context")
+        out[key] = value
+    return out
+
+
+def parse_size(text: str) -> int:
+    """Parse ``4096``, ``64K``, ``64KiB``, ``1M`` or ``1MiB`` into bytes.
+
+    Raises:
+        click.BadParameter: not a positive size.
+    """
+    units = {"": 1, "K": 1024, "KIB": 1024, "M": 1024**2, "MIB": 1024**2}
+    raw = text.strip().upper()
+    digits = raw.rstrip("KMIB")
+    unit = raw[len(digits) :]
+    if not digits.isdigit() or unit not in units or int(digits) * units[unit] < 1:
+        raise click.BadParameter(f"expected a positive size like 4096, 64K or 1M, got {text!r}")
+    return int(digits) * units[unit]
+
+
+def load_raw_key(spec: str, namespace: str, name: str) -> RawAesKeyProvider:
+    """Build a raw AES provider from ``raw:<path>`` (32 raw bytes, or 64 hex characters).
+
+    Raises:
+        KeyProviderError: unreadable or wrong-size key file.
+    """
+    path = Path(spec[len(RAW_PREFIX) :])
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise KeyProviderError(f"cannot read raw key file {path}: {exc.strerror}") from None
+    if len(data) != 32:
+        text = data.strip()
+        with contextlib.suppress(UnicodeDecodeError, ValueError):
+            data = bytes.fromhex(text.decode("ascii")) if len(text) == 64 else data
+    if len(data) != 32:
+        raise KeyProviderError(f"raw key file {path} must hold exactly 32 bytes (or 64 hex characters)")
+    return RawAesKeyProvider(namespace, name, data)
+
+
+def kms_client(region: str | None, endpoint: str | None) -> Any:
+    """Return a boto3 KMS client (boto3 is imported only here)."""
+    import boto3
+
+    return boto3.client("kms", region_name=region, endpoint_url=endpoint)
+
+
+def kms_provider(key_ids: Sequence[str], region: str | None, endpoint: str | None) -> KmsKeyProvider:
+    """Build a KMS provider with one client per Region named by the keys' ARNs (``region`` for bare IDs)."""
+    regions: dict[str | None, Any] = {}
+    for key_id in key_ids:
+        arn = KmsArn.parse(key_id)
+        key_region = arn.region if arn is not None else region
+        if key_region not in regions:
+            regions[key_region] = kms_client(key_region, endpoint)
+    return KmsKeyProvider(regions, list(key_ids))
+
+
+class MessageKmsProvider:
+    """Decrypts with whichever KMS keys the message's EDKs name (optionally only those allowed).
+
+    Args:
+        allowed: key ARNs the user allowed with ``--key`` (empty: any key in the message).
+        region: unused for ARNs (their own Region wins); kept for symmetry.
+        endpoint: the KMS endpoint URL (for example the local KMS).
+    """
+
+    def __init__(self, allowed: Sequence[str], region: str | None, endpoint: str | None) -> None:
+        self._allowed = tuple(allowed)
+        self._region = region
+        self._endpoint = endpoint
+
+    @property
+    def cache_id(self) -> str:
+        """Identity for the data-key cache."""
+        return "aws-kms-from-message:" + ",".join(self._allowed)
+
+    def generate_data_key(self, encryption_context: Mapping[str, str]) -> tuple[bytes, tuple[EncryptedDataKey, ...]]:
+        """Not supported: this provider only decrypts."""
+        raise KeyProviderError("encryption needs --key")
+
+    def decrypt_data_key(
+        self, encrypted_data_keys: Sequence[EncryptedDataKey], encryption_context: Mapping[str, str]
+    ) -> bytes:
+        """Decrypt with the KMS keys named in the message.
+
+        Raises:
+            KeyProviderError: the message has no usable KMS data key, or KMS refused them all.
+        """
+        arns = []
+        for edk in encrypted_data_keys:
+            if edk.provider_id != KMS_PROVIDER_ID:
+                continue
+            arn = edk.key_info.decode("utf-8", "replace")
+            if KmsArn.parse(arn) is not None and (not self._allowed or arn in self._allowed):
+                arns.append(arn)
+        if not arns:
+            providers = sorted({edk.provider_id for edk in encrypted_data_keys})
+            raise KeyProviderError(
+                "the message has no data key under an allowed KMS key (its key providers: "
+                + ", ".join(providers)
+                + "); for a raw AES key pass --key raw:PATH"
+            )
+        return kms_provider(arns, self._region, self._endpoint).decrypt_data_key(
+            encrypted_data_keys, encryption_context
+        )
+
+
+def decrypt_provider(
+    keys: Sequence[str], namespace: str, name: str, region: str | None, endpoint: str | None
+) -> KeyProvider:
+    """The provider for ``envelope decrypt``: a raw key if given, else the KMS keys named in the message."""
+    raw = [k for k in keys if k.startswith(RAW_PREFIX)]
+    if raw:
+        if len(keys) > 1:
+            raise click.UsageError("give either one --key raw:PATH or KMS keys, not both")
+        return load_raw_key(raw[0], namespace, name)
+    return MessageKmsProvider(keys, region, endpoint)
+
+
+def encrypt_provider(
+    keys: Sequence[str], namespace: str, name: str, region: str | None, endpoint: str | None
+) -> KeyProvider:
+    """The provider for ``envelope encrypt``: one raw key, or one or more KMS keys."""
+    raw = [k for k in keys if k.startswith(RAW_PREFIX)]
+    if raw:
+        if len(keys) > 1:
+            raise click.UsageError("give either one --key raw:PATH or KMS keys, not both")
+        return load_raw_key(raw[0], namespace, name)
+    return kms_provider(keys, region, endpoint)

@@ -1,0 +1,145 @@
+"""Getting a data key for a message: from the key provider, or from a :class:`DataKeyCache`."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from kmslab.envelope import _keys
+from kmslab.envelope._format import Header, header_prefix_after_id, serialize_context, validate_context
+from kmslab.envelope._suites import (
+    IV_LEN,
+    PUBLIC_KEY_CONTEXT_KEY,
+    RESERVED_CONTEXT_PREFIX,
+    Suite,
+)
+from kmslab.envelope.cache import DataKeyCache, EncryptEntry
+from kmslab.envelope.errors import AuthenticationError, ContextMismatchError, KeyProviderError
+from kmslab.envelope.providers import KeyProvider
+
+ZERO_IV = bytes(IV_LEN)
+
+
+def encrypt_materials(
+    provider: KeyProvider,
+    encryption_context: Mapping[str, str] | None,
+    suite: Suite,
+    cache: DataKeyCache | None,
+    plaintext_length: int,
+) -> EncryptEntry:
+    """Return the data key, EDKs and full context for one message.
+
+    Args:
+        provider: the key provider.
+        encryption_context: the caller's context (``aws-crypto-`` keys are reserved).
+        suite: the algorithm suite.
+        cache: an optional data-key cache.
+        plaintext_length: the message's size, counted against the cache's byte limit.
+
+    Returns:
+        The materials (shared with the cache: do not mutate).
+
+    Raises:
+        ContextMismatchError: a reserved or non-string context entry.
+        KeyProviderError: the provider failed or returned no EDKs.
+    """
+    context = validate_context(encryption_context)
+    for key in context:
+        if key.startswith(RESERVED_CONTEXT_PREFIX):
+            raise ContextMismatchError(f"encryption context key {key!r} uses the reserved prefix 'aws-crypto-'")
+    cache_key = None
+    if cache is not None:
+        cache_key = ("enc", provider.cache_id, suite.suite_id, tuple(sorted(context.items())))
+        entry = cache.take_encrypt(cache_key, plaintext_length)
+        if entry is not None:
+            return entry
+    signing_key = None
+    if suite.signed:
+        signing_key = _keys.new_signing_key()
+        context[PUBLIC_KEY_CONTEXT_KEY] = _keys.encode_public_key(signing_key)
+    context_bytes = serialize_context(context)
+    data_key, edks = provider.generate_data_key(context)
+    if not edks or len(edks) > 0xFFFF:
+        raise KeyProviderError("the key provider returned no encrypted data key")
+    entry = EncryptEntry(data_key, tuple(edks), context, context_bytes, signing_key)
+    if cache is not None and cache_key is not None:
+        cache.put_encrypt(cache_key, entry, plaintext_length)
+    return entry
+
+
+def header_middle(entry: EncryptEntry, frame_length: int) -> bytes:
+    """Return (and memoize on the entry) the header bytes between the message ID and the commitment."""
+    middle = entry.header_middles.get(frame_length)
+    if middle is None:
+        edk_bytes = b"".join(edk.serialize() for edk in entry.edks)
+        middle = header_prefix_after_id(entry.context_bytes, edk_bytes, len(entry.edks), frame_length)
+        entry.header_middles[frame_length] = middle
+    return middle
+
+
+def check_required_context(header: Header, required_context: Mapping[str, str] | None) -> None:
+    """Refuse a message whose context lacks or contradicts a required pair.
+
+    Args:
+        header: the parsed header.
+        required_context: pairs the caller requires.
+
+    Raises:
+        ContextMismatchError: a pair is missing or different.
+    """
+    if not required_context:
+        return
+    context = header.encryption_context
+    for key, value in required_context.items():
+        if key not in context:
+            raise ContextMismatchError(f"the message's encryption context has no key {key!r}")
+        if context[key] != value:
+            raise ContextMismatchError(f"the message's encryption context value for {key!r} does not match")
+
+
+def open_header(
+    header: Header,
+    header_tag: bytes,
+    provider: KeyProvider,
+    required_context: Mapping[str, str] | None,
+    cache: DataKeyCache | None,
+) -> bytes:
+    """Check the context, get the data key, verify the key commitment and the header tag.
+
+    Args:
+        header: the parsed header.
+        header_tag: the 16-byte header authentication tag.
+        provider: the key provider.
+        required_context: pairs the caller requires.
+        cache: an optional data-key cache.
+
+    Returns:
+        The message's derived encryption key.
+
+    Raises:
+        ContextMismatchError: a required pair is missing or different.
+        KeyProviderError: no data key could be decrypted.
+        AuthenticationError: the commitment or the header tag does not verify.
+    """
+    check_required_context(header, required_context)
+    suite = header.suite
+    data_key = None
+    cache_key = None
+    if cache is not None:
+        cache_key = ("dec", provider.cache_id, suite.suite_id, header.raw_edks, header.raw_context)
+        data_key = cache.get_decrypt(cache_key)
+    if data_key is None:
+        data_key = provider.decrypt_data_key(header.encrypted_data_keys, header.encryption_context)
+        if cache is not None and cache_key is not None:
+            cache.put_decrypt(cache_key, data_key)
+    key, commitment = _keys.derive_keys(data_key, header.message_id, suite)
+    if not hmac.compare_digest(commitment, header.commitment):
+        raise AuthenticationError("key commitment does not match: the data key is not the one this message commits to")
+    try:
+        AESGCM(key).decrypt(ZERO_IV, header_tag, header.raw)
+    except InvalidTag:
+        raise AuthenticationError("the header authentication tag does not verify: the header was altered") from None
+    return key

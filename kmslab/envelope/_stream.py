@@ -1,0 +1,310 @@
+"""Streaming encrypt and decrypt with constant memory.
+
+Plaintext is read with ``readinto`` into preallocated frame buffers and sealed with ``update_into`` into a
+reused output buffer, so a frame costs no allocation proportional to its size. On decrypt each frame is
+buffered whole and written only after its tag verifies (and, for the final frame, after the signature and
+the end of input are checked).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Callable, Mapping
+from typing import Any, BinaryIO
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from kmslab.envelope import _keys
+from kmslab.envelope._format import (
+    FINAL_FRAME_AAD,
+    FINAL_FRAME_MARKER,
+    FRAME_AAD,
+    MAX_FRAMES,
+    SINGLE_BLOCK_AAD,
+    FrozenContext,
+    Header,
+    parse_header,
+)
+from kmslab.envelope._materials import ZERO_IV, encrypt_materials, header_middle, open_header
+from kmslab.envelope._oneshot import check_frame_length
+from kmslab.envelope._suites import MESSAGE_ID_LEN, PUBLIC_KEY_CONTEXT_KEY, TAG_LEN, Suite
+from kmslab.envelope.errors import AuthenticationError, EnvelopeError, MessageFormatError, TruncatedMessageError
+from kmslab.envelope.providers import KeyProvider
+
+Progress = Callable[[int], Any] | None
+
+_IV_PAD = bytes(8)
+_SEQ_LEN = struct.Struct(">IQ")
+_U32 = struct.Struct(">I")
+_FINAL_PREFIX = struct.Struct(">II12sI")
+_REGULAR_PREFIX = struct.Struct(">I8sI")
+_PAD = 24  # room in front of the ciphertext for the longest frame prefix (final frame)
+
+
+def read_full(src: Any, view: memoryview) -> int:
+    """Fill ``view`` from ``src``, stopping early only at end of input.
+
+    Args:
+        src: a binary stream (``readinto`` is used when it has one, ``read`` otherwise).
+        view: the buffer to fill.
+
+    Returns:
+        The number of bytes read (less than ``len(view)`` only at end of input).
+    """
+    total = 0
+    size = len(view)
+    readinto = getattr(src, "readinto", None)
+    while total < size:
+        if readinto is not None:
+            got = readinto(view[total:])
+        else:
+            chunk = src.read(size - total)
+            got = len(chunk)
+            view[total : total + got] = chunk
+        if not got:
+            break
+        total += got
+    return total
+
+
+def read_stream_header(src: Any) -> Header:
+    """Read exactly the header from a stream (not the tag that follows) and parse it.
+
+    Args:
+        src: a binary stream at the start of a message.
+
+    Returns:
+        The parsed header.
+
+    Raises:
+        MessageFormatError: malformed or truncated header.
+    """
+    buf = bytearray()
+
+    def need(n: int) -> None:
+        missing = n - len(buf)
+        if missing > 0:
+            chunk = bytearray(missing)
+            got = read_full(src, memoryview(chunk))
+            buf.extend(memoryview(chunk)[:got])
+            if got != missing:
+                raise TruncatedMessageError("the message is truncated inside the header")
+
+    return parse_header(buf, need)[0]
+
+
+def _exact_reader(src: Any) -> Callable[[int], bytes]:
+    def read(n: int) -> bytes:
+        buf = bytearray(n)
+        if read_full(src, memoryview(buf)) != n:
+            raise TruncatedMessageError("the message is truncated")
+        return bytes(buf)
+
+    return read
+
+
+def encrypt_stream(
+    src: BinaryIO,
+    dst: BinaryIO,
+    provider: KeyProvider,
+    encryption_context: Mapping[str, str] | None,
+    frame_length: int,
+    progress: Progress,
+    suite: Suite,
+) -> Header:
+    """Encrypt ``src`` into ``dst`` frame by frame (see :func:`kmslab.envelope.encrypt_stream`)."""
+    check_frame_length(frame_length)
+    entry = encrypt_materials(provider, encryption_context, suite, None, 0)
+    message_id = os.urandom(MESSAGE_ID_LEN)
+    key, commitment = _keys.derive_keys(entry.data_key, message_id, suite)
+    header = b"".join((b"\x02", suite.id_bytes, message_id, header_middle(entry, frame_length), commitment))
+    aes = algorithms.AES(key)
+    enc = Cipher(aes, modes.GCM(ZERO_IV)).encryptor()
+    enc.authenticate_additional_data(header)
+    enc.finalize()
+    hasher = _keys.new_hasher() if suite.signed else None
+    write = dst.write
+    for piece in (header, enc.tag):
+        write(piece)
+        if hasher is not None:
+            hasher.update(piece)
+
+    fl = frame_length
+    cur = bytearray(fl)
+    nxt = bytearray(fl)
+    cur_mv, nxt_mv = memoryview(cur), memoryview(nxt)
+    out = bytearray(_PAD + fl + 2 * TAG_LEN)
+    out_mv = memoryview(out)
+    regular_aad = message_id + FRAME_AAD
+    final_aad = message_id + FINAL_FRAME_AAD
+    seq = 1
+    n = read_full(src, cur_mv)
+    while True:
+        final = n < fl
+        if not final:
+            n_next = read_full(src, nxt_mv)
+            final = n_next == 0
+        seq_bytes = _U32.pack(seq)
+        iv = _IV_PAD + seq_bytes
+        if final:
+            start = 0
+            _FINAL_PREFIX.pack_into(out, 0, FINAL_FRAME_MARKER, seq, iv, n)
+            aad = final_aad + _SEQ_LEN.pack(seq, n)
+        else:
+            start = _PAD - 16
+            _REGULAR_PREFIX.pack_into(out, start, seq, _IV_PAD, seq)
+            aad = regular_aad + _SEQ_LEN.pack(seq, n)
+        enc = Cipher(aes, modes.GCM(iv)).encryptor()
+        enc.authenticate_additional_data(aad)
+        enc.update_into(cur_mv[:n], out_mv[_PAD:])
+        enc.finalize()
+        out[_PAD + n : _PAD + n + TAG_LEN] = enc.tag
+        chunk = out_mv[start : _PAD + n + TAG_LEN]
+        write(chunk)
+        if hasher is not None:
+            hasher.update(chunk)
+        if progress is not None:
+            progress(n)
+        if final:
+            break
+        seq += 1
+        if seq > MAX_FRAMES:
+            raise EnvelopeError("the plaintext needs more than 2**32 - 1 frames; use a larger frame length")
+        cur, nxt, cur_mv, nxt_mv, n = nxt, cur, nxt_mv, cur_mv, n_next
+    if hasher is not None:
+        signature = _keys.sign(entry.signing_key, hasher)
+        write(len(signature).to_bytes(2, "big") + signature)
+    return _own_header(header, suite, message_id, entry.context, entry.edks, frame_length, commitment)
+
+
+def _own_header(
+    raw: bytes, suite: Suite, message_id: bytes, context: Any, edks: Any, frame_length: int, commitment: bytes
+) -> Header:
+    return Header(suite, message_id, FrozenContext(context), tuple(edks), True, frame_length, commitment, raw)
+
+
+def decrypt_stream(
+    src: BinaryIO,
+    dst: BinaryIO,
+    provider: KeyProvider,
+    required_context: Mapping[str, str] | None,
+    progress: Progress,
+    max_frame_length: int,
+) -> Header:
+    """Decrypt ``src`` into ``dst`` frame by frame (see :func:`kmslab.envelope.decrypt_stream`)."""
+    read = _exact_reader(src)
+    header = read_stream_header(src)
+    header_tag = read(TAG_LEN)
+    key = open_header(header, header_tag, provider, required_context, None)
+    hasher = None
+    public_key = None
+    if header.suite.signed:
+        public_key = _keys.decode_public_key(header.encryption_context.get(PUBLIC_KEY_CONTEXT_KEY, ""))
+        hasher = _keys.new_hasher()
+        hasher.update(header.raw)
+        hasher.update(header_tag)
+    aes = algorithms.AES(key)
+    try:
+        if header.framed:
+            final_plain = _decrypt_frames(src, dst, header, aes, hasher, progress, max_frame_length)
+        else:
+            final_plain = _decrypt_single(src, header, aes, hasher, max_frame_length)
+    except InvalidTag:
+        raise AuthenticationError("a frame's authentication tag does not verify: the body was altered") from None
+    if hasher is not None and public_key is not None:
+        sig_len = int.from_bytes(read(2), "big")
+        _keys.verify(public_key, hasher, read(sig_len))
+    if src.read(1):
+        raise MessageFormatError("unexpected bytes after the end of the message")
+    dst.write(final_plain)
+    if progress is not None:
+        progress(len(final_plain))
+    return header
+
+
+def _decrypt_frames(
+    src: Any, dst: Any, header: Header, aes: Any, hasher: Any, progress: Progress, max_frame_length: int
+) -> memoryview:
+    """Decrypt and release every regular frame; return the final frame's plaintext, still unreleased."""
+    fl = header.frame_length
+    if fl > max_frame_length:
+        raise MessageFormatError(f"frame length {fl} exceeds the limit of {max_frame_length} bytes")
+    body = bytearray(16 + fl + TAG_LEN)
+    body_mv = memoryview(body)
+    out = bytearray(fl + TAG_LEN)
+    out_mv = memoryview(out)
+    regular_aad = header.message_id + FRAME_AAD
+    write = dst.write
+    seq = 1
+    while True:
+        if read_full(src, body_mv[:4]) != 4:
+            raise TruncatedMessageError("the message is truncated: a frame is missing")
+        marker = _U32.unpack_from(body, 0)[0]
+        if marker == FINAL_FRAME_MARKER:
+            break
+        want = 12 + fl + TAG_LEN
+        if read_full(src, body_mv[4 : 4 + want]) != want:
+            raise TruncatedMessageError("the message is truncated inside a frame")
+        iv = bytes(body_mv[4:16])
+        _check_frame(marker, seq, iv)
+        if hasher is not None:
+            hasher.update(body_mv[: 4 + want])
+        dec = Cipher(aes, modes.GCM(iv)).decryptor()
+        dec.authenticate_additional_data(regular_aad + _SEQ_LEN.pack(seq, fl))
+        dec.update_into(body_mv[16 : 16 + fl], out_mv)
+        dec.finalize_with_tag(bytes(body_mv[16 + fl : 16 + fl + TAG_LEN]))
+        write(out_mv[:fl])
+        if progress is not None:
+            progress(fl)
+        seq += 1
+        if seq > MAX_FRAMES:
+            raise MessageFormatError("the message has more than 2**32 - 1 frames")
+    if read_full(src, body_mv[4:24]) != 20:
+        raise TruncatedMessageError("the message is truncated inside the final frame header")
+    _, got_seq, iv, length = _FINAL_PREFIX.unpack_from(body, 0)
+    _check_frame(got_seq, seq, iv)
+    if length > fl:
+        raise MessageFormatError("the final frame is longer than the frame length")
+    if hasher is not None:
+        hasher.update(body_mv[:24])
+    want = length + TAG_LEN
+    if read_full(src, body_mv[:want]) != want:
+        raise TruncatedMessageError("the message is truncated inside the final frame")
+    if hasher is not None:
+        hasher.update(body_mv[:want])
+    dec = Cipher(aes, modes.GCM(iv)).decryptor()
+    dec.authenticate_additional_data(header.message_id + FINAL_FRAME_AAD + _SEQ_LEN.pack(seq, length))
+    dec.update_into(body_mv[:length], out_mv)
+    dec.finalize_with_tag(bytes(body_mv[length:want]))
+    return out_mv[:length]
+
+
+def _check_frame(got_seq: int, seq: int, iv: bytes) -> None:
+    if got_seq != seq:
+        raise MessageFormatError(f"frame {got_seq} found where frame {seq} was expected (frames reordered or lost)")
+    if iv != _IV_PAD + _U32.pack(seq):
+        raise MessageFormatError(f"frame {seq} has an unexpected IV")
+
+
+def _decrypt_single(src: Any, header: Header, aes: Any, hasher: Any, max_len: int) -> memoryview:
+    read = _exact_reader(src)
+    prefix = read(20)
+    iv, length = prefix[:12], int.from_bytes(prefix[12:], "big")
+    if iv != _IV_PAD + _U32.pack(1):
+        raise MessageFormatError("the single-block body has an unexpected IV")
+    if length > max_len:
+        raise MessageFormatError(f"single-block body of {length} bytes exceeds the limit of {max_len} bytes")
+    body = bytearray(length + TAG_LEN)
+    if read_full(src, memoryview(body)) != len(body):
+        raise TruncatedMessageError("the message is truncated inside the body")
+    if hasher is not None:
+        hasher.update(prefix)
+        hasher.update(body)
+    out = bytearray(length + TAG_LEN)
+    dec = Cipher(aes, modes.GCM(iv)).decryptor()
+    dec.authenticate_additional_data(header.message_id + SINGLE_BLOCK_AAD + _SEQ_LEN.pack(1, length))
+    dec.update_into(memoryview(body)[:length], out)
+    dec.finalize_with_tag(bytes(body[length:]))
+    return memoryview(out)[:length]

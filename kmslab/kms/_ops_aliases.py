@@ -1,0 +1,118 @@
+"""Alias operations: CreateAlias, UpdateAlias, DeleteAlias, ListAliases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kmslab.kms._context import RequestContext, ts
+from kmslab.kms._keys import Alias, alias_arn
+from kmslab.kms._views import paginate
+from kmslab.kms.errors import (
+    AlreadyExistsException,
+    InvalidAliasNameException,
+    NotAuthorizedException,
+    NotFoundException,
+    ValidationException,
+)
+
+
+def _check_name(name: str) -> None:
+    if not name.startswith("alias/") or name == "alias/":
+        raise InvalidAliasNameException(
+            'Alias must start with the prefix "alias/". Please see '
+            "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
+        )
+    if name.startswith("alias/aws/"):
+        raise NotAuthorizedException("")
+
+
+def create_alias(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    """CreateAlias."""
+    name = p["AliasName"]
+    _check_name(name)
+    key, _ = ctx.resolve(p["TargetKeyId"], aliases=False)
+    ctx.authorize("kms:CreateAlias", key, context={"kms:AliasName": name})
+    ctx.check_state("CreateAlias", key)
+    if (ctx.region, name) in ctx.kms._aliases:
+        raise AlreadyExistsException(f"An alias with the name {alias_arn(ctx.region, ctx.account, name)} already exists")
+    alias = Alias(name=name, target_key_id=key.key_id, created=ctx.now, updated=ctx.now)
+    ctx.kms._put_alias(ctx.region, alias)
+    ctx.save_alias(ctx.region, alias)
+    return {}
+
+
+def update_alias(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    """UpdateAlias: point an alias at another key of the same type and usage."""
+    name = p["AliasName"]
+    _check_name(name)
+    alias = ctx.kms._aliases.get((ctx.region, name))
+    if alias is None:
+        raise NotFoundException(f"Alias {alias_arn(ctx.region, ctx.account, name)} is not found.")
+    old = ctx.kms._keys.get((ctx.region, alias.target_key_id))
+    key, _ = ctx.resolve(p["TargetKeyId"], aliases=False)
+    ctx.authorize("kms:UpdateAlias", key, context={"kms:AliasName": name})
+    ctx.check_state("UpdateAlias", key)
+    if old is not None and (old.key_usage != key.key_usage or (old.key_spec == "SYMMETRIC_DEFAULT") != (
+        key.key_spec == "SYMMETRIC_DEFAULT"
+    )):
+        raise ValidationException(
+            f"{key.arn} has key usage {key.key_usage} and key spec {key.key_spec}, but the alias points to a key "
+            f"with key usage {old.key_usage} and key spec {old.key_spec}: they must be of the same type and usage."
+        )
+    updated = Alias(name=name, target_key_id=key.key_id, created=alias.created, updated=ctx.now)
+    ctx.kms._put_alias(ctx.region, updated)
+    ctx.save_alias(ctx.region, updated)
+    return {}
+
+
+def delete_alias(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    """DeleteAlias."""
+    name = p["AliasName"]
+    _check_name(name)
+    alias = ctx.kms._aliases.get((ctx.region, name))
+    if alias is None:
+        raise NotFoundException(f"Alias {alias_arn(ctx.region, ctx.account, name)} is not found.")
+    key = ctx.kms._keys.get((ctx.region, alias.target_key_id))
+    if key is not None:
+        ctx.key_arns.append(key.arn)
+    ctx.authorize("kms:DeleteAlias", key, context={"kms:AliasName": name})
+    ctx.kms._drop_alias(ctx.region, name)
+    ctx.dirty_aliases.pop((ctx.region, name), None)
+    ctx.deleted_aliases.append((ctx.region, name))
+    return {}
+
+
+def list_aliases(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    """ListAliases (all of this region's, or one key's)."""
+    key_ref = p.get("KeyId")
+    target: str | None = None
+    if key_ref is not None:
+        key, _ = ctx.resolve(key_ref, aliases=False)
+        target = key.key_id
+    ctx.authorize("kms:ListAliases", None)
+    aliases = sorted(
+        (a for (region, _), a in list(ctx.kms._aliases.items()) if region == ctx.region),
+        key=lambda a: a.name,
+    )
+    if target is not None:
+        aliases = [a for a in aliases if a.target_key_id == target]
+    page, more = paginate(aliases, p, default_limit=50, max_limit=100)
+    entries = [
+        {
+            "AliasName": a.name,
+            "AliasArn": alias_arn(ctx.region, ctx.account, a.name),
+            "TargetKeyId": a.target_key_id,
+            "CreationDate": ts(a.created),
+            "LastUpdatedDate": ts(a.updated),
+        }
+        for a in page
+    ]
+    return {"Aliases": entries, **more}
+
+
+OPS = {
+    "CreateAlias": create_alias,
+    "UpdateAlias": update_alias,
+    "DeleteAlias": delete_alias,
+    "ListAliases": list_aliases,
+}

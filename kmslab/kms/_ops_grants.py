@@ -1,0 +1,269 @@
+"""Grant operations: CreateGrant, ListGrants, ListRetirableGrants, RevokeGrant, RetireGrant.
+
+Grants are stored on their key in ListGrants shape. The engine only stores them;
+enforcement belongs to the authorizer, which gets the key's grants and the request's
+grant tokens. A grant token is self-authenticating: ``base64url(region|key-id|grant-id
++ HMAC-SHA256 tag)`` under a key derived from the root key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import os
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from kmslab.kms._context import RequestContext, ts
+from kmslab.kms._views import paginate
+from kmslab.kms.errors import (
+    InvalidGrantIdException,
+    InvalidGrantTokenException,
+    NotFoundException,
+    ValidationException,
+)
+
+if TYPE_CHECKING:
+    from kmslab.kms.engine import LocalKms
+
+_ALWAYS = frozenset({"DescribeKey", "CreateGrant", "RetireGrant"})
+_BY_USAGE = {
+    "ENCRYPT_DECRYPT": frozenset(
+        {
+            "Encrypt",
+            "Decrypt",
+            "ReEncryptFrom",
+            "ReEncryptTo",
+            "GenerateDataKey",
+            "GenerateDataKeyWithoutPlaintext",
+            "GenerateDataKeyPair",
+            "GenerateDataKeyPairWithoutPlaintext",
+            "GetPublicKey",
+        }
+    ),
+    "SIGN_VERIFY": frozenset({"Sign", "Verify", "GetPublicKey"}),
+    "GENERATE_VERIFY_MAC": frozenset({"GenerateMac", "VerifyMac"}),
+}
+_SYMMETRIC_ONLY = frozenset(
+    {"GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext"}
+)
+_TAG = 16
+
+
+def _token_key(kms: LocalKms) -> bytes:
+    return kms._grant_token_key
+
+
+def make_token(kms: LocalKms, region: str, key_id: str, grant_id: str) -> str:
+    """Return the grant token for a grant.
+
+    Args:
+        kms: the engine.
+        region: the key's region.
+        key_id: the key ID.
+        grant_id: the grant ID.
+
+    Returns:
+        The token.
+    """
+    body = f"{region}|{key_id}|{grant_id}|{os.urandom(8).hex()}".encode()
+    tag = hmac.new(_token_key(kms), body, "sha256").digest()[:_TAG]
+    return base64.urlsafe_b64encode(body + tag).decode().rstrip("=")
+
+
+def parse_token(kms: LocalKms, token: str) -> tuple[str, str, str]:
+    """Check a grant token and return what it names.
+
+    Args:
+        kms: the engine.
+        token: a grant token.
+
+    Returns:
+        (region, key ID, grant ID).
+
+    Raises:
+        InvalidGrantTokenException: the token was not issued by this engine.
+    """
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (binascii.Error, ValueError):
+        raise InvalidGrantTokenException("Invalid grant token.") from None
+    body, tag = raw[:-_TAG], raw[-_TAG:]
+    if len(raw) <= _TAG or not hmac.compare_digest(hmac.new(_token_key(kms), body, "sha256").digest()[:_TAG], tag):
+        raise InvalidGrantTokenException("Invalid grant token.")
+    region, key_id, grant_id, _ = body.decode().split("|")
+    return region, key_id, grant_id
+
+
+def check_tokens(kms: LocalKms, tokens: Iterable[str]) -> tuple[str, ...]:
+    """Refuse malformed grant tokens in a request.
+
+    Args:
+        kms: the engine.
+        tokens: the GrantTokens parameter.
+
+    Returns:
+        The tokens.
+
+    Raises:
+        InvalidGrantTokenException: a token was not issued by this engine.
+    """
+    out = tuple(tokens)
+    for token in out:
+        parse_token(kms, token)
+    return out
+
+
+def create_grant(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    """CreateGrant (idempotent by Name with identical parameters)."""
+    key, _ = ctx.resolve(p["KeyId"], aliases=False)
+    operations = list(dict.fromkeys(p["Operations"]))
+    grantee = p.get("GranteePrincipal") or p.get("GranteeServicePrincipal")
+    constraints = p.get("Constraints") or {}
+    tokens = check_tokens(ctx.kms, p.get("GrantTokens", ()))
+    context: dict[str, Any] = {
+        "kms:GrantOperations": operations,
+        "kms:GrantIsForAWSResource": ctx.caller.invoked_by is not None,
+    }
+    if grantee:
+        context["kms:GranteePrincipal"] = grantee
+    if p.get("RetiringPrincipal"):
+        context["kms:RetiringPrincipal"] = p["RetiringPrincipal"]
+    if constraints:
+        context["kms:GrantConstraintType"] = next(iter(constraints))
+    ctx.authorize("kms:CreateGrant", key, grant_tokens=tokens, context=context)
+    ctx.check_state("CreateGrant", key)
+    if not grantee:
+        raise ValidationException(
+            "1 validation error detected: Value null at 'granteePrincipal' failed to satisfy constraint: "
+            "Member must not be null"
+        )
+    if not operations:
+        raise ValidationException("The Operations list must name at least one operation.")
+    if key.key_spec == "SYMMETRIC_DEFAULT":
+        allowed = _ALWAYS | (_BY_USAGE["ENCRYPT_DECRYPT"] - {"GetPublicKey"})
+    elif key.key_usage == "ENCRYPT_DECRYPT":
+        allowed = _ALWAYS | (_BY_USAGE["ENCRYPT_DECRYPT"] - _SYMMETRIC_ONLY)
+    else:
+        allowed = _ALWAYS | _BY_USAGE.get(key.key_usage, frozenset())
+    bad = [op for op in operations if op not in allowed]
+    if bad:
+        raise ValidationException(
+            f"Grant operations {bad} are not valid for a KMS key with key spec {key.key_spec} "
+            f"and key usage {key.key_usage}."
+        )
+    if "EncryptionContextSubset" in constraints and "EncryptionContextEquals" in constraints:
+        raise ValidationException("A grant can have EncryptionContextSubset or EncryptionContextEquals, not both.")
+    ctx.dry_run(p)
+    name = p.get("Name")
+    if name is not None:
+        for entry in key.grants.values():
+            if (
+                entry.get("Name") == name
+                and entry["GranteePrincipal"] == grantee
+                and entry.get("RetiringPrincipal") == p.get("RetiringPrincipal")
+                and sorted(entry["Operations"]) == sorted(operations)
+                and entry.get("Constraints", {}) == constraints
+            ):
+                return {"GrantId": entry["GrantId"], "GrantToken": make_token(ctx.kms, key.region, key.key_id,
+                                                                              entry["GrantId"])}
+    grant_id = os.urandom(32).hex()
+    entry = {
+        "KeyId": key.arn,
+        "GrantId": grant_id,
+        "CreationDate": ts(ctx.now),
+        "GranteePrincipal": grantee,
+        "IssuingAccount": f"arn:aws:iam::{ctx.account}:root",
+        "Operations": operations,
+    }
+    if name is not None:
+        entry["Name"] = name
+    if p.get("RetiringPrincipal"):
+        entry["RetiringPrincipal"] = p["RetiringPrincipal"]
+    if constraints:
+        entry["Constraints"] = constraints
+    key.grants = {**key.grants, grant_id: entry}
+    ctx.save(key)
+    return {"GrantId": grant_id, "GrantToken": make_token(ctx.kms, key.region, key.key_id, grant_id)}
+
+
+def list_grants(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    """ListGrants (optionally one GrantId or one GranteePrincipal)."""
+    key, _ = ctx.resolve(p["KeyId"], aliases=False)
+    ctx.authorize("kms:ListGrants", key)
+    grants = list(key.grants.values())
+    if p.get("GrantId") is not None:
+        grants = [g for g in grants if g["GrantId"] == p["GrantId"]]
+    if p.get("GranteePrincipal") is not None:
+        grants = [g for g in grants if g["GranteePrincipal"] == p["GranteePrincipal"]]
+    page, more = paginate(grants, p, default_limit=50, max_limit=100)
+    return {"Grants": [dict(g) for g in page], **more}
+
+
+def list_retirable_grants(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    """ListRetirableGrants (grants in this region whose RetiringPrincipal matches)."""
+    principal = p.get("RetiringPrincipal") or p.get("RetiringServicePrincipal")
+    if not principal:
+        raise ValidationException(
+            "1 validation error detected: Value null at 'retiringPrincipal' failed to satisfy constraint: "
+            "Member must not be null"
+        )
+    ctx.authorize("kms:ListRetirableGrants", None)
+    grants = [
+        g
+        for (region, _), key in list(ctx.kms._keys.items())
+        if region == ctx.region
+        for g in key.grants.values()
+        if g.get("RetiringPrincipal") == principal
+    ]
+    page, more = paginate(grants, p, default_limit=50, max_limit=100)
+    return {"Grants": [dict(g) for g in page], **more}
+
+
+def _remove(ctx: RequestContext, region: str, key_id: str, grant_id: str) -> None:
+    key = ctx.key_by_id(key_id, region)
+    if grant_id not in key.grants:
+        raise NotFoundException(f"Grant ID {grant_id} not found")
+    key.grants = {g: e for g, e in key.grants.items() if g != grant_id}
+    ctx.save(key)
+
+
+def revoke_grant(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    """RevokeGrant (by KeyId and GrantId)."""
+    key, _ = ctx.resolve(p["KeyId"], aliases=False)
+    ctx.authorize("kms:RevokeGrant", key)
+    if p["GrantId"] not in key.grants:
+        raise InvalidGrantIdException(f"Grant ID {p['GrantId']} is not valid for {key.arn}")
+    ctx.dry_run(p)
+    _remove(ctx, key.region, key.key_id, p["GrantId"])
+    return {}
+
+
+def retire_grant(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    """RetireGrant (by GrantToken, or by KeyId and GrantId)."""
+    if p.get("GrantToken"):
+        region, key_id, grant_id = parse_token(ctx.kms, p["GrantToken"])
+        if region != ctx.region:
+            raise InvalidGrantTokenException("Invalid grant token.")
+        key = ctx.key_by_id(key_id)
+    elif p.get("KeyId") and p.get("GrantId"):
+        key, _ = ctx.resolve(p["KeyId"], aliases=False)
+        grant_id = p["GrantId"]
+    else:
+        raise ValidationException("Specify either GrantToken, or both KeyId and GrantId.")
+    ctx.authorize("kms:RetireGrant", key, context={"kms:GrantId": grant_id})
+    if grant_id not in key.grants:
+        raise NotFoundException(f"Grant ID {grant_id} not found")
+    ctx.dry_run(p)
+    _remove(ctx, key.region, key.key_id, grant_id)
+    return {}
+
+
+OPS = {
+    "CreateGrant": create_grant,
+    "ListGrants": list_grants,
+    "ListRetirableGrants": list_retirable_grants,
+    "RevokeGrant": revoke_grant,
+    "RetireGrant": retire_grant,
+}

@@ -1,0 +1,153 @@
+"""Key rotation: automatic (on a period, evaluated lazily against the clock) and on demand.
+
+Each rotation adds a backing key and keeps the old ones, so old ciphertexts still
+decrypt. A multi-Region primary shares each new backing key with its replicas.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from kmslab.kms._context import RequestContext, ts
+from kmslab.kms._crypto import generate_material
+from kmslab.kms._keys import BackingKey, Key
+from kmslab.kms._views import paginate
+from kmslab.kms.errors import LimitExceededException, UnsupportedOperationException
+
+DEFAULT_PERIOD_DAYS = 365
+MAX_ON_DEMAND = 25
+
+
+def rotate(ctx: RequestContext, key: Key, rotation_type: str, when: datetime) -> BackingKey:
+    """Add a new backing key to a key (and to its multi-Region replicas).
+
+    Args:
+        ctx: the request (or sweep) context.
+        key: a symmetric key with AWS_KMS origin.
+        rotation_type: ``AUTOMATIC`` or ``ON_DEMAND``.
+        when: the rotation date.
+
+    Returns:
+        The new backing key.
+    """
+    backing = BackingKey(uuid.uuid4().hex + uuid.uuid4().hex, generate_material(key.key_spec), when, rotation_type)
+    key.backing.append(backing)
+    ctx.save(key)
+    for region in key.replica_regions:
+        replica = ctx.kms._keys.get((region, key.key_id))
+        if replica is not None:
+            replica.backing.append(BackingKey(backing.material_id, backing.material, when, rotation_type))
+            ctx.save(replica)
+    return backing
+
+
+def _check_rotatable(key: Key) -> None:
+    if key.key_spec != "SYMMETRIC_DEFAULT":
+        raise UnsupportedOperationException(f"{key.arn} key spec {key.key_spec} is not valid for this operation.")
+    if key.origin != "AWS_KMS":
+        raise UnsupportedOperationException(f"{key.arn} origin is {key.origin} which is not valid for this operation.")
+    if key.is_replica:
+        raise UnsupportedOperationException(
+            f"{key.arn} is a multi-Region replica key. Rotation is managed on its primary key."
+        )
+
+
+def enable_key_rotation(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    """EnableKeyRotation (RotationPeriodInDays 90-2560, default 365)."""
+    key, _ = ctx.resolve(p["KeyId"], aliases=False)
+    ctx.authorize("kms:EnableKeyRotation", key)
+    ctx.check_state("EnableKeyRotation", key)
+    _check_rotatable(key)
+    period = int(p.get("RotationPeriodInDays") or DEFAULT_PERIOD_DAYS)
+    if key.rotation_enabled and key.next_rotation is not None and key.rotation_period_days:
+        last = key.next_rotation - timedelta(days=key.rotation_period_days)
+        key.next_rotation = max(last + timedelta(days=period), ctx.now)
+    else:
+        key.next_rotation = ctx.now + timedelta(days=period)
+    key.rotation_enabled = True
+    key.rotation_period_days = period
+    ctx.save(key)
+    return {}
+
+
+def disable_key_rotation(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    """DisableKeyRotation."""
+    key, _ = ctx.resolve(p["KeyId"], aliases=False)
+    ctx.authorize("kms:DisableKeyRotation", key)
+    ctx.check_state("DisableKeyRotation", key)
+    _check_rotatable(key)
+    key.rotation_enabled = False
+    key.next_rotation = None
+    ctx.save(key)
+    return {}
+
+
+def get_key_rotation_status(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    """GetKeyRotationStatus."""
+    key, _ = ctx.resolve(p["KeyId"], aliases=False)
+    ctx.authorize("kms:GetKeyRotationStatus", key)
+    ctx.check_state("GetKeyRotationStatus", key)
+    if key.key_spec != "SYMMETRIC_DEFAULT":
+        raise UnsupportedOperationException(f"{key.arn} key spec {key.key_spec} is not valid for this operation.")
+    primary = ctx.kms._keys.get((key.primary_region, key.key_id)) if key.is_replica and key.primary_region else key
+    source = primary or key
+    out: dict[str, Any] = {"KeyRotationEnabled": source.rotation_enabled, "KeyId": key.arn}
+    if source.rotation_enabled and source.next_rotation is not None:
+        out["RotationPeriodInDays"] = source.rotation_period_days
+        out["NextRotationDate"] = ts(source.next_rotation)
+    return out
+
+
+def rotate_key_on_demand(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    """RotateKeyOnDemand (at most 25 on-demand rotations per key)."""
+    key, _ = ctx.resolve(p["KeyId"], aliases=False)
+    ctx.authorize("kms:RotateKeyOnDemand", key)
+    ctx.check_state("RotateKeyOnDemand", key)
+    _check_rotatable(key)
+    if sum(1 for b in key.backing if b.rotation_type == "ON_DEMAND") >= MAX_ON_DEMAND:
+        raise LimitExceededException(f"{key.arn} has reached the maximum of {MAX_ON_DEMAND} on-demand rotations.")
+    rotate(ctx, key, "ON_DEMAND", ctx.now)
+    return {"KeyId": key.arn}
+
+
+def list_key_rotations(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    """ListKeyRotations (completed rotations; ALL_KEY_MATERIAL adds the first material)."""
+    key, _ = ctx.resolve(p["KeyId"], aliases=False)
+    ctx.authorize("kms:ListKeyRotations", key)
+    ctx.check_state("ListKeyRotations", key)
+    if key.key_spec != "SYMMETRIC_DEFAULT":
+        raise UnsupportedOperationException(f"{key.arn} key spec {key.key_spec} is not valid for this operation.")
+    everything = p.get("IncludeKeyMaterial") == "ALL_KEY_MATERIAL"
+    last = len(key.backing) - 1
+    entries = []
+    for index, backing in enumerate(key.backing):
+        if backing.rotation_type is None and not everything:
+            continue
+        entry: dict[str, Any] = {
+            "KeyId": key.arn,
+            "KeyMaterialId": backing.material_id,
+            "KeyMaterialState": "CURRENT" if index == last else "NON_CURRENT",
+        }
+        if backing.rotation_type is not None:
+            entry["RotationDate"] = ts(backing.created)
+            entry["RotationType"] = backing.rotation_type
+        if key.origin == "EXTERNAL":
+            entry["ImportState"] = "IMPORTED" if backing.material is not None else "PENDING_IMPORT"
+            if backing.expiration_model:
+                entry["ExpirationModel"] = backing.expiration_model
+            if backing.valid_to is not None:
+                entry["ValidTo"] = ts(backing.valid_to)
+        entries.append(entry)
+    page, more = paginate(entries, p)
+    return {"Rotations": list(page), **more}
+
+
+OPS = {
+    "EnableKeyRotation": enable_key_rotation,
+    "DisableKeyRotation": disable_key_rotation,
+    "GetKeyRotationStatus": get_key_rotation_status,
+    "RotateKeyOnDemand": rotate_key_on_demand,
+    "ListKeyRotations": list_key_rotations,
+}

@@ -1,0 +1,131 @@
+"""The key-state table: which operations a key in each state allows, and the error otherwise.
+
+Follows AWS's "Key states of AWS KMS keys" table for the states the local KMS has
+(Enabled, Disabled, PendingDeletion, PendingImport, PendingReplicaDeletion).
+"""
+
+from __future__ import annotations
+
+from kmslab.kms.errors import DisabledException, KmsError, KMSInvalidStateException
+
+ENABLED = "Enabled"
+DISABLED = "Disabled"
+PENDING_DELETION = "PendingDeletion"
+PENDING_IMPORT = "PendingImport"
+PENDING_REPLICA_DELETION = "PendingReplicaDeletion"
+
+ALL_STATES = frozenset({ENABLED, DISABLED, PENDING_DELETION, PENDING_IMPORT, PENDING_REPLICA_DELETION})
+_MANAGE = frozenset({ENABLED, DISABLED, PENDING_IMPORT})
+_USE = frozenset({ENABLED})
+
+# Operation (or IAM action suffix, for ReEncryptFrom/To) -> states in which it succeeds.
+ALLOWED: dict[str, frozenset[str]] = {
+    **{
+        op: _USE
+        for op in (
+            "Encrypt",
+            "Decrypt",
+            "ReEncryptFrom",
+            "ReEncryptTo",
+            "GenerateDataKey",
+            "GenerateDataKeyWithoutPlaintext",
+            "GenerateDataKeyPair",
+            "GenerateDataKeyPairWithoutPlaintext",
+            "Sign",
+            "Verify",
+            "GenerateMac",
+            "VerifyMac",
+            "GetPublicKey",
+            "CreateGrant",
+            "EnableKeyRotation",
+            "DisableKeyRotation",
+            "RotateKeyOnDemand",
+        )
+    },
+    **{
+        op: ALL_STATES
+        for op in (
+            "DescribeKey",
+            "GetKeyPolicy",
+            "ListKeyPolicies",
+            "PutKeyPolicy",
+            "ListGrants",
+            "RevokeGrant",
+            "RetireGrant",
+            "ListResourceTags",
+            "ListAliases",
+            "DeleteAlias",
+        )
+    },
+    **{
+        op: _MANAGE
+        for op in (
+            "ScheduleKeyDeletion",
+            "GetKeyRotationStatus",
+            "ListKeyRotations",
+            "CreateAlias",
+            "UpdateAlias",
+            "TagResource",
+            "UntagResource",
+            "UpdateKeyDescription",
+            "GetParametersForImport",
+            "ImportKeyMaterial",
+            "DeleteImportedKeyMaterial",
+        )
+    },
+    "EnableKey": frozenset({ENABLED, DISABLED}),
+    "DisableKey": frozenset({ENABLED, DISABLED}),
+    "CancelKeyDeletion": frozenset({PENDING_DELETION, PENDING_REPLICA_DELETION}),
+    "ReplicateKey": frozenset({ENABLED, PENDING_IMPORT}),
+}
+
+# Operations that answer DisabledException (not KMSInvalidStateException) for a disabled key.
+_DISABLED_EXCEPTION = frozenset(
+    {
+        "Encrypt",
+        "Decrypt",
+        "ReEncryptFrom",
+        "ReEncryptTo",
+        "GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "Sign",
+        "Verify",
+        "GenerateMac",
+        "VerifyMac",
+        "GetPublicKey",
+        "CreateGrant",
+        "EnableKeyRotation",
+        "DisableKeyRotation",
+        "RotateKeyOnDemand",
+        "ReplicateKey",
+    }
+)
+
+_WORDS = {
+    DISABLED: "is disabled.",
+    PENDING_DELETION: "is pending deletion.",
+    PENDING_IMPORT: "is pending import.",
+    PENDING_REPLICA_DELETION: "is pending replica deletion.",
+}
+
+
+def state_error(operation: str, state: str, arn: str) -> KmsError | None:
+    """Return the error a key in ``state`` gives for ``operation``, or None if it is allowed.
+
+    Args:
+        operation: the operation (``ReEncryptFrom``/``ReEncryptTo`` for the two sides of ReEncrypt).
+        state: the key's KeyState.
+        arn: the key ARN, for the message.
+
+    Returns:
+        The error to raise, or None.
+    """
+    if state in ALLOWED.get(operation, ALL_STATES):
+        return None
+    if operation == "CancelKeyDeletion":
+        return KMSInvalidStateException(f"{arn} is not pending deletion.")
+    if state == DISABLED and operation in _DISABLED_EXCEPTION:
+        return DisabledException(f"{arn} is disabled.")
+    return KMSInvalidStateException(f"{arn} {_WORDS.get(state, 'is not in a valid state.')}")

@@ -1,0 +1,429 @@
+"""The local KMS as an HTTP endpoint that speaks the AWS KMS JSON 1.1 protocol.
+
+Point any AWS SDK at it (``AWS_ENDPOINT_URL_KMS=http://127.0.0.1:4599``) with any credentials::
+
+    kms = LocalKms(data_dir=".kmslab/kms")
+    with KmsServer(kms, port=0) as server:
+        client = boto3.client("kms", endpoint_url=server.url, region_name="us-east-1")
+
+Routes:
+
+* ``POST /`` with ``X-Amz-Target: TrentService.<Operation>``: a KMS call. The region is the one in
+  the request's SigV4 credential scope, so one endpoint serves every region.
+* ``POST /`` with another target prefix: a service mounted with :meth:`KmsServer.add_service`.
+* ``GET /_kmslab/health``: liveness and identity of the endpoint.
+* ``GET /_kmslab/clock`` and ``POST /_kmslab/clock`` ``{"advanceSeconds": N}``: read or move the
+  engine's clock forward (pending deletions, rotations and expiries then fall due).
+
+Every error is AWS-shaped JSON (``__type``, ``message``) with a 4xx status; a bug in a handler
+gives a 500 JSON answer and the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import socket
+import sys
+import threading
+import traceback
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from kmslab.kms._http import HttpServer, Response, error_response
+from kmslab.kms.errors import KmsError, SerializationException, ValidationException
+from kmslab.kms.seams import DEFAULT_ACCOUNT, DEFAULT_REGION, Authorizer, Caller, EventSink
+
+if TYPE_CHECKING:
+    from kmslab.kms import LocalKms
+
+__all__ = [
+    "CONTROL_PREFIX",
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "KMS_TARGET_PREFIX",
+    "MAX_ADVANCE_SECONDS",
+    "IdentityResolver",
+    "KmsServer",
+    "ServiceHandler",
+    "build_server",
+]
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4599
+KMS_TARGET_PREFIX = "TrentService."
+CONTROL_PREFIX = "/_kmslab/"
+#: the clock moves at most ~100 years per call
+MAX_ADVANCE_SECONDS = 100 * 366 * 24 * 3600
+
+#: ``(headers, method, path, body, source_ip) -> (caller, region)``; raises KmsError to refuse.
+IdentityResolver = Callable[[Mapping[str, str], str, str, bytes, str], tuple[Caller, str]]
+#: ``(operation, body, caller, region) -> response body``; raises KmsError to refuse.
+ServiceHandler = Callable[[str, dict[str, Any], Caller, str], Mapping[str, Any]]
+#: called once when the server stops, after in-flight requests finished.
+CloseCallback = Callable[[], None]
+
+
+class KmsServer:
+    """Serve a :class:`~kmslab.kms.LocalKms` over HTTP on a background thread.
+
+    Args:
+        kms: the engine to serve; the server closes it when it stops (unless ``owns_kms`` is False).
+        host: the address to listen on.
+        port: the port; 0 picks a free one (read it back from :attr:`url`).
+        identity_resolver: turns a request into ``(Caller, region)``; defaults to the wire layer's
+            ``caller_from_headers`` (the account root, region from the SigV4 credential scope).
+        on_close: callbacks run once when the server stops, after the engine is closed
+            (for example flushing a CloudTrail recorder).
+        owns_kms: close ``kms`` on stop.
+        verbose: log one line per request to stderr.
+
+    Raises:
+        OSError: the address cannot be bound (``errno.EADDRINUSE`` when the port is busy).
+    """
+
+    def __init__(
+        self,
+        kms: LocalKms,
+        *,
+        host: str = DEFAULT_HOST,
+        port: int = 0,
+        identity_resolver: IdentityResolver | None = None,
+        on_close: Iterable[CloseCallback] = (),
+        owns_kms: bool = True,
+        verbose: bool = False,
+    ) -> None:
+        from kmslab.kms import _wire
+
+        self.kms = kms
+        self._wire = _wire
+        self._account = str(getattr(kms, "account", DEFAULT_ACCOUNT))
+        self._default_region = str(getattr(kms, "region", DEFAULT_REGION))
+        self._identity = identity_resolver or self._default_identity
+        self._services: dict[str, ServiceHandler] = {}
+        self.on_close: list[CloseCallback] = list(on_close)
+        self._owns_kms = owns_kms
+        self._httpd = HttpServer((host, port), self, verbose=verbose)
+        self._thread: threading.Thread | None = None
+        self._stop_lock = threading.Lock()
+        self._stopped = threading.Event()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        """The address the server listens on."""
+        return str(self._httpd.server_address[0])
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on (the real one when created with port 0)."""
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The endpoint URL, e.g. ``http://127.0.0.1:4599``."""
+        host = self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> KmsServer:
+        """Start answering requests on a background (daemon) thread.
+
+        Returns:
+            The server itself.
+        """
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="kmslab-kms-http", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop accepting, let in-flight requests finish, close connections, the engine and ``on_close``.
+
+        Safe to call more than once and from any thread.
+
+        Args:
+            timeout: how long to wait for in-flight requests, in seconds.
+        """
+        with self._stop_lock:
+            if self._stopped.is_set():
+                return
+            if self._thread is not None:
+                self._httpd.shutdown()
+                self._thread.join(timeout)
+            self._httpd.drain(timeout)
+            self._httpd.server_close()
+            try:
+                if self._owns_kms:
+                    self.kms.close()
+            finally:
+                for callback in self.on_close:
+                    try:
+                        callback()
+                    except Exception:  # one failing callback must not stop the others
+                        traceback.print_exc(file=sys.stderr)
+                self._stopped.set()
+
+    def serve_forever(self) -> None:
+        """Serve until SIGINT or SIGTERM (or :meth:`stop` from another thread), then stop cleanly.
+
+        Signal handlers are installed only when called from the main thread, and restored afterwards.
+        """
+        wake = threading.Event()
+        previous: dict[signal.Signals, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+
+            def _on_signal(signum: int, frame: FrameType | None) -> None:
+                wake.set()
+
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                previous[signum] = signal.signal(signum, _on_signal)
+        try:
+            self.start()
+            while not wake.wait(0.5) and not self._stopped.is_set():
+                pass
+        finally:
+            try:
+                self.stop()
+            finally:
+                for signum, handler in previous.items():
+                    signal.signal(signum, handler)
+
+    def __enter__(self) -> KmsServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- routing -------------------------------------------------------------------------------
+
+    def add_service(self, prefix: str, handler: ServiceHandler) -> None:
+        """Mount another JSON service on the endpoint, by ``X-Amz-Target`` prefix.
+
+        A request whose target is ``<prefix>.<Operation>`` (or ``<prefix><Operation>`` when the
+        prefix already ends with a dot) goes to ``handler(operation, body, caller, region)``.
+
+        Args:
+            prefix: the target prefix, e.g. ``com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101``.
+            handler: answers with a JSON object or raises a :class:`~kmslab.kms.errors.KmsError`.
+
+        Raises:
+            ValueError: the prefix is empty or is the KMS prefix.
+        """
+        normal = prefix if prefix.endswith(".") else prefix + "."
+        if normal == "." or normal == KMS_TARGET_PREFIX:
+            raise ValueError(f"cannot mount a service on the target prefix {prefix!r}")
+        self._services[normal] = handler
+
+    def handle_request(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes, source_ip: str
+    ) -> Response:
+        """Answer one HTTP request (called by the HTTP layer on a worker thread).
+
+        Args:
+            method: the HTTP method.
+            path: the request target.
+            headers: the request headers (case-insensitive lookup).
+            body: the request body.
+            source_ip: the client address.
+
+        Returns:
+            The answer; never raises.
+        """
+        request_id = str(uuid.uuid4())
+        try:
+            if path.startswith(CONTROL_PREFIX):
+                return self._control(method, path, body)
+            if path.split("?", 1)[0] != "/":
+                return error_response(
+                    400, "UnknownOperationException", f"No such route: {path[:200]}", request_id=request_id
+                )
+            if method != "POST":
+                return error_response(
+                    400,
+                    "UnknownOperationException",
+                    f"{method[:20]} is not supported; send POST / with an X-Amz-Target header.",
+                    request_id=request_id,
+                )
+            target = headers.get("X-Amz-Target")
+            if not target:
+                return error_response(
+                    400, "UnknownOperationException", "The request has no X-Amz-Target header.", request_id=request_id
+                )
+            if target.startswith(KMS_TARGET_PREFIX):
+                caller, region = self._identity(headers, method, path, body, source_ip)
+                wire = self._wire.dispatch(
+                    self.kms, target=target, body=body, caller=caller, region=region, request_id=request_id
+                )
+                out_headers = dict(wire.headers)
+                out_headers.setdefault("x-amzn-RequestId", request_id)
+                return Response(wire.status, wire.body, out_headers)
+            return self._service(target, method, path, headers, body, source_ip, request_id)
+        except KmsError as exc:
+            return error_response(exc.status, exc.code, exc.message, request_id=request_id)
+        except Exception:  # a bug: answer 500 JSON, log it, keep serving
+            sys.stderr.write(f"kmslab kms: internal error (request {request_id}):\n")
+            traceback.print_exc(file=sys.stderr)
+            return error_response(
+                500, "KMSInternalException", "The local KMS failed to answer this request.", request_id=request_id
+            )
+
+    def _default_identity(
+        self, headers: Mapping[str, str], method: str, path: str, body: bytes, source_ip: str
+    ) -> tuple[Caller, str]:
+        caller, region = self._wire.caller_from_headers(headers, account=self._account, source_ip=source_ip)
+        return caller, region or self._default_region
+
+    def _service(
+        self,
+        target: str,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        source_ip: str,
+        request_id: str,
+    ) -> Response:
+        prefix = next((p for p in self._services if target.startswith(p)), None)
+        if prefix is None:
+            return error_response(
+                400, "UnknownOperationException", f"Unknown X-Amz-Target: {target[:200]}", request_id=request_id
+            )
+        handler, operation = self._services[prefix], target[len(prefix) :]
+        params = _json_object(body)
+        caller, region = self._identity(headers, method, path, body, source_ip)
+        answer = handler(operation, params, caller, region)
+        payload = json.dumps(answer, default=_json_default).encode()
+        return Response(200, payload, {"x-amzn-RequestId": request_id})
+
+    # -- control routes --------------------------------------------------------------------------
+
+    def _control(self, method: str, path: str, body: bytes) -> Response:
+        route = path.split("?", 1)[0][len(CONTROL_PREFIX) :]
+        if route == "health" and method == "GET":
+            return _ok(
+                {
+                    "status": "ok",
+                    "service": "kmslab-kms",
+                    "account": self._account,
+                    "region": self._default_region,
+                    "now": self.kms.clock.now().isoformat(),
+                }
+            )
+        if route == "clock" and method == "GET":
+            return _ok({"now": self.kms.clock.now().isoformat()})
+        if route == "clock" and method == "POST":
+            seconds = _advance_seconds(_json_object(body))
+            try:
+                now = self.kms.advance_time(timedelta(seconds=seconds))
+            except TypeError as exc:
+                raise ValidationException("This endpoint's clock cannot be moved.") from exc
+            return _ok({"now": now.isoformat(), "advancedSeconds": seconds})
+        if route in ("health", "clock"):
+            return error_response(400, "ValidationException", f"{method[:20]} is not supported on {path[:200]}.")
+        return error_response(400, "UnknownOperationException", f"No such control route: {path[:200]}")
+
+
+def build_server(
+    *,
+    data_dir: str | None,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    region: str = DEFAULT_REGION,
+    account: str = DEFAULT_ACCOUNT,
+    sinks: Iterable[EventSink] = (),
+    authorizer: Authorizer | None = None,
+    identity_resolver: IdentityResolver | None = None,
+    on_close: Iterable[CloseCallback] = (),
+    verbose: bool = False,
+) -> KmsServer:
+    """Open a :class:`~kmslab.kms.LocalKms` on ``data_dir`` and wrap it in a (not yet started) server.
+
+    The one place ``kmslab kms serve`` builds its server: options that add event sinks (a CloudTrail
+    recorder), an authorizer or an identity resolver (SigV4 with per-identity credentials) pass them here.
+
+    Args:
+        data_dir: where keys persist; None keeps them in memory.
+        host: the address to listen on.
+        port: the port; 0 picks a free one.
+        region: the region of requests that name none.
+        account: the account that owns the keys.
+        sinks: event sinks added to the engine (each sees every answered call).
+        authorizer: decides every request; None allows all.
+        identity_resolver: turns a request into ``(Caller, region)``; None uses the default.
+        on_close: callbacks run when the server stops.
+        verbose: log one line per request to stderr.
+
+    Returns:
+        The server; call :meth:`KmsServer.start` or :meth:`KmsServer.serve_forever`.
+
+    Raises:
+        OSError: the port is busy or the address cannot be bound (checked before the engine opens).
+    """
+    from kmslab.kms import LocalKms
+
+    _probe_bind(host, port)
+    kms = LocalKms(data_dir, account=account, region=region, authorizer=authorizer)
+    try:
+        for sink in sinks:
+            kms.add_sink(sink)
+        return KmsServer(
+            kms, host=host, port=port, identity_resolver=identity_resolver, on_close=on_close, verbose=verbose
+        )
+    except BaseException:
+        kms.close()
+        raise
+
+
+def _probe_bind(host: str, port: int) -> None:
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
+def _ok(payload: Mapping[str, Any]) -> Response:
+    return Response(200, json.dumps(payload).encode(), {"Content-Type": "application/json"})
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body or b"{}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SerializationException("The request body is not valid JSON.") from exc
+    if not isinstance(value, dict):
+        raise SerializationException("The request body must be a JSON object.")
+    return value
+
+
+def _advance_seconds(params: Mapping[str, Any]) -> float:
+    unknown = sorted(set(params) - {"advanceSeconds"})
+    if unknown:
+        raise ValidationException(f"Unknown field(s): {', '.join(unknown)[:200]}; expected advanceSeconds.")
+    seconds = params.get("advanceSeconds")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise ValidationException("advanceSeconds must be a number of seconds.")
+    if not math.isfinite(seconds) or seconds < 0 or seconds > MAX_ADVANCE_SECONDS:
+        raise ValidationException(f"advanceSeconds must be between 0 and {MAX_ADVANCE_SECONDS}.")
+    return seconds
+
+
+def _json_default(value: Any) -> Any:
+    isoformat = getattr(value, "isoformat", None)
+    if callable(isoformat):
+        return isoformat()
+    if isinstance(value, bytes | bytearray):
+        import base64
+
+        return base64.b64encode(value).decode()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")

@@ -1,0 +1,36 @@
+"""CloudTrail for the local KMS: records, log files, EventBridge events and LookupEvents.
+
+Attach a :class:`TrailRecorder` to :class:`kmslab.kms.LocalKms` with ``kms.add_sink(recorder)``;
+every answered request becomes a CloudTrail record in a real CloudTrail log file layout.
+"""
+
+from __future__ import annotations
+
+from kmslab.trail.errors import (
+    InvalidLookupAttributesException,
+    InvalidMaxResultsException,
+    InvalidNextTokenException,
+    InvalidTimeRangeException,
+    LookupEventsError,
+    TrailError,
+)
+from kmslab.trail.events import EventBus, to_eventbridge_event
+from kmslab.trail.lookup import TARGET_PREFIX, lookup_events, lookup_service
+from kmslab.trail.record import to_cloudtrail_record
+from kmslab.trail.recorder import TrailRecorder
+
+__all__ = [
+    "TARGET_PREFIX",
+    "EventBus",
+    "InvalidLookupAttributesException",
+    "InvalidMaxResultsException",
+    "InvalidNextTokenException",
+    "InvalidTimeRangeException",
+    "LookupEventsError",
+    "TrailError",
+    "TrailRecorder",
+    "lookup_events",
+    "lookup_service",
+    "to_cloudtrail_record",
+    "to_eventbridge_event",
+]

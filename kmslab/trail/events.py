@@ -1,0 +1,148 @@
+"""CloudTrail records as EventBridge delivers them, and an in-process bus to subscribe to them.
+
+EventBridge wraps each CloudTrail management event in an "AWS API Call via CloudTrail"
+event whose ``detail`` is the record. :class:`EventBus` delivers those events to local
+handlers (the alerting Lambdas, tests) with EventBridge's pattern matching for the common
+cases: exact values, ``prefix``, ``exists`` and ``anything-but``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+_LOGGER = logging.getLogger(__name__)
+
+DETAIL_TYPE = "AWS API Call via CloudTrail"
+
+EventHandler = Callable[[dict[str, Any]], object]
+
+
+def to_eventbridge_event(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the EventBridge event that carries a CloudTrail record.
+
+    Args:
+        record: a CloudTrail record (see :func:`kmslab.trail.to_cloudtrail_record`).
+
+    Returns:
+        ``{"version": "0", "id", "detail-type": "AWS API Call via CloudTrail", "source": "aws.<service>",
+        "account", "time", "region", "resources": [], "detail": record}``.
+    """
+    source = str(record.get("eventSource", "kms.amazonaws.com")).removesuffix(".amazonaws.com")
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": DETAIL_TYPE,
+        "source": f"aws.{source}",
+        "account": record.get("recipientAccountId", ""),
+        "time": record.get("eventTime", ""),
+        "region": record.get("awsRegion", ""),
+        "resources": [],
+        "detail": dict(record),
+    }
+
+
+def matches(pattern: Mapping[str, Any] | None, event: Mapping[str, Any]) -> bool:
+    """Tell whether an event matches an EventBridge event pattern.
+
+    Supported: nested objects, lists of allowed values, ``{"prefix": s}``, ``{"exists": bool}``,
+    ``{"anything-but": value | [values]}``.
+
+    Args:
+        pattern: the pattern; None matches everything.
+        event: the event.
+
+    Returns:
+        True when every field of the pattern matches.
+    """
+    if not pattern:
+        return True
+    for key, rule in pattern.items():
+        present = key in event
+        value = event.get(key)
+        if isinstance(rule, Mapping):
+            if not present or not isinstance(value, Mapping) or not matches(rule, value):
+                return False
+        elif isinstance(rule, list):
+            if not _matches_any(rule, present, value):
+                return False
+        elif value != rule:
+            return False
+    return True
+
+
+def _matches_any(rules: list[Any], present: bool, value: Any) -> bool:
+    values = value if isinstance(value, list) else [value]
+    for rule in rules:
+        if isinstance(rule, Mapping):
+            if "exists" in rule:
+                if bool(rule["exists"]) == (present and value is not None):
+                    return True
+                continue
+            if not present:
+                continue
+            if "prefix" in rule and any(isinstance(v, str) and v.startswith(rule["prefix"]) for v in values):
+                return True
+            if "anything-but" in rule:
+                banned = rule["anything-but"]
+                banned_list = banned if isinstance(banned, list) else [banned]
+                if all(v not in banned_list for v in values):
+                    return True
+        elif present and rule in values:
+            return True
+    return False
+
+
+class EventBus:
+    """Delivers events to subscribed handlers, in process; a failing handler never breaks the publisher."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscribers: list[tuple[int, EventHandler, Mapping[str, Any] | None]] = []
+        self._next_id = 0
+
+    def subscribe(self, handler: EventHandler, *, pattern: Mapping[str, Any] | None = None) -> Callable[[], None]:
+        """Deliver every future matching event to a handler.
+
+        Args:
+            handler: called with each EventBridge-shaped event.
+            pattern: an EventBridge event pattern; None for every event.
+
+        Returns:
+            A function that unsubscribes the handler.
+        """
+        with self._lock:
+            token = self._next_id
+            self._next_id += 1
+            self._subscribers.append((token, handler, pattern))
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self._subscribers = [s for s in self._subscribers if s[0] != token]
+
+        return unsubscribe
+
+    def publish(self, event: Mapping[str, Any]) -> int:
+        """Deliver one event to every matching handler.
+
+        Args:
+            event: the event.
+
+        Returns:
+            How many handlers took it without error.
+        """
+        with self._lock:
+            subscribers = list(self._subscribers)
+        delivered = 0
+        for _, handler, pattern in subscribers:
+            if not matches(pattern, event):
+                continue
+            try:
+                handler(dict(event))
+                delivered += 1
+            except Exception:  # a subscriber's bug must never fail the KMS call that produced the event
+                _LOGGER.exception("event handler %r failed on event %s", handler, event.get("id"))
+        return delivered

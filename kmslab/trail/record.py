@@ -1,0 +1,416 @@
+"""Turn one answered KMS request into the CloudTrail record AWS would log for it.
+
+The shapes follow the CloudTrail examples of the AWS KMS Developer Guide ("Logging AWS KMS
+API calls with AWS CloudTrail"): request parameters in lowerCamelCase, ``responseElements``
+null for cryptographic operations, ``readOnly`` true for every operation that changes
+nothing (Encrypt, Decrypt and GenerateDataKey included), and one ``AWS::KMS::Key`` resource
+per key the call touched.
+
+Request parameters are copied through a per-operation allow-list: plaintext, ciphertext,
+messages, signatures, MACs, key material and import tokens never reach a record.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from kmslab.kms.seams import ApiCall, Caller
+
+EVENT_VERSION = "1.11"
+EVENT_SOURCE = "kms.amazonaws.com"
+KEY_RESOURCE_TYPE = "AWS::KMS::Key"
+
+_GRANT = ("GrantTokens",)
+_CONTEXT = ("EncryptionContext",)
+_DATA_KEY = ("KeyId", "KeySpec", "NumberOfBytes", *_CONTEXT, *_GRANT, "DryRun")
+_DATA_KEY_PAIR = ("KeyId", "KeyPairSpec", *_CONTEXT, *_GRANT, "DryRun")
+_KEY_ONLY = ("KeyId",)
+
+#: operation -> request fields CloudTrail records (wire names). Anything else is dropped.
+REQUEST_FIELDS: dict[str, tuple[str, ...]] = {
+    "Encrypt": ("KeyId", "EncryptionAlgorithm", *_CONTEXT, *_GRANT, "DryRun"),
+    "Decrypt": ("KeyId", "EncryptionAlgorithm", *_CONTEXT, *_GRANT, "DryRun"),
+    "ReEncrypt": (
+        "SourceKeyId",
+        "DestinationKeyId",
+        "SourceEncryptionAlgorithm",
+        "DestinationEncryptionAlgorithm",
+        "SourceEncryptionContext",
+        "DestinationEncryptionContext",
+        *_GRANT,
+        "DryRun",
+    ),
+    "GenerateDataKey": _DATA_KEY,
+    "GenerateDataKeyWithoutPlaintext": _DATA_KEY,
+    "GenerateDataKeyPair": _DATA_KEY_PAIR,
+    "GenerateDataKeyPairWithoutPlaintext": _DATA_KEY_PAIR,
+    "GenerateRandom": ("NumberOfBytes", "CustomKeyStoreId"),
+    "Sign": ("KeyId", "SigningAlgorithm", "MessageType", *_GRANT, "DryRun"),
+    "Verify": ("KeyId", "SigningAlgorithm", "MessageType", *_GRANT, "DryRun"),
+    "GenerateMac": ("KeyId", "MacAlgorithm", *_GRANT, "DryRun"),
+    "VerifyMac": ("KeyId", "MacAlgorithm", *_GRANT, "DryRun"),
+    "DeriveSharedSecret": ("KeyId", "KeyAgreementAlgorithm", *_GRANT, "DryRun"),
+    "CreateKey": (
+        "Description",
+        "KeyUsage",
+        "KeySpec",
+        "CustomerMasterKeySpec",
+        "Origin",
+        "MultiRegion",
+        "CustomKeyStoreId",
+        "XksKeyId",
+        "BypassPolicyLockoutSafetyCheck",
+        "Policy",
+        "Tags",
+    ),
+    "ScheduleKeyDeletion": ("KeyId", "PendingWindowInDays"),
+    "CancelKeyDeletion": _KEY_ONLY,
+    "EnableKey": _KEY_ONLY,
+    "DisableKey": _KEY_ONLY,
+    "DescribeKey": ("KeyId", *_GRANT),
+    "EnableKeyRotation": ("KeyId", "RotationPeriodInDays"),
+    "DisableKeyRotation": _KEY_ONLY,
+    "GetKeyRotationStatus": _KEY_ONLY,
+    "RotateKeyOnDemand": _KEY_ONLY,
+    "ListKeyRotations": ("KeyId", "Limit", "Marker"),
+    "GetKeyPolicy": ("KeyId", "PolicyName"),
+    "PutKeyPolicy": ("KeyId", "PolicyName", "Policy", "BypassPolicyLockoutSafetyCheck"),
+    "ListKeyPolicies": ("KeyId", "Limit", "Marker"),
+    "GetPublicKey": ("KeyId", *_GRANT),
+    "CreateGrant": (
+        "KeyId",
+        "GranteePrincipal",
+        "RetiringPrincipal",
+        "Operations",
+        "Constraints",
+        "Name",
+        *_GRANT,
+        "DryRun",
+    ),
+    "RetireGrant": ("KeyId", "GrantId", "DryRun"),
+    "RevokeGrant": ("KeyId", "GrantId", "DryRun"),
+    "ListGrants": ("KeyId", "GrantId", "GranteePrincipal", "Limit", "Marker"),
+    "ListRetirableGrants": ("RetiringPrincipal", "Limit", "Marker"),
+    "GetParametersForImport": ("KeyId", "WrappingAlgorithm", "WrappingKeySpec"),
+    "ImportKeyMaterial": ("KeyId", "ValidTo", "ExpirationModel", "ImportType", "KeyMaterialDescription"),
+    "DeleteImportedKeyMaterial": ("KeyId", "KeyMaterialId"),
+    "CreateAlias": ("AliasName", "TargetKeyId"),
+    "UpdateAlias": ("AliasName", "TargetKeyId"),
+    "DeleteAlias": ("AliasName",),
+    "ListAliases": ("KeyId", "Limit", "Marker"),
+    "ListKeys": ("Limit", "Marker"),
+    "TagResource": ("KeyId", "Tags"),
+    "UntagResource": ("KeyId", "TagKeys"),
+    "ListResourceTags": ("KeyId", "Limit", "Marker"),
+    "UpdateKeyDescription": ("KeyId", "Description"),
+    "ReplicateKey": ("KeyId", "ReplicaRegion", "Description", "Policy", "BypassPolicyLockoutSafetyCheck", "Tags"),
+    "UpdatePrimaryRegion": ("KeyId", "PrimaryRegion"),
+}
+
+#: operation -> response fields CloudTrail records; every other operation logs ``responseElements: null``.
+RESPONSE_FIELDS: dict[str, tuple[str, ...]] = {
+    "CreateKey": ("KeyMetadata",),
+    "ScheduleKeyDeletion": ("KeyId", "DeletionDate", "KeyState", "PendingWindowInDays"),
+    "CancelKeyDeletion": ("KeyId",),
+    "CreateGrant": ("GrantId",),
+    "RotateKeyOnDemand": ("KeyId",),
+    "ReplicateKey": ("ReplicaKeyMetadata",),
+    "UpdateKeyDescription": (),
+}
+
+#: wire fields that hold secrets or bulk bytes; never copied even if an allow-list named them.
+SECRET_FIELDS = frozenset(
+    {
+        "Plaintext",
+        "CiphertextBlob",
+        "CiphertextForRecipient",
+        "KeyMaterial",
+        "ImportToken",
+        "EncryptedKeyMaterial",
+        "Message",
+        "Signature",
+        "Mac",
+        "PrivateKeyPlaintext",
+        "PrivateKeyCiphertextBlob",
+        "SharedSecret",
+        "GrantToken",
+        "Recipient",
+        "PublicKey",
+    }
+)
+
+#: operations CloudTrail marks ``readOnly: true``.
+READ_ONLY_OPERATIONS = frozenset(
+    {
+        "Encrypt",
+        "Decrypt",
+        "ReEncrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "GenerateRandom",
+        "Sign",
+        "Verify",
+        "GenerateMac",
+        "VerifyMac",
+        "DeriveSharedSecret",
+        "DescribeKey",
+        "GetKeyPolicy",
+        "GetKeyRotationStatus",
+        "GetPublicKey",
+        "GetParametersForImport",
+        "ListAliases",
+        "ListGrants",
+        "ListKeyPolicies",
+        "ListKeyRotations",
+        "ListKeys",
+        "ListResourceTags",
+        "ListRetirableGrants",
+    }
+)
+
+#: operations that always log their algorithm, even when the request left it to the default.
+_DEFAULT_ALGORITHM = {"Encrypt": "EncryptionAlgorithm", "Decrypt": "EncryptionAlgorithm"}
+
+#: error codes CloudTrail writes differently from the API's ``__type``.
+_ERROR_CODES = {"AccessDeniedException": "AccessDenied"}
+
+#: response fields holding timestamps, which CloudTrail prints as "Dec 4, 2023, 12:00:00 AM".
+_DATE_FIELDS = frozenset({"CreationDate", "DeletionDate", "ValidTo", "ImportDate", "RotationDate"})
+
+
+def format_event_time(moment: datetime) -> str:
+    """Return CloudTrail's ``eventTime`` text for a moment.
+
+    Args:
+        moment: a timezone-aware (or UTC-naive) datetime.
+
+    Returns:
+        ISO 8601 in UTC to the second with a ``Z`` suffix, e.g. ``2026-01-01T12:00:00Z``.
+    """
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def lower_camel(name: str) -> str:
+    """Return a wire field name as CloudTrail spells it (first letter lower-cased).
+
+    Args:
+        name: the API field name, e.g. ``EncryptionContext`` or ``AWSAccountId``.
+
+    Returns:
+        ``encryptionContext``, ``aWSAccountId`` (CloudTrail lower-cases only the first letter).
+    """
+    return name[:1].lower() + name[1:]
+
+
+def user_name(caller: Caller) -> str | None:
+    """Return the user or session name CloudTrail shows for a caller.
+
+    Args:
+        caller: the principal.
+
+    Returns:
+        The last ARN path element for IAM users and assumed roles, ``root`` for the root user,
+        the service for an AWS service, else None.
+    """
+    if caller.identity_type == "Root":
+        return "root"
+    if caller.identity_type == "AWSService":
+        return caller.invoked_by
+    if caller.identity_type in ("IAMUser", "AssumedRole"):
+        return caller.arn.rsplit("/", 1)[-1]
+    return None
+
+
+def user_identity(caller: Caller) -> dict[str, Any]:
+    """Return CloudTrail's ``userIdentity`` element for a caller.
+
+    Args:
+        caller: the principal.
+
+    Returns:
+        The element; ``invokedBy`` is set when a service made the call on the caller's behalf.
+    """
+    if caller.identity_type == "AWSService":
+        identity: dict[str, Any] = {"type": "AWSService", "invokedBy": caller.invoked_by or caller.arn}
+        return identity
+    identity = {
+        "type": caller.identity_type,
+        "principalId": caller.principal_id or caller.account,
+        "arn": caller.arn,
+        "accountId": caller.account,
+    }
+    if caller.access_key_id:
+        identity["accessKeyId"] = caller.access_key_id
+    if caller.identity_type == "IAMUser":
+        identity["userName"] = user_name(caller)
+    if caller.identity_type == "AssumedRole":
+        identity["sessionContext"] = _session_context(caller)
+    if caller.invoked_by:
+        identity["invokedBy"] = caller.invoked_by
+    return identity
+
+
+def _session_context(caller: Caller) -> dict[str, Any]:
+    # arn:aws:sts::111122223333:assumed-role/RoleName/session -> the role behind the session
+    parts = caller.arn.split(":", 5)
+    resource = parts[5] if len(parts) == 6 else ""
+    role_name = resource.split("/")[1] if resource.count("/") >= 2 else resource
+    principal = caller.principal_id.split(":", 1)[0] if caller.principal_id else ""
+    return {
+        "sessionIssuer": {
+            "type": "Role",
+            "principalId": principal,
+            "arn": f"arn:aws:iam::{caller.account}:role/{role_name}",
+            "accountId": caller.account,
+            "userName": role_name,
+        },
+        "attributes": {"mfaAuthenticated": "false"},
+    }
+
+
+def request_parameters(operation: str, request: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Return the ``requestParameters`` CloudTrail logs for a request: allow-listed fields only.
+
+    Args:
+        operation: the KMS operation.
+        request: the request in wire shape (may hold plaintext; it is not copied).
+
+    Returns:
+        The safe fields, lowerCamelCase, or None when the request carried none.
+    """
+    allowed = REQUEST_FIELDS.get(operation, ("KeyId",))
+    params: dict[str, Any] = {}
+    for name in allowed:
+        if name in SECRET_FIELDS or name not in request:
+            continue
+        params[lower_camel(name)] = _plain_copy(request[name])
+    algorithm = _DEFAULT_ALGORITHM.get(operation)
+    if algorithm is not None:
+        params.setdefault(lower_camel(algorithm), "SYMMETRIC_DEFAULT")
+    return params or None
+
+
+def response_elements(operation: str, response: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Return the ``responseElements`` CloudTrail logs: null for cryptographic and read operations.
+
+    Args:
+        operation: the KMS operation.
+        response: the response in wire shape, or None when the call failed.
+
+    Returns:
+        The allow-listed fields, lowerCamelCase with CloudTrail's date text, or None.
+    """
+    allowed = RESPONSE_FIELDS.get(operation)
+    if response is None or not allowed:
+        return None
+    elements = {
+        lower_camel(name): _response_value(name, response[name])
+        for name in allowed
+        if name in response and name not in SECRET_FIELDS
+    }
+    return elements or None
+
+
+def _response_value(name: str, value: Any) -> Any:
+    if name in _DATE_FIELDS and isinstance(value, int | float | datetime):
+        return cloudtrail_date(value)
+    if isinstance(value, Mapping):
+        return {
+            lower_camel(str(k)): _response_value(str(k), v) for k, v in value.items() if str(k) not in SECRET_FIELDS
+        }
+    if isinstance(value, list | tuple):
+        return [_response_value(name, v) for v in value]
+    return value
+
+
+def cloudtrail_date(value: float | datetime) -> str:
+    """Return a timestamp as CloudTrail prints dates inside ``responseElements``.
+
+    Args:
+        value: epoch seconds or a datetime.
+
+    Returns:
+        For example ``Dec 4, 2023, 12:00:00 AM`` (UTC).
+    """
+    moment = value if isinstance(value, datetime) else datetime.fromtimestamp(float(value), UTC)
+    moment = moment.astimezone(UTC)
+    hour = moment.hour % 12 or 12
+    return f"{moment:%b} {moment.day}, {moment.year}, {hour}:{moment:%M:%S} {'AM' if moment.hour < 12 else 'PM'}"
+
+
+def _plain_copy(value: Any) -> Any:
+    """Copy JSON-like data so a record never aliases the caller's request."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain_copy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain_copy(v) for v in value]
+    if isinstance(value, bytes | bytearray | memoryview):
+        return None
+    return value
+
+
+def _arn_account(arn: str, default: str) -> str:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 and parts[4] else default
+
+
+def _tls_details(call: ApiCall) -> dict[str, str] | None:
+    if not call.caller.secure_transport:
+        return None
+    return {
+        "tlsVersion": "TLSv1.3",
+        "cipherSuite": "TLS_AES_256_GCM_SHA384",
+        "clientProvidedHostHeader": f"kms.{call.region}.amazonaws.com",
+    }
+
+
+def to_cloudtrail_record(call: ApiCall, *, event_id: str | None = None) -> dict[str, Any]:
+    """Return the CloudTrail record AWS logs for one answered KMS request.
+
+    Args:
+        call: the answered request, success or failure.
+        event_id: the event ID to use; a fresh UUID4 when None.
+
+    Returns:
+        A JSON-ready dict with CloudTrail's field names, in CloudTrail's order.
+    """
+    caller = call.caller
+    invoked_by = caller.invoked_by
+    record: dict[str, Any] = {
+        "eventVersion": EVENT_VERSION,
+        "userIdentity": user_identity(caller),
+        "eventTime": format_event_time(call.event_time),
+        "eventSource": EVENT_SOURCE,
+        "eventName": call.operation,
+        "awsRegion": call.region,
+        "sourceIPAddress": invoked_by or caller.source_ip,
+        "userAgent": invoked_by or caller.user_agent or "AWS Internal",
+    }
+    if call.error_code:
+        record["errorCode"] = _ERROR_CODES.get(call.error_code, call.error_code)
+        record["errorMessage"] = call.error_message or ""
+    record["requestParameters"] = request_parameters(call.operation, call.request)
+    record["responseElements"] = None if call.error_code else response_elements(call.operation, call.response)
+    record["requestID"] = call.request_id
+    record["eventID"] = event_id or str(uuid.uuid4())
+    record["readOnly"] = call.operation in READ_ONLY_OPERATIONS
+    if call.key_arns:
+        record["resources"] = [
+            {"accountId": _arn_account(arn, call.account), "type": KEY_RESOURCE_TYPE, "ARN": arn}
+            for arn in call.key_arns
+        ]
+    record["eventType"] = "AwsApiCall"
+    record["managementEvent"] = True
+    record["recipientAccountId"] = call.account
+    record["eventCategory"] = "Management"
+    tls = _tls_details(call)
+    if tls is not None:
+        record["tlsDetails"] = tls
+    return record

@@ -1,0 +1,481 @@
+"""The alerting stack: catch use of a KMS key pending deletion, and watch deletions being scheduled.
+
+Two paths, both ending in one encrypted SNS topic:
+
+* **Event path (ours).** EventBridge rules on CloudTrail's KMS management events invoke two
+  Lambda functions. ``key_use_alert`` fires when KMS refuses a request because the key is
+  pending deletion and says which key, who, from where, with what encryption context, and
+  how to cancel; ``deletion_watch`` fires on ScheduleKeyDeletion and DisableKey and says when
+  the key was last used. KMS cryptographic calls are *read-only* management events, which a
+  rule only receives in the state ``ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS``.
+* **Alarm path (AWS's recipe).** A metric filter on the trail's CloudWatch Logs group counts
+  ``... is pending deletion.`` errors; alarm ``KMSKeyPendingDeletionErrorAlarm`` notifies the
+  topic. Its message names neither the key nor the caller: it is the safety net.
+
+Each function's asset is ``lambda/`` filtered to the handler's folder plus the shared
+``lambda/kms_events/`` package, so the handler is ``<folder>.app.lambda_handler``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+LAMBDA_ROOT = Path(__file__).resolve().parent.parent / "lambda"
+SHARED_PACKAGE = "kms_events"
+ON_USE_CHOICES = ("notify", "cancel")
+
+# AWS's documented recipe ("Create an alarm that detects use of a KMS key pending deletion").
+PENDING_DELETION_FILTER_PATTERN = '{ $.eventSource = kms* && $.errorMessage = "* is pending deletion."}'
+METRIC_NAMESPACE = "CloudTrailLogMetrics"
+METRIC_NAME = "KMSKeyPendingDeletionErrorCount"
+ALARM_NAME = "KMSKeyPendingDeletionErrorAlarm"
+
+ALL_MANAGEMENT_EVENTS = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
+PENDING_DELETION_SUFFIX = "is pending deletion."
+
+# Powertools for AWS Lambda (Python) v3 public layer, published by account 017000801446 in each
+# commercial region as AWSLambdaPowertoolsPythonV3-<python>-<arch>:<version>. The version is a pin:
+# bump it with the pinned aws-lambda-powertools in requirements-dev.txt.
+POWERTOOLS_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER_VERSION = 38
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+
+
+class AlertingConfig(Protocol):
+    """The part of the kit configuration this stack reads (``stacks.config.KitConfig`` fits)."""
+
+    @property
+    def alert_email(self) -> str | None:
+        """Where to send alerts by e-mail, or None for no subscription."""
+        ...
+
+    @property
+    def on_use(self) -> str:
+        """``notify`` or ``cancel``: what key_use_alert does on use of a key pending deletion."""
+        ...
+
+
+def powertools_layer_arn(version: int = POWERTOOLS_LAYER_VERSION) -> str:
+    """Return the region-aware ARN of the public Powertools v3 layer for our runtime and architecture.
+
+    Args:
+        version: the layer version.
+
+    Returns:
+        An ARN with the deploying region as a token.
+    """
+    python = RUNTIME.name.replace(".", "")  # python3.14 -> python314
+    arch = ARCHITECTURE.name  # arm64 or x86_64, as the layer names spell them
+    return (
+        f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{POWERTOOLS_ACCOUNT}:layer:"
+        f"AWSLambdaPowertoolsPythonV3-{python}-{arch}:{version}"
+    )
+
+
+def asset_excludes(handler: str, root: Path = LAMBDA_ROOT) -> list[str]:
+    """Return the ``exclude`` globs that cut ``lambda/`` down to one handler plus the shared package.
+
+    Args:
+        handler: the handler folder (``key_use_alert``).
+        root: the ``lambda/`` folder.
+
+    Returns:
+        Glob patterns for every other top-level entry, caches and tests.
+    """
+    keep = {handler, SHARED_PACKAGE}
+    others = sorted(p.name for p in root.iterdir() if p.name not in keep)
+    return [*others, "**/__pycache__", "**/*.pyc"]
+
+
+def _acknowledge(scope: Construct, rule_id: str, reason: str) -> None:
+    Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))
+
+
+class AlertingStack(Stack):
+    """Alerts on use of KMS keys pending deletion and on deletions being scheduled.
+
+    Args:
+        scope: the parent construct.
+        construct_id: the stack ID.
+        config: the kit configuration (``alert_email``, ``on_use``).
+        trail_log_group: the trail's CloudWatch Logs group, for AWS's metric-filter alarm; None skips it.
+        powertools_layer_version: the public Powertools layer version to use.
+        reserved_concurrency: reserved concurrency per function; None leaves the account pool shared
+            (new accounts cannot reserve any).
+        name_prefix: prefix of the alarm names (alarm names are unique per account and region).
+        **kwargs: passed to :class:`aws_cdk.Stack`.
+
+    Raises:
+        ValueError: ``config.on_use`` is not ``notify`` or ``cancel``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: AlertingConfig,
+        trail_log_group: logs.ILogGroup | None = None,
+        powertools_layer_version: int = POWERTOOLS_LAYER_VERSION,
+        reserved_concurrency: int | None = None,
+        name_prefix: str = "kmslab-",
+        **kwargs: object,
+    ) -> None:
+        if config.on_use not in ON_USE_CHOICES:
+            raise ValueError(f"on_use must be one of {ON_USE_CHOICES}, got {config.on_use!r}")
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        self._on_use = config.on_use
+        self._reserved_concurrency = reserved_concurrency
+
+        # creating the alerts key: encrypts the topic, the dead-letter queues, the table and the function logs
+        self.alerts_key = kms.Key(
+            self,
+            "AlertsKey",
+            description="kmslab alerting: SNS topic, dead-letter queues, idempotency table, function logs",
+            enable_key_rotation=True,
+            alias="alias/kmslab-alerts",
+            pending_window=Duration.days(7),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self._allow_services_to_use_key()
+
+        # creating the topic every alert goes to
+        self.topic = sns.Topic(
+            self,
+            "AlertTopic",
+            display_name="kmslab KMS alerts",
+            master_key=self.alerts_key,
+            enforce_ssl=True,
+        )
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarms",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"
+                    },
+                },
+            )
+        )
+        if config.alert_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(config.alert_email))
+
+        # creating the idempotency table: one alert per EventBridge event ID
+        self.idempotency_table = dynamodb.Table(
+            self,
+            "IdempotencyTable",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute="expiration",
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=self.alerts_key,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        _acknowledge(
+            self.idempotency_table,
+            "NIST.800.53.R5-DynamoDBInBackupPlan",
+            "Idempotency records live 48 hours and are rebuilt by the next delivery; PITR covers recovery.",
+        )
+
+        layer = lambda_.LayerVersion.from_layer_version_arn(
+            self, "PowertoolsLayer", powertools_layer_arn(powertools_layer_version)
+        )
+
+        # creating the two functions
+        self.key_use_function, self.key_use_dlq = self._function(
+            "KeyUseAlert",
+            handler="key_use_alert",
+            description="Alerts on use of a KMS key pending deletion (facts, principal, how to cancel)",
+            layer=layer,
+            extra_env={"ON_USE": config.on_use},
+            statements=self._key_use_statements(),
+            timeout=Duration.seconds(30),
+        )
+        self.deletion_watch_function, self.deletion_watch_dlq = self._function(
+            "DeletionWatch",
+            handler="deletion_watch",
+            description="Alerts on ScheduleKeyDeletion and DisableKey, with the key's last use",
+            layer=layer,
+            extra_env={},
+            statements=self._deletion_watch_statements(),
+            timeout=Duration.seconds(60),
+        )
+
+        # creating the rules
+        self.key_use_rule = events.Rule(
+            self,
+            "KeyPendingDeletionUseRule",
+            description="KMS requests refused because the key is pending deletion",
+            event_pattern=events.EventPattern(
+                source=["aws.kms"],
+                detail_type=["AWS API Call via CloudTrail"],
+                detail={
+                    "eventSource": ["kms.amazonaws.com"],
+                    "errorMessage": [{"suffix": PENDING_DELETION_SUFFIX}],
+                },
+            ),
+            targets=[self._target(self.key_use_function, self.key_use_dlq)],
+        )
+        # Decrypt, Encrypt, GenerateDataKey... are read-only management events: the default ENABLED
+        # state does not deliver them; this state does (CloudFormation accepts it; the L2 has no prop).
+        rule_resource = self.key_use_rule.node.default_child
+        assert isinstance(rule_resource, events.CfnRule)
+        rule_resource.add_property_override("State", ALL_MANAGEMENT_EVENTS)
+
+        self.deletion_rule = events.Rule(
+            self,
+            "KeyDeletionScheduledRule",
+            description="KMS keys scheduled for deletion or disabled",
+            event_pattern=events.EventPattern(
+                source=["aws.kms"],
+                detail_type=["AWS API Call via CloudTrail"],
+                detail={
+                    "eventSource": ["kms.amazonaws.com"],
+                    "eventName": ["ScheduleKeyDeletion", "DisableKey"],
+                },
+            ),
+            targets=[self._target(self.deletion_watch_function, self.deletion_watch_dlq)],
+        )
+
+        # creating alarms on undelivered alerts: a message in a dead-letter queue is an alert nobody got
+        for name, queue in (("KeyUseAlert", self.key_use_dlq), ("DeletionWatch", self.deletion_watch_dlq)):
+            alarm = cloudwatch.Alarm(
+                self,
+                f"{name}DlqAlarm",
+                alarm_name=f"{name_prefix}{name}-undelivered-alerts",
+                alarm_description=f"{name}: events in the dead-letter queue (alerts that were not sent)",
+                metric=queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5)),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+
+        # creating AWS's metric filter and alarm on the trail's log group
+        self.pending_deletion_alarm: cloudwatch.Alarm | None = None
+        if trail_log_group is not None:
+            metric_filter = logs.MetricFilter(
+                self,
+                "PendingDeletionErrorFilter",
+                log_group=trail_log_group,
+                filter_pattern=logs.FilterPattern.literal(PENDING_DELETION_FILTER_PATTERN),
+                metric_namespace=METRIC_NAMESPACE,
+                metric_name=METRIC_NAME,
+                metric_value="1",
+            )
+            self.pending_deletion_alarm = cloudwatch.Alarm(
+                self,
+                "PendingDeletionErrorAlarm",
+                alarm_name=f"{name_prefix}{ALARM_NAME}",
+                alarm_description="A KMS request used a key pending deletion (AWS's recipe; see the detailed alert)",
+                metric=metric_filter.metric(statistic="Sum", period=Duration.minutes(5)),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            self.pending_deletion_alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+
+    # -- pieces ---------------------------------------------------------------------------
+
+    def _allow_services_to_use_key(self) -> None:
+        """Let CloudWatch (alarms -> topic), EventBridge (-> dead-letter queues) and Logs use the alerts key."""
+        for sid, service in (
+            ("AllowCloudWatch", "cloudwatch.amazonaws.com"),
+            ("AllowEventBridge", "events.amazonaws.com"),
+        ):
+            self.alerts_key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid,
+                    principals=[iam.ServicePrincipal(service)],
+                    actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+                )
+            )
+        self.alerts_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchLogs",
+                principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": (
+                            f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"
+                        )
+                    }
+                },
+            )
+        )
+
+    def _key_use_statements(self) -> list[iam.PolicyStatement]:
+        statements = [self._describe_keys_statement()]
+        if self._on_use == "cancel":
+            statements.append(
+                iam.PolicyStatement(
+                    sid="CancelKeyDeletion",
+                    actions=["kms:CancelKeyDeletion"],
+                    resources=[f"arn:{Aws.PARTITION}:kms:{Aws.REGION}:{Aws.ACCOUNT_ID}:key/*"],
+                )
+            )
+        return statements
+
+    def _deletion_watch_statements(self) -> list[iam.PolicyStatement]:
+        return [
+            self._describe_keys_statement(),
+            iam.PolicyStatement(sid="LookupEvents", actions=["cloudtrail:LookupEvents"], resources=["*"]),
+        ]
+
+    @staticmethod
+    def _describe_keys_statement() -> iam.PolicyStatement:
+        # ListAliases has no resource-level permissions; DescribeKey must reach any key an event names.
+        return iam.PolicyStatement(sid="DescribeKeys", actions=["kms:DescribeKey", "kms:ListAliases"], resources=["*"])
+
+    def _function(
+        self,
+        name: str,
+        *,
+        handler: str,
+        description: str,
+        layer: lambda_.ILayerVersion,
+        extra_env: dict[str, str],
+        statements: list[iam.PolicyStatement],
+        timeout: Duration,
+    ) -> tuple[lambda_.Function, sqs.Queue]:
+        # creating the function's log group, encrypted, with a retention
+        log_group = logs.LogGroup(
+            self,
+            f"{name}Logs",
+            retention=logs.RetentionDays.ONE_YEAR,
+            encryption_key=self.alerts_key,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        # creating the dead-letter queue: rule delivery failures and failed async invocations land here
+        dlq = sqs.Queue(
+            self,
+            f"{name}Dlq",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.alerts_key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        # creating the role: one customer-managed policy, written out, least privilege
+        role = iam.Role(
+            self,
+            f"{name}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"kmslab {handler}",
+        )
+        policy = iam.ManagedPolicy(
+            self,
+            f"{name}Policy",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="WriteOwnLogs",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[log_group.log_group_arn],
+                ),
+                iam.PolicyStatement(sid="PublishAlerts", actions=["sns:Publish"], resources=[self.topic.topic_arn]),
+                iam.PolicyStatement(
+                    sid="IdempotencyRecords",
+                    actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                    resources=[self.idempotency_table.table_arn],
+                ),
+                iam.PolicyStatement(sid="DeadLetters", actions=["sqs:SendMessage"], resources=[dlq.queue_arn]),
+                iam.PolicyStatement(
+                    sid="UseAlertsKey",
+                    actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                    resources=[self.alerts_key.key_arn],
+                ),
+                *statements,
+            ],
+        )
+        _acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "kms:ListAliases and cloudtrail:LookupEvents have no resource-level permissions, and DescribeKey "
+            "must reach whichever key an event names.",
+        )
+        if self._on_use == "cancel" and handler == "key_use_alert":
+            _acknowledge(
+                policy,
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]",
+                "ON_USE=cancel cancels the deletion of whichever key in this account and region is used while "
+                "pending deletion; the keys are not known when the stack is built.",
+            )
+        function = lambda_.Function(
+            self,
+            name,
+            description=description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=f"{handler}.app.lambda_handler",
+            code=lambda_.Code.from_asset(str(LAMBDA_ROOT), exclude=asset_excludes(handler)),
+            layers=[layer],
+            memory_size=256,
+            timeout=timeout,
+            role=role.without_policy_updates(),
+            log_group=log_group,
+            environment={
+                "ALERT_TOPIC_ARN": self.topic.topic_arn,
+                "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
+                "POWERTOOLS_SERVICE_NAME": f"kmslab-{handler.replace('_', '-')}",
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+                **extra_env,
+            },
+            dead_letter_queue=dlq,
+            retry_attempts=2,
+            max_event_age=Duration.hours(6),
+            reserved_concurrent_executions=self._reserved_concurrency,
+        )
+        function.node.add_dependency(policy)
+        if self._reserved_concurrency is None:
+            _acknowledge(
+                function,
+                "NIST.800.53.R5-LambdaConcurrency",
+                "Reserving concurrency fails in new accounts (unreserved concurrency must stay >= 10); pass "
+                "reserved_concurrency to set it.",
+            )
+        _acknowledge(
+            function,
+            "NIST.800.53.R5-LambdaInsideVPC",
+            "The function only calls AWS APIs (KMS, CloudTrail, SNS, DynamoDB); a VPC would add NAT or "
+            "endpoints and no protection.",
+        )
+        return function, dlq
+
+    @staticmethod
+    def _target(function: lambda_.IFunction, dlq: sqs.IQueue) -> targets.LambdaFunction:
+        return targets.LambdaFunction(
+            function,
+            dead_letter_queue=dlq,
+            retry_attempts=8,
+            max_event_age=Duration.hours(6),
+        )

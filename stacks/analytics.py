@@ -1,0 +1,272 @@
+"""The analytics stack: query the trail's CloudTrail logs with Athena, using the kit's audit queries.
+
+* a Glue database and the CloudTrail table, generated from :mod:`kmslab.audit.schema` (the very
+  definition the offline engine uses), with partition projection on the day folders;
+* an Athena workgroup whose enforced configuration writes results encrypted with the audit key
+  (SSE-KMS) to a dedicated results bucket, and cancels any query scanning more than a cutoff;
+* one Athena named query per ``kmslab/audit/queries/*.sql`` file, rendered for this table.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_athena as athena
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from kmslab.audit.queries import DEFAULT_DAYS, load_queries, render
+from kmslab.audit.schema import DEFAULT_TABLE, glue_table_input
+
+DATABASE_NAME = "kmslab_audit"
+WORKGROUP_NAME = "kmslab-audit"
+#: Athena cancels a query of this workgroup once it has scanned this many bytes (10 GiB).
+DEFAULT_BYTES_SCANNED_CUTOFF = 10 * 1024**3
+RESULTS_PREFIX = "athena-results/"
+
+
+class AnalyticsConfig(Protocol):
+    """The part of the kit configuration this stack reads (``stacks.config.KitConfig`` fits).
+
+    The stack needs nothing from it yet; its tunables are keyword arguments.
+    """
+
+
+def _acknowledge(scope: Construct, rule_id: str, reason: str) -> None:
+    Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))
+
+
+class AnalyticsStack(Stack):
+    """Athena over the trail bucket: Glue table, encrypted and capped workgroup, the audit named queries.
+
+    Args:
+        scope: the parent construct.
+        construct_id: the stack ID.
+        config: the kit configuration.
+        trail_bucket: the bucket the trail delivers its log files to.
+        audit_key: the KMS key that encrypts query results.
+        database_name: the Glue database name.
+        table_name: the CloudTrail table name.
+        workgroup_name: the Athena workgroup name.
+        bytes_scanned_cutoff: bytes one query may scan before Athena cancels it.
+        projection_start: the first day (``yyyy/MM/dd``) of the projected ``timestamp`` partition.
+        **kwargs: passed to :class:`aws_cdk.Stack`.
+
+    Raises:
+        ValueError: the cutoff is below Athena's 10 MB minimum.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: AnalyticsConfig,
+        trail_bucket: s3.IBucket,
+        audit_key: kms.IKey,
+        database_name: str = DATABASE_NAME,
+        table_name: str = DEFAULT_TABLE,
+        workgroup_name: str = WORKGROUP_NAME,
+        bytes_scanned_cutoff: int = DEFAULT_BYTES_SCANNED_CUTOFF,
+        projection_start: str = "2024/01/01",
+        **kwargs: object,
+    ) -> None:
+        if bytes_scanned_cutoff < 10_000_000:
+            raise ValueError("Athena's bytes-scanned cutoff must be at least 10 MB (10000000 bytes)")
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        self.config = config
+        self.trail_bucket = trail_bucket
+        self.audit_key = audit_key
+
+        # creating the bucket the results bucket's access logs go to (server access logs need SSE-S3)
+        self.access_logs_bucket = s3.Bucket(
+            self,
+            "ResultsAccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
+            removal_policy=RemovalPolicy.DESTROY,
+            auto_delete_objects=True,
+        )
+        _acknowledge(
+            self.access_logs_bucket,
+            "AwsSolutions::AwsSolutions-S1",
+            "This bucket is the server access log destination; logging it to itself would loop.",
+        )
+        _acknowledge(
+            self.access_logs_bucket,
+            "NIST.800.53.R5::NIST.800.53.R5-S3BucketLoggingEnabled",
+            "This bucket is the server access log destination; logging it to itself would loop.",
+        )
+        _acknowledge(
+            self.access_logs_bucket,
+            "NIST.800.53.R5::NIST.800.53.R5-S3DefaultEncryptionKMS",
+            "S3 server access logging delivers only to buckets encrypted with SSE-S3, not SSE-KMS.",
+        )
+        _acknowledge(
+            self.access_logs_bucket,
+            "NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled",
+            "Access logs of a workshop results bucket are kept one year in one region; replication adds nothing.",
+        )
+
+        # creating the results bucket: SSE-KMS with the audit key, no public access, TLS only, versioned
+        self.results_bucket = s3.Bucket(
+            self,
+            "QueryResults",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=audit_key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix="query-results/",
+            lifecycle_rules=[
+                s3.LifecycleRule(expiration=Duration.days(30), noncurrent_version_expiration=Duration.days(7))
+            ],
+            removal_policy=RemovalPolicy.DESTROY,
+            auto_delete_objects=True,
+        )
+        _acknowledge(
+            self.results_bucket,
+            "NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled",
+            "Query results are reproducible from the trail and expire after 30 days; replication adds nothing.",
+        )
+
+        # creating the Glue database and the CloudTrail table from the one schema definition
+        self.database = glue.CfnDatabase(
+            self,
+            "AuditDatabase",
+            catalog_id=Aws.ACCOUNT_ID,
+            database_input=glue.CfnDatabase.DatabaseInputProperty(
+                name=database_name, description="kmslab: CloudTrail logs of KMS calls, for Athena"
+            ),
+        )
+        table_input = glue_table_input(
+            name=table_name,
+            bucket=trail_bucket.bucket_name,
+            account=Aws.ACCOUNT_ID,
+            region=Aws.REGION,
+            start=projection_start,
+        )
+        self.table = glue.CfnTable(
+            self,
+            "CloudTrailTable",
+            catalog_id=Aws.ACCOUNT_ID,
+            database_name=database_name,
+            table_input=_table_input_property(table_input),
+        )
+        self.table.add_dependency(self.database)
+
+        # creating the workgroup: enforced settings, encrypted results, a per-query scan cutoff
+        self.workgroup = athena.CfnWorkGroup(
+            self,
+            "AuditWorkGroup",
+            name=workgroup_name,
+            description="kmslab audit queries over CloudTrail (results encrypted with the audit key)",
+            state="ENABLED",
+            recursive_delete_option=True,
+            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
+                enforce_work_group_configuration=True,
+                publish_cloud_watch_metrics_enabled=True,
+                bytes_scanned_cutoff_per_query=bytes_scanned_cutoff,
+                engine_version=athena.CfnWorkGroup.EngineVersionProperty(
+                    selected_engine_version="Athena engine version 3"
+                ),
+                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
+                    output_location=self.results_bucket.s3_url_for_object(RESULTS_PREFIX),
+                    expected_bucket_owner=Aws.ACCOUNT_ID,
+                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
+                        encryption_option="SSE_KMS", kms_key=audit_key.key_arn
+                    ),
+                ),
+            ),
+        )
+
+        # creating one named query per audit SQL file, for this table
+        qualified = f"{database_name}.{table_name}"
+        self.named_queries: dict[str, athena.CfnNamedQuery] = {}
+        for query in load_queries():
+            named = athena.CfnNamedQuery(
+                self,
+                f"Query-{query.name}",
+                name=query.name,
+                description=query.description[:1024],
+                database=database_name,
+                work_group=self.workgroup.ref,
+                query_string=render(query, table=qualified, days=DEFAULT_DAYS),
+            )
+            named.add_dependency(self.workgroup)
+            named.add_dependency(self.table)
+            self.named_queries[query.name] = named
+
+    def grant_query(self, grantee: iam.IGrantable) -> None:
+        """Let a principal run the audit queries in this workgroup and read their results.
+
+        Args:
+            grantee: the role or user.
+        """
+        stack = Stack.of(self)
+        workgroup_arn = stack.format_arn(service="athena", resource="workgroup", resource_name=self.workgroup.ref)
+        catalog = [
+            stack.format_arn(service="glue", resource="catalog"),
+            stack.format_arn(service="glue", resource="database", resource_name=self.database.ref),
+            stack.format_arn(service="glue", resource="table", resource_name=f"{self.database.ref}/*"),
+        ]
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=[
+                "athena:StartQueryExecution",
+                "athena:GetQueryExecution",
+                "athena:GetQueryResults",
+                "athena:StopQueryExecution",
+                "athena:GetWorkGroup",
+                "athena:ListNamedQueries",
+                "athena:GetNamedQuery",
+                "athena:BatchGetNamedQuery",
+            ],
+            resource_arns=[workgroup_arn],
+        )
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"],
+            resource_arns=catalog,
+        )
+        self.trail_bucket.grant_read(grantee)
+        self.results_bucket.grant_read_write(grantee)
+        self.audit_key.grant_encrypt_decrypt(grantee)
+
+
+def _table_input_property(table_input: dict[str, object]) -> glue.CfnTable.TableInputProperty:
+    """Return the schema's Glue ``TableInput`` dict as the CDK property object."""
+    storage = table_input["StorageDescriptor"]
+    assert isinstance(storage, dict)
+    serde = storage["SerdeInfo"]
+    assert isinstance(serde, dict)
+    columns = storage["Columns"]
+    partitions = table_input["PartitionKeys"]
+    parameters = table_input["Parameters"]
+    assert isinstance(columns, list) and isinstance(partitions, list) and isinstance(parameters, dict)
+    return glue.CfnTable.TableInputProperty(
+        name=str(table_input["Name"]),
+        description=str(table_input["Description"]),
+        table_type=str(table_input["TableType"]),
+        parameters=parameters,
+        partition_keys=[glue.CfnTable.ColumnProperty(name=c["Name"], type=c["Type"]) for c in partitions],
+        storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+            columns=[glue.CfnTable.ColumnProperty(name=c["Name"], type=c["Type"]) for c in columns],
+            location=str(storage["Location"]),
+            input_format=str(storage["InputFormat"]),
+            output_format=str(storage["OutputFormat"]),
+            serde_info=glue.CfnTable.SerdeInfoProperty(
+                serialization_library=str(serde["SerializationLibrary"]), parameters=serde["Parameters"]
+            ),
+        ),
+    )

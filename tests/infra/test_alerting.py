@@ -1,0 +1,378 @@
+"""AlertingStack: the synthesized template, its rule patterns against sample events, and cdk-nag."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import boto3
+import pytest
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk.assertions import Capture, Match, Template
+from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
+from moto import mock_aws
+
+from stacks.alerting import (
+    ALARM_NAME,
+    METRIC_NAME,
+    METRIC_NAMESPACE,
+    PENDING_DELETION_FILTER_PATTERN,
+    AlertingStack,
+    asset_excludes,
+)
+from tests.events import event_names, load_event
+
+pytestmark = pytest.mark.infra
+
+
+@dataclass(frozen=True)
+class Config:
+    """The two KitConfig fields the stack reads."""
+
+    alert_email: str | None = None
+    on_use: str = "notify"
+
+
+@dataclass
+class Built:
+    app: cdk.App
+    stack: AlertingStack
+    template: Template
+
+
+def build(config: Config, *, with_trail_logs: bool, nag: bool = False) -> Built:
+    app = cdk.App(outdir=tempfile.mkdtemp(prefix="kmslab-alerting-"))
+    log_group = None
+    if with_trail_logs:
+        trail = cdk.Stack(app, "Trail")
+        key = kms.Key(trail, "TrailKey", enable_key_rotation=True)
+        log_group = logs.LogGroup(trail, "TrailLogs", retention=logs.RetentionDays.ONE_YEAR, encryption_key=key)
+    stack = AlertingStack(app, "Alerting", config=config, trail_log_group=log_group)
+    if nag:
+        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app))
+    return Built(app, stack, Template.from_stack(stack))
+
+
+@pytest.fixture(scope="module")
+def notify() -> Built:
+    return build(Config(alert_email="secops@example.com", on_use="notify"), with_trail_logs=True)
+
+
+@pytest.fixture(scope="module")
+def cancel() -> Built:
+    return build(Config(alert_email=None, on_use="cancel"), with_trail_logs=False)
+
+
+def functions(built: Built) -> dict[str, dict[str, Any]]:
+    found = built.template.find_resources("AWS::Lambda::Function")
+    return {props["Properties"]["Handler"].split(".")[0]: props["Properties"] for props in found.values()}
+
+
+def managed_policy_actions(built: Built, function_handler: str) -> set[str]:
+    fn = functions(built)[function_handler]
+    role_ref = fn["Role"]["Fn::GetAtt"][0]
+    actions: set[str] = set()
+    for policy in built.template.find_resources("AWS::IAM::ManagedPolicy").values():
+        if {"Ref": role_ref} in policy["Properties"].get("Roles", []):
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                listed = statement["Action"]
+                actions.update([listed] if isinstance(listed, str) else listed)
+    return actions
+
+
+def rule_pattern(built: Built, description_word: str) -> dict[str, Any]:
+    for rule in built.template.find_resources("AWS::Events::Rule").values():
+        if description_word in rule["Properties"]["Description"]:
+            pattern: dict[str, Any] = rule["Properties"]["EventPattern"]
+            return pattern
+    raise AssertionError(f"no rule described with {description_word!r}")
+
+
+# -- the topic and its key -------------------------------------------------------------------
+
+
+def test_topic_is_encrypted_with_a_rotating_alerts_key_that_services_may_use(notify):
+    t = notify.template
+    key_id = Capture()
+    t.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}})
+    key = t.find_resources("AWS::KMS::Key")[key_id.as_string()]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    statements = {s.get("Sid"): s for s in key["KeyPolicy"]["Statement"]}
+    for sid, service in (("AllowCloudWatch", "cloudwatch.amazonaws.com"), ("AllowEventBridge", "events.amazonaws.com")):
+        statement = statements[sid]
+        assert statement["Principal"] == {"Service": service}
+        assert set(statement["Action"]) == {"kms:GenerateDataKey*", "kms:Decrypt"}
+        assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+def test_topic_policy_denies_plain_http_and_lets_only_this_accounts_alarms_publish(notify):
+    notify.template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}),
+                        Match.object_like(
+                            {
+                                "Sid": "AllowCloudWatchAlarms",
+                                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                                "Condition": Match.object_like(
+                                    {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+                                ),
+                            }
+                        ),
+                    ]
+                )
+            }
+        },
+    )
+
+
+def test_email_subscription_only_when_configured(notify, cancel):
+    notify.template.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "secops@example.com"}
+    )
+    cancel.template.resource_count_is("AWS::SNS::Subscription", 0)
+
+
+# -- the functions ---------------------------------------------------------------------------
+
+
+def test_functions_run_the_latest_python_on_arm_with_the_powertools_layer(notify):
+    found = functions(notify)
+    assert set(found) == {"key_use_alert", "deletion_watch"}
+    for props in found.values():
+        assert props["Runtime"] == "python3.14"
+        assert props["Architectures"] == ["arm64"]
+        layer = json.dumps(props["Layers"])
+        assert ":017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:" in layer
+        assert '{"Ref": "AWS::Region"}' in layer
+        assert props["DeadLetterConfig"]["TargetArn"]
+        assert props["LoggingConfig"]["LogGroup"]
+    assert found["key_use_alert"]["Handler"] == "key_use_alert.app.lambda_handler"
+    assert found["deletion_watch"]["Handler"] == "deletion_watch.app.lambda_handler"
+
+
+def test_functions_are_configured_by_environment(notify, cancel):
+    use_env = functions(notify)["key_use_alert"]["Environment"]["Variables"]
+    assert set(use_env) >= {"ALERT_TOPIC_ARN", "IDEMPOTENCY_TABLE", "ON_USE"}
+    assert use_env["ON_USE"] == "notify"
+    assert "Ref" in use_env["ALERT_TOPIC_ARN"] and "Ref" in use_env["IDEMPOTENCY_TABLE"]
+    assert functions(cancel)["key_use_alert"]["Environment"]["Variables"]["ON_USE"] == "cancel"
+    assert "ON_USE" not in functions(notify)["deletion_watch"]["Environment"]["Variables"]
+
+
+def test_least_privilege_cancel_key_deletion_only_with_the_cancel_option(notify, cancel):
+    common = {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "sns:Publish",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "sqs:SendMessage",
+        "kms:Decrypt",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+        "kms:DescribeKey",
+        "kms:ListAliases",
+    }
+    assert managed_policy_actions(notify, "key_use_alert") == common
+    assert managed_policy_actions(cancel, "key_use_alert") == common | {"kms:CancelKeyDeletion"}
+    assert managed_policy_actions(notify, "deletion_watch") == common | {"cloudtrail:LookupEvents"}
+    for built in (notify, cancel):
+        built.template.resource_count_is("AWS::IAM::Policy", 0)  # no inline policies
+        for role in built.template.find_resources("AWS::IAM::Role").values():
+            assert "ManagedPolicyArns" not in role["Properties"]  # no AWS-managed policies
+
+
+def test_each_function_writes_to_its_own_encrypted_log_group_with_retention(notify):
+    groups = notify.template.find_resources("AWS::Logs::LogGroup")
+    assert len(groups) == 2
+    for group in groups.values():
+        assert group["Properties"]["RetentionInDays"] == 365
+        assert "KmsKeyId" in group["Properties"]
+
+
+def test_dead_letter_queues_are_encrypted_and_tls_only(notify):
+    queues = notify.template.find_resources("AWS::SQS::Queue")
+    assert len(queues) == 2
+    for queue in queues.values():
+        assert "KmsMasterKeyId" in queue["Properties"]
+    notify.template.has_resource_properties(
+        "AWS::SQS::QueuePolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                )
+            }
+        },
+    )
+
+
+def test_idempotency_table(notify):
+    notify.template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "BillingMode": "PAY_PER_REQUEST",
+            "TimeToLiveSpecification": {"AttributeName": "expiration", "Enabled": True},
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": Match.object_like({"SSEEnabled": True, "SSEType": "KMS"}),
+        },
+    )
+
+
+def test_function_asset_holds_the_handler_and_the_shared_package_only(notify):
+    assert "deletion_watch" in asset_excludes("key_use_alert")
+    assert "key_use_alert" in asset_excludes("deletion_watch")
+    assembly = notify.app.synth()
+    for handler, props in functions(notify).items():
+        asset_hash = props["Code"]["S3Key"].removesuffix(".zip")
+        asset_dir = Path(assembly.directory) / f"asset.{asset_hash}"
+        assert {p.name for p in asset_dir.iterdir()} == {handler, "kms_events"}
+        assert (asset_dir / handler / "app.py").is_file()
+        assert not list(asset_dir.rglob("__pycache__"))
+
+
+# -- the rules -------------------------------------------------------------------------------
+
+
+def test_key_use_rule_receives_read_only_management_events(notify):
+    notify.template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "State": "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS",
+            "EventPattern": {
+                "source": ["aws.kms"],
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {"eventSource": ["kms.amazonaws.com"], "errorMessage": [{"suffix": "is pending deletion."}]},
+            },
+        },
+    )
+
+
+def test_rule_targets_have_a_dead_letter_queue_and_a_retry_policy(notify):
+    rules = notify.template.find_resources("AWS::Events::Rule")
+    assert len(rules) == 2
+    for rule in rules.values():
+        [target] = rule["Properties"]["Targets"]
+        assert "Fn::GetAtt" in target["DeadLetterConfig"]["Arn"]
+        assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 21600, "MaximumRetryAttempts": 8}
+
+
+EXPECTED_MATCHES = {
+    "pending deletion": {
+        "decrypt_user_pending_deletion",
+        "decrypt_s3_pending_deletion",
+        "generate_data_key_pending_deletion",
+    },
+    "scheduled for deletion": {"schedule_key_deletion", "disable_key"},
+}
+
+
+@pytest.mark.parametrize("description_word", sorted(EXPECTED_MATCHES))
+def test_synthesized_patterns_match_exactly_the_intended_sample_events(notify, description_word):
+    pattern = rule_pattern(notify, description_word)
+    with mock_aws():
+        region = "us-east-1"
+        events = boto3.client("events", region_name=region)
+        sqs = boto3.client("sqs", region_name=region)
+        queue_url = sqs.create_queue(QueueName="matched")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="under-test", EventPattern=json.dumps(pattern))
+        events.put_targets(Rule="under-test", Targets=[{"Id": "q", "Arn": queue_arn}])
+        for name in event_names():
+            sample = load_event(name)
+            entry = {
+                "Source": sample["source"],
+                "DetailType": sample["detail-type"],
+                "Detail": json.dumps(sample["detail"]),
+                "Resources": sample["resources"],
+            }
+            assert events.put_events(Entries=[entry])["FailedEntryCount"] == 0
+        delivered = set()
+        while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+            for message in batch:
+                delivered.add(json.loads(message["Body"])["detail"]["eventID"])
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    expected = {load_event(name)["detail"]["eventID"] for name in EXPECTED_MATCHES[description_word]}
+    assert delivered == expected
+
+
+# -- AWS's alarm path ------------------------------------------------------------------------
+
+
+def test_aws_metric_filter_and_alarm_on_the_trail_log_group(notify, cancel):
+    notify.template.has_resource_properties(
+        "AWS::Logs::MetricFilter",
+        {
+            "FilterPattern": '{ $.eventSource = kms* && $.errorMessage = "* is pending deletion."}',
+            "MetricTransformations": [
+                {
+                    "MetricNamespace": "CloudTrailLogMetrics",
+                    "MetricName": "KMSKeyPendingDeletionErrorCount",
+                    "MetricValue": "1",
+                }
+            ],
+        },
+    )
+    assert PENDING_DELETION_FILTER_PATTERN.startswith("{ $.eventSource = kms*")
+    topic_ref = Capture()
+    notify.template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "AlarmName": f"kmslab-{ALARM_NAME}",
+            "Namespace": METRIC_NAMESPACE,
+            "MetricName": METRIC_NAME,
+            "Statistic": "Sum",
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": [{"Ref": topic_ref}],
+        },
+    )
+    assert notify.template.find_resources("AWS::SNS::Topic").keys() == {topic_ref.as_string()}
+    cancel.template.resource_count_is("AWS::Logs::MetricFilter", 0)
+    assert cancel.stack.pending_deletion_alarm is None
+
+
+def test_undelivered_alerts_alarm_on_each_dead_letter_queue(notify):
+    alarms = notify.template.find_resources(
+        "AWS::CloudWatch::Alarm", {"Properties": {"MetricName": "ApproximateNumberOfMessagesVisible"}}
+    )
+    assert len(alarms) == 2
+
+
+def test_an_unknown_on_use_value_is_refused_at_synth():
+    with pytest.raises(ValueError, match="on_use must be one of"):
+        build(Config(on_use="cancle"), with_trail_logs=False)
+
+
+# -- cdk-nag -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("on_use", ["notify", "cancel"])
+def test_cdk_nag_aws_solutions_and_nist_800_53_r5_pass(on_use):
+    built = build(Config(alert_email="secops@example.com", on_use=on_use), with_trail_logs=True, nag=True)
+
+    built.app.synth()  # raises "Validation failed" on any unacknowledged finding
+
+
+def test_cdk_nag_reports_what_is_not_acknowledged():
+    app = cdk.App(outdir=tempfile.mkdtemp(prefix="kmslab-alerting-"))
+    trail = cdk.Stack(app, "Trail")
+    plain = logs.LogGroup(trail, "PlainLogs")  # no KMS key, no retention: NIST findings
+    AlertingStack(app, "Alerting", config=Config(), trail_log_group=plain)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app))
+
+    with pytest.raises(Exception, match="(?s)Validation ?[Ff]ailed.*CloudWatchLogGroupEncrypted"):
+        app.synth()

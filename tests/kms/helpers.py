@@ -1,0 +1,52 @@
+"""Helpers shared by the local KMS engine tests."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+
+ACCOUNT = "111122223333"
+
+
+def error_of(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
+    """Return (code, message) of a botocore ClientError."""
+    error = exc.value.response["Error"]
+    return error["Code"], error["Message"]
+
+
+def key_arn(key_id: str, region: str = "us-east-1") -> str:
+    """The ARN of a key in the test account."""
+    return f"arn:aws:kms:{region}:{ACCOUNT}:key/{key_id}"
+
+
+def wrap_material(public_der: bytes, material: bytes, algorithm: str = "RSAES_OAEP_SHA_256") -> bytes:
+    """Wrap key material for import with the public key GetParametersForImport returned."""
+    public = serialization.load_der_public_key(public_der)
+    digest = hashes.SHA1() if algorithm.endswith("SHA_1") else hashes.SHA256()
+    return public.encrypt(material, padding.OAEP(mgf=padding.MGF1(digest), algorithm=digest, label=None))  # type: ignore[union-attr]
+
+
+def import_material(
+    kms: Any,
+    key_id: str,
+    material: bytes | None = None,
+    *,
+    algorithm: str = "RSAES_OAEP_SHA_256",
+    **extra: Any,
+) -> bytes:
+    """Run GetParametersForImport + ImportKeyMaterial; return the imported material."""
+    material = material if material is not None else os.urandom(32)
+    params = kms.get_parameters_for_import(KeyId=key_id, WrappingAlgorithm=algorithm, WrappingKeySpec="RSA_2048")
+    extra.setdefault("ExpirationModel", "KEY_MATERIAL_DOES_NOT_EXPIRE")
+    kms.import_key_material(
+        KeyId=key_id,
+        ImportToken=params["ImportToken"],
+        EncryptedKeyMaterial=wrap_material(params["PublicKey"], material, algorithm),
+        **extra,
+    )
+    return material
