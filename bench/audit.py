@@ -38,6 +38,16 @@ DATA_ROOT = Path(__file__).resolve().parent / ".data"
 OPERATIONS = ["Decrypt", "Encrypt", "GenerateDataKey", "Decrypt", "Decrypt", "DescribeKey", "Sign"]
 
 
+_USER_AGENTS = (
+    "aws-cli/2.17.43 md/awscrt#0.21.2 ua/2.0 os/linux#5.10.223 md/arch#x86_64 lang/python#3.11.9 md/pyimpl#CPython "
+    "cfg/retry-mode#standard md/installer#exe md/distrib#amzn.2 md/prompt#off md/command#kms.decrypt",
+    "Boto3/1.44.5 md/Botocore#1.44.5 ua/2.1 os/linux#6.1.112 md/arch#arm64 lang/python#3.12.6 md/pyimpl#CPython "
+    "exec-env/AWS_Lambda_python3.12 cfg/retry-mode#legacy Botocore/1.44.5",
+    "aws-sdk-java/2.28.16 Linux/5.10.226 OpenJDK_64-Bit_Server_VM/21.0.4+7-LTS Java/21.0.4 vendor/Amazon.com_Inc. "
+    "io/sync http/Apache cfg/retry-mode/standard",
+)
+
+
 def _callers() -> list[Caller]:
     users = [
         Caller(
@@ -47,9 +57,23 @@ def _callers() -> list[Caller]:
             principal_id=f"AIDA{i:016d}",
             access_key_id=f"AKIA{i:016d}",
             source_ip=f"192.0.2.{i + 1}",
-            user_agent="aws-cli/2.17",
+            user_agent=_USER_AGENTS[i % len(_USER_AGENTS)],
+            secure_transport=True,
         )
-        for i in range(20)
+        for i in range(10)
+    ]
+    roles = [
+        Caller(
+            arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/service-role-{i}/session-{i}",
+            account=ACCOUNT,
+            identity_type="AssumedRole",
+            principal_id=f"AROA{i:016d}:session-{i}",
+            access_key_id=f"ASIA{i:016d}",
+            source_ip=f"198.51.100.{i + 1}",
+            user_agent=_USER_AGENTS[(i + 1) % len(_USER_AGENTS)],
+            secure_transport=True,
+        )
+        for i in range(10)
     ]
     service = Caller(
         arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/app/session",
@@ -57,8 +81,9 @@ def _callers() -> list[Caller]:
         identity_type="AssumedRole",
         principal_id="AROAEXAMPLE:session",
         invoked_by="s3.amazonaws.com",
+        secure_transport=True,
     )
-    return [*users, service]
+    return [*users, *roles, service]
 
 
 def generate(root: Path, records: int, files: int, seed: int = 7) -> list[Path]:

@@ -19,9 +19,9 @@ Each function's asset is ``lambda/`` filtered to the handler's folder plus the s
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import Any
 
-from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, Aws, Duration, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -35,6 +35,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from stacks.config import KitConfig
+from stacks.keys import removal_policy
 
 LAMBDA_ROOT = Path(__file__).resolve().parent.parent / "lambda"
 SHARED_PACKAGE = "kms_events"
@@ -56,20 +59,6 @@ POWERTOOLS_ACCOUNT = "017000801446"
 POWERTOOLS_LAYER_VERSION = 38
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
-
-
-class AlertingConfig(Protocol):
-    """The part of the kit configuration this stack reads (``stacks.config.KitConfig`` fits)."""
-
-    @property
-    def alert_email(self) -> str | None:
-        """Where to send alerts by e-mail, or None for no subscription."""
-        ...
-
-    @property
-    def on_use(self) -> str:
-        """``notify`` or ``cancel``: what key_use_alert does on use of a key pending deletion."""
-        ...
 
 
 def powertools_layer_arn(version: int = POWERTOOLS_LAYER_VERSION) -> str:
@@ -114,12 +103,14 @@ class AlertingStack(Stack):
     Args:
         scope: the parent construct.
         construct_id: the stack ID.
-        config: the kit configuration (``alert_email``, ``on_use``).
-        trail_log_group: the trail's CloudWatch Logs group, for AWS's metric-filter alarm; None skips it.
+        config: the kit settings (``prefix``, ``alert_email``, ``on_use``, ``removal``, ``deletion_window_days``,
+            ``trail_cloudwatch_logs``, ``trail_log_group_name``).
+        trail_log_group: the trail's CloudWatch Logs group, for AWS's metric-filter alarm. When None and
+            ``config.trail_cloudwatch_logs`` is on, the group is imported by its configured name (no
+            cross-stack reference; deploy after the trail stack); when that is off, the alarm is skipped.
         powertools_layer_version: the public Powertools layer version to use.
         reserved_concurrency: reserved concurrency per function; None leaves the account pool shared
             (new accounts cannot reserve any).
-        name_prefix: prefix of the alarm names (alarm names are unique per account and region).
         **kwargs: passed to :class:`aws_cdk.Stack`.
 
     Raises:
@@ -131,18 +122,19 @@ class AlertingStack(Stack):
         scope: Construct,
         construct_id: str,
         *,
-        config: AlertingConfig,
+        config: KitConfig,
         trail_log_group: logs.ILogGroup | None = None,
         powertools_layer_version: int = POWERTOOLS_LAYER_VERSION,
         reserved_concurrency: int | None = None,
-        name_prefix: str = "kmslab-",
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
         if config.on_use not in ON_USE_CHOICES:
             raise ValueError(f"on_use must be one of {ON_USE_CHOICES}, got {config.on_use!r}")
-        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        super().__init__(scope, construct_id, **kwargs)
         self._on_use = config.on_use
         self._reserved_concurrency = reserved_concurrency
+        self._removal = removal_policy(config)
+        name_prefix = f"{config.prefix}-"
 
         # creating the alerts key: encrypts the topic, the dead-letter queues, the table and the function logs
         self.alerts_key = kms.Key(
@@ -150,9 +142,9 @@ class AlertingStack(Stack):
             "AlertsKey",
             description="kmslab alerting: SNS topic, dead-letter queues, idempotency table, function logs",
             enable_key_rotation=True,
-            alias="alias/kmslab-alerts",
-            pending_window=Duration.days(7),
-            removal_policy=RemovalPolicy.DESTROY,
+            alias=f"alias/{config.prefix}/alerts",
+            pending_window=Duration.days(config.deletion_window_days),
+            removal_policy=self._removal,
         )
         self._allow_services_to_use_key()
 
@@ -193,7 +185,7 @@ class AlertingStack(Stack):
             ),
             encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
             encryption_key=self.alerts_key,
-            removal_policy=RemovalPolicy.DESTROY,
+            removal_policy=self._removal,
         )
         _acknowledge(
             self.idempotency_table,
@@ -278,6 +270,8 @@ class AlertingStack(Stack):
 
         # creating AWS's metric filter and alarm on the trail's log group
         self.pending_deletion_alarm: cloudwatch.Alarm | None = None
+        if trail_log_group is None and config.trail_cloudwatch_logs:
+            trail_log_group = logs.LogGroup.from_log_group_name(self, "TrailLogGroup", config.trail_log_group_name)
         if trail_log_group is not None:
             metric_filter = logs.MetricFilter(
                 self,
@@ -374,7 +368,7 @@ class AlertingStack(Stack):
             f"{name}Logs",
             retention=logs.RetentionDays.ONE_YEAR,
             encryption_key=self.alerts_key,
-            removal_policy=RemovalPolicy.DESTROY,
+            removal_policy=self._removal,
         )
         # creating the dead-letter queue: rule delivery failures and failed async invocations land here
         dlq = sqs.Queue(
@@ -390,7 +384,7 @@ class AlertingStack(Stack):
             self,
             f"{name}Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"kmslab {handler}",
+            description=f"kmslab alerting function {handler}",
         )
         policy = iam.ManagedPolicy(
             self,

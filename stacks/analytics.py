@@ -22,18 +22,18 @@ from constructs import Construct
 from kmslab.audit.queries import DEFAULT_DAYS, load_queries, render
 from kmslab.audit.schema import DEFAULT_TABLE, glue_table_input
 
-DATABASE_NAME = "kmslab_audit"
-WORKGROUP_NAME = "kmslab-audit"
 #: Athena cancels a query of this workgroup once it has scanned this many bytes (10 GiB).
 DEFAULT_BYTES_SCANNED_CUTOFF = 10 * 1024**3
 RESULTS_PREFIX = "athena-results/"
 
 
 class AnalyticsConfig(Protocol):
-    """The part of the kit configuration this stack reads (``stacks.config.KitConfig`` fits).
+    """The part of the kit configuration this stack reads (``stacks.config.KitConfig`` fits)."""
 
-    The stack needs nothing from it yet; its tunables are keyword arguments.
-    """
+    @property
+    def prefix(self) -> str:
+        """Lower-case name prefix: the database is ``<prefix>_audit``, the workgroup ``<prefix>-audit``."""
+        ...
 
 
 def _acknowledge(scope: Construct, rule_id: str, reason: str) -> None:
@@ -49,9 +49,9 @@ class AnalyticsStack(Stack):
         config: the kit configuration.
         trail_bucket: the bucket the trail delivers its log files to.
         audit_key: the KMS key that encrypts query results.
-        database_name: the Glue database name.
+        database_name: the Glue database name (default ``<prefix>_audit``).
         table_name: the CloudTrail table name.
-        workgroup_name: the Athena workgroup name.
+        workgroup_name: the Athena workgroup name (default ``<prefix>-audit``).
         bytes_scanned_cutoff: bytes one query may scan before Athena cancels it.
         projection_start: the first day (``yyyy/MM/dd``) of the projected ``timestamp`` partition.
         **kwargs: passed to :class:`aws_cdk.Stack`.
@@ -68,9 +68,9 @@ class AnalyticsStack(Stack):
         config: AnalyticsConfig,
         trail_bucket: s3.IBucket,
         audit_key: kms.IKey,
-        database_name: str = DATABASE_NAME,
+        database_name: str | None = None,
         table_name: str = DEFAULT_TABLE,
-        workgroup_name: str = WORKGROUP_NAME,
+        workgroup_name: str | None = None,
         bytes_scanned_cutoff: int = DEFAULT_BYTES_SCANNED_CUTOFF,
         projection_start: str = "2024/01/01",
         **kwargs: object,
@@ -78,6 +78,8 @@ class AnalyticsStack(Stack):
         if bytes_scanned_cutoff < 10_000_000:
             raise ValueError("Athena's bytes-scanned cutoff must be at least 10 MB (10000000 bytes)")
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        database_name = database_name or f"{config.prefix.replace('-', '_')}_audit"
+        workgroup_name = workgroup_name or f"{config.prefix}-audit"
         self.config = config
         self.trail_bucket = trail_bucket
         self.audit_key = audit_key
@@ -207,41 +209,87 @@ class AnalyticsStack(Stack):
             named.add_dependency(self.table)
             self.named_queries[query.name] = named
 
-    def grant_query(self, grantee: iam.IGrantable) -> None:
-        """Let a principal run the audit queries in this workgroup and read their results.
+    def _results_resource(self) -> s3.CfnBucket:
+        resource = self.results_bucket.node.default_child
+        assert isinstance(resource, s3.CfnBucket)
+        return resource
+
+    def grant_query(self, role: iam.IRole) -> iam.ManagedPolicy:
+        """Let a role run the audit queries in this workgroup and read their results.
+
+        The permissions live in one managed policy of this stack, attached to the role, so a role
+        defined in another stack (the keys stack's user role) does not make that stack depend on
+        this one. Athena reads the log files with the caller's permissions: the role also needs
+        ``s3:GetObject``/``s3:ListBucket`` on the trail bucket's ``AWSLogs/`` objects and
+        ``kms:Decrypt`` on the trail's key, which the trail stack (owner of that bucket) grants.
 
         Args:
-            grantee: the role or user.
+            role: the role.
+
+        Returns:
+            The managed policy.
         """
         stack = Stack.of(self)
         workgroup_arn = stack.format_arn(service="athena", resource="workgroup", resource_name=self.workgroup.ref)
         catalog = [
             stack.format_arn(service="glue", resource="catalog"),
             stack.format_arn(service="glue", resource="database", resource_name=self.database.ref),
-            stack.format_arn(service="glue", resource="table", resource_name=f"{self.database.ref}/*"),
+            stack.format_arn(service="glue", resource="table", resource_name=f"{self.database.ref}/{self.table.ref}"),
         ]
-        iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=[
-                "athena:StartQueryExecution",
-                "athena:GetQueryExecution",
-                "athena:GetQueryResults",
-                "athena:StopQueryExecution",
-                "athena:GetWorkGroup",
-                "athena:ListNamedQueries",
-                "athena:GetNamedQuery",
-                "athena:BatchGetNamedQuery",
+        policy = iam.ManagedPolicy(
+            self,
+            f"AuditQueryPolicy{len([c for c in self.node.children if isinstance(c, iam.ManagedPolicy)])}",
+            description="Run the kmslab audit queries in Athena and read their results",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="RunAuditQueries",
+                    actions=[
+                        "athena:StartQueryExecution",
+                        "athena:GetQueryExecution",
+                        "athena:GetQueryResults",
+                        "athena:StopQueryExecution",
+                        "athena:GetWorkGroup",
+                        "athena:ListNamedQueries",
+                        "athena:GetNamedQuery",
+                        "athena:BatchGetNamedQuery",
+                    ],
+                    resources=[workgroup_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="ReadTheTable",
+                    actions=["glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"],
+                    resources=catalog,
+                ),
+                iam.PolicyStatement(
+                    sid="ReadWriteResults",
+                    actions=[
+                        "s3:GetObject",
+                        "s3:PutObject",
+                        "s3:ListBucket",
+                        "s3:GetBucketLocation",
+                        "s3:AbortMultipartUpload",
+                        "s3:ListMultipartUploadParts",
+                    ],
+                    resources=[
+                        self.results_bucket.bucket_arn,
+                        self.results_bucket.arn_for_objects(f"{RESULTS_PREFIX}*"),
+                    ],
+                ),
+                iam.PolicyStatement(
+                    sid="UseTheAuditKey",
+                    actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                    resources=[self.audit_key.key_arn],
+                ),
             ],
-            resource_arns=[workgroup_arn],
         )
-        iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"],
-            resource_arns=catalog,
+        results_id = stack.resolve(stack.get_logical_id(self._results_resource()))
+        _acknowledge(
+            policy,
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::<{results_id}.Arn>/{RESULTS_PREFIX}*]",
+            "Athena writes each query's result objects under the workgroup's results prefix, one name per query.",
         )
-        self.trail_bucket.grant_read(grantee)
-        self.results_bucket.grant_read_write(grantee)
-        self.audit_key.grant_encrypt_decrypt(grantee)
+        return policy
 
 
 def _table_input_property(table_input: dict[str, object]) -> glue.CfnTable.TableInputProperty:

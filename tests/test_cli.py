@@ -23,6 +23,14 @@ def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
     return status, out, err
 
 
+@pytest.mark.parametrize("group", ["kms", "envelope", "audit", "lab"])
+def test_every_group_has_help(group: str, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run_main([group, "--help"], capsys)
+    assert status == 0 and err == ""
+    assert out.startswith(f"Usage: kmslab {group} [OPTIONS] COMMAND [ARGS]...")
+    assert "Commands:" in out
+
+
 def test_top_level_help_lists_every_group() -> None:
     done = subprocess.run([KMSLAB, "--help"], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0
@@ -100,3 +108,15 @@ def test_serve_on_a_busy_port_exits_2_with_one_line(tmp_path: Path) -> None:
     assert done.stdout == ""
     assert done.stderr.strip() == f"kmslab: error: cannot listen on 127.0.0.1:{port}: the port is already in use"
     assert not (tmp_path / "kms").exists()  # refused before the engine opened its data directory
+
+
+def test_serve_with_a_corrupt_clock_file_exits_2_with_one_line(tmp_path: Path) -> None:
+    data_dir = tmp_path / "kms"
+    data_dir.mkdir()
+    (data_dir / "clock-offset.json").write_text("{not json")
+    done = subprocess.run(
+        [KMSLAB, "kms", "serve", "--port", "0", "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    expected = f"cannot open the local KMS in {data_dir}: {data_dir}/clock-offset.json is not a valid clock offset file"
+    assert done.stderr.strip() == f"kmslab: error: {expected}"

@@ -33,11 +33,11 @@ def open_input(path: str) -> Iterator[BinaryIO]:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str) -> Iterator[BinaryIO]:
+def atomic_output(path: str, fsync: bool = True) -> Iterator[BinaryIO]:
     """Yield a file that becomes ``path`` only if the block succeeds; ``-`` is standard output.
 
-    The data goes to a temporary file in the destination directory, which is fsynced and renamed over
-    ``path`` at the end; on any exception (including KeyboardInterrupt) it is deleted.
+    The data goes to a temporary file in the destination directory, which is fsynced (unless ``fsync`` is
+    False) and renamed over ``path`` at the end; on any exception (including KeyboardInterrupt) it is deleted.
     """
     if path == "-":
         out = sys.stdout.buffer
@@ -52,7 +52,8 @@ def atomic_output(path: str) -> Iterator[BinaryIO]:
         with os.fdopen(fd, "wb", buffering=1024 * 1024) as handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if fsync:
+                os.fsync(handle.fileno())
         tmp.replace(target)
     except BaseException:
         tmp.unlink(missing_ok=True)

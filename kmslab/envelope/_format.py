@@ -8,7 +8,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from kmslab.envelope._suites import COMMITMENT_LEN, TAG_LEN, Suite, suite_by_id
 from kmslab.envelope.errors import ContextMismatchError, MessageFormatError, TruncatedMessageError
@@ -251,6 +251,22 @@ _CONTEXTS: dict[bytes, Mapping[str, str]] = {}
 _EDK_LEN = struct.Struct(">H")
 
 
+class _Middle(NamedTuple):
+    """The header fields between the message ID and the commitment, parsed."""
+
+    context: Mapping[str, str]
+    raw_context: bytes
+    edks: tuple[EncryptedDataKey, ...]
+    raw_edks: bytes
+    framed: bool
+    frame_length: int
+
+
+#: header bytes between message ID and commitment -> parsed; messages under one cached data key share them
+_MIDDLES: dict[bytes, _Middle] = {}
+_MEMO_SIZE = 64
+
+
 def parse_header(buf: bytes | bytearray | memoryview, need: Need) -> tuple[Header, int]:
     """Parse a version 2 header at the start of ``buf``, without verifying anything cryptographic.
 
@@ -272,6 +288,35 @@ def parse_header(buf: bytes | bytearray | memoryview, need: Need) -> tuple[Heade
         )
     suite = suite_by_id(int.from_bytes(buf[1:3], "big"))
     message_id = bytes(buf[3:35])
+    middle = None
+    for known, parsed in list(_MIDDLES.items()):  # a copy: another thread may clear the memo
+        if buf[35 : 35 + len(known)] == known:
+            middle, pos = parsed, 35 + len(known)
+            break
+    if middle is None:
+        middle, pos = _parse_middle(buf, need)
+        if len(_MIDDLES) >= _MEMO_SIZE:
+            _MIDDLES.clear()
+        _MIDDLES[bytes(buf[35:pos])] = middle
+    need(pos + COMMITMENT_LEN)
+    commitment = bytes(buf[pos : pos + COMMITMENT_LEN])
+    pos += COMMITMENT_LEN
+    header = Header(
+        suite=suite,
+        message_id=message_id,
+        encryption_context=middle.context,
+        encrypted_data_keys=middle.edks,
+        framed=middle.framed,
+        frame_length=middle.frame_length,
+        commitment=commitment,
+        raw=bytes(buf[:pos]),
+        raw_context=middle.raw_context,
+        raw_edks=middle.raw_edks,
+    )
+    return header, pos
+
+
+def _parse_middle(buf: bytes | bytearray | memoryview, need: Need) -> tuple[_Middle, int]:
     context_len = int.from_bytes(buf[35:37], "big")
     pos = 37 + context_len
     need(pos + 2)
@@ -279,7 +324,7 @@ def parse_header(buf: bytes | bytearray | memoryview, need: Need) -> tuple[Heade
     context = _CONTEXTS.get(raw_context)
     if context is None:
         context = FrozenContext(parse_context(raw_context), raw_context)
-        if len(_CONTEXTS) >= 256:
+        if len(_CONTEXTS) >= _MEMO_SIZE:
             _CONTEXTS.clear()
         _CONTEXTS[raw_context] = context
     edk_start = pos
@@ -302,7 +347,7 @@ def parse_header(buf: bytes | bytearray | memoryview, need: Need) -> tuple[Heade
             raise MessageFormatError("encrypted data key provider ID is not valid UTF-8") from None
         edks.append(EncryptedDataKey(provider_id, fields[1], fields[2]))
     raw_edks = bytes(buf[edk_start:pos])
-    need(pos + 5 + COMMITMENT_LEN)
+    need(pos + 5)
     content_type = buf[pos]
     frame_length = int.from_bytes(buf[pos + 1 : pos + 5], "big")
     if content_type == CONTENT_FRAMED:
@@ -313,22 +358,8 @@ def parse_header(buf: bytes | bytearray | memoryview, need: Need) -> tuple[Heade
             raise MessageFormatError("a single-block message must have frame length 0")
     else:
         raise MessageFormatError(f"unknown content type {content_type}")
-    pos += 5
-    commitment = bytes(buf[pos : pos + COMMITMENT_LEN])
-    pos += COMMITMENT_LEN
-    header = Header(
-        suite=suite,
-        message_id=message_id,
-        encryption_context=context,
-        encrypted_data_keys=tuple(edks),
-        framed=content_type == CONTENT_FRAMED,
-        frame_length=frame_length,
-        commitment=commitment,
-        raw=bytes(buf[:pos]),
-        raw_context=raw_context,
-        raw_edks=raw_edks,
-    )
-    return header, pos
+    middle = _Middle(context, raw_context, tuple(edks), raw_edks, content_type == CONTENT_FRAMED, frame_length)
+    return middle, pos + 5
 
 
 def need_in(buf: bytes | bytearray | memoryview) -> Need:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.constant_time import bytes_eq
 
 from kmslab.envelope import _keys
 from kmslab.envelope._format import Header, header_prefix_after_id, serialize_context, validate_context
@@ -58,8 +58,10 @@ def encrypt_materials(
             return entry
     signing_key = None
     if suite.signed:
-        signing_key = _keys.new_signing_key()
-        context[PUBLIC_KEY_CONTEXT_KEY] = _keys.encode_public_key(signing_key)
+        from kmslab.envelope import _signing
+
+        signing_key = _signing.new_signing_key()
+        context[PUBLIC_KEY_CONTEXT_KEY] = _signing.encode_public_key(signing_key)
     context_bytes = serialize_context(context)
     data_key, edks = provider.generate_data_key(context)
     if not edks or len(edks) > 0xFFFF:
@@ -136,7 +138,7 @@ def open_header(
         if cache is not None and cache_key is not None:
             cache.put_decrypt(cache_key, data_key)
     key, commitment = _keys.derive_keys(data_key, header.message_id, suite)
-    if not hmac.compare_digest(commitment, header.commitment):
+    if not bytes_eq(commitment, header.commitment):
         raise AuthenticationError("key commitment does not match: the data key is not the one this message commits to")
     try:
         AESGCM(key).decrypt(ZERO_IV, header_tag, header.raw)

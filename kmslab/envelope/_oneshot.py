@@ -74,10 +74,12 @@ def encrypt_bytes(
     parts.append(_FINAL_PREFIX.pack(FINAL_FRAME_MARKER, seq, iv, last))
     parts.append(aead.encrypt(iv, view[pos:], message_id + FINAL_FRAME_AAD + _SEQ_LEN.pack(seq, last)))
     if suite.signed:
-        hasher = _keys.new_hasher()
+        from kmslab.envelope import _signing
+
+        hasher = _signing.new_hasher()
         for part in parts:
             hasher.update(part)
-        signature = _keys.sign(entry.signing_key, hasher)
+        signature = _signing.sign(entry.signing_key, hasher)
         parts.append(len(signature).to_bytes(2, "big") + signature)
     return b"".join(parts)
 
@@ -109,6 +111,8 @@ def decrypt_bytes(
     except InvalidTag:
         raise AuthenticationError("a frame's authentication tag does not verify: the body was altered") from None
     if header.suite.signed:
+        from kmslab.envelope import _signing
+
         body_end = pos
         if pos + 2 > end:
             raise TruncatedMessageError("the message is truncated: the footer is missing")
@@ -116,10 +120,10 @@ def decrypt_bytes(
         pos += 2
         if pos + sig_len > end:
             raise TruncatedMessageError("the message is truncated: the signature is incomplete")
-        public_key = _keys.decode_public_key(header.encryption_context.get(PUBLIC_KEY_CONTEXT_KEY, ""))
-        hasher = _keys.new_hasher()
+        public_key = _signing.decode_public_key(header.encryption_context.get(PUBLIC_KEY_CONTEXT_KEY, ""))
+        hasher = _signing.new_hasher()
         hasher.update(view[:body_end])
-        _keys.verify(public_key, hasher, bytes(view[pos : pos + sig_len]))
+        _signing.verify(public_key, hasher, bytes(view[pos : pos + sig_len]))
         pos += sig_len
     if pos != end:
         raise MessageFormatError(f"{end - pos} unexpected bytes after the end of the message")

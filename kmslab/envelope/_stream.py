@@ -124,7 +124,11 @@ def encrypt_stream(
     enc = Cipher(aes, modes.GCM(ZERO_IV)).encryptor()
     enc.authenticate_additional_data(header)
     enc.finalize()
-    hasher = _keys.new_hasher() if suite.signed else None
+    hasher = None
+    if suite.signed:
+        from kmslab.envelope import _signing
+
+        hasher = _signing.new_hasher()
     write = dst.write
     for piece in (header, enc.tag):
         write(piece)
@@ -174,7 +178,9 @@ def encrypt_stream(
             raise EnvelopeError("the plaintext needs more than 2**32 - 1 frames; use a larger frame length")
         cur, nxt, cur_mv, nxt_mv, n = nxt, cur, nxt_mv, cur_mv, n_next
     if hasher is not None:
-        signature = _keys.sign(entry.signing_key, hasher)
+        from kmslab.envelope import _signing
+
+        signature = _signing.sign(entry.signing_key, hasher)
         write(len(signature).to_bytes(2, "big") + signature)
     return _own_header(header, suite, message_id, entry.context, entry.edks, frame_length, commitment)
 
@@ -201,8 +207,10 @@ def decrypt_stream(
     hasher = None
     public_key = None
     if header.suite.signed:
-        public_key = _keys.decode_public_key(header.encryption_context.get(PUBLIC_KEY_CONTEXT_KEY, ""))
-        hasher = _keys.new_hasher()
+        from kmslab.envelope import _signing
+
+        public_key = _signing.decode_public_key(header.encryption_context.get(PUBLIC_KEY_CONTEXT_KEY, ""))
+        hasher = _signing.new_hasher()
         hasher.update(header.raw)
         hasher.update(header_tag)
     aes = algorithms.AES(key)
@@ -214,8 +222,10 @@ def decrypt_stream(
     except InvalidTag:
         raise AuthenticationError("a frame's authentication tag does not verify: the body was altered") from None
     if hasher is not None and public_key is not None:
+        from kmslab.envelope import _signing
+
         sig_len = int.from_bytes(read(2), "big")
-        _keys.verify(public_key, hasher, read(sig_len))
+        _signing.verify(public_key, hasher, read(sig_len))
     if src.read(1):
         raise MessageFormatError("unexpected bytes after the end of the message")
     dst.write(final_plain)

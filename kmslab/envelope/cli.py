@@ -29,6 +29,12 @@ def _key_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Encryption context pair (repeatable).",
         ),
         click.option(
+            "--fsync/--no-fsync",
+            default=True,
+            show_default=True,
+            help="Flush the output file to disk before renaming it into place.",
+        ),
+        click.option(
             "--progress/--no-progress",
             default=None,
             help="Show a progress bar on stderr (default: only on a terminal, for inputs of 8 MiB or more).",
@@ -73,6 +79,7 @@ def encrypt_cmd(
     endpoint: str | None,
     region: str | None,
     context: tuple[str, ...],
+    fsync: bool,
     progress: bool | None,
 ) -> None:
     """Encrypt FILE under a KMS key (or a raw AES key) into an envelope message."""
@@ -82,7 +89,7 @@ def encrypt_cmd(
     with (
         io_.open_input(src) as fin,
         io_.progress_bar(io_.input_size(fin), progress, "encrypting") as bar,
-        io_.atomic_output(dst) as fout,
+        io_.atomic_output(dst, fsync) as fout,
     ):
         encrypt_stream(
             fin,
@@ -116,6 +123,7 @@ def decrypt_cmd(
     endpoint: str | None,
     region: str | None,
     context: tuple[str, ...],
+    fsync: bool,
     progress: bool | None,
 ) -> None:
     """Decrypt and verify a message; --context pairs are required to be in the message's context."""
@@ -124,7 +132,7 @@ def decrypt_cmd(
     with (
         io_.open_input(src) as fin,
         io_.progress_bar(io_.input_size(fin), progress, "decrypting") as bar,
-        io_.atomic_output(dst) as fout,
+        io_.atomic_output(dst, fsync) as fout,
     ):
         decrypt_stream(fin, fout, provider=provider, required_context=required, progress=bar)
 

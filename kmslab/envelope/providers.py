@@ -7,7 +7,6 @@ raw AES keyring does, so messages interoperate both ways.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import struct
 from collections.abc import Mapping, Sequence
@@ -15,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kmslab.envelope._format import EncryptedDataKey, serialize_context
@@ -62,6 +62,7 @@ class RawAesKeyProvider:
     wrapping_key: bytes = field(repr=False)
     _aead: AESGCM = field(init=False, repr=False, compare=False)
     _prefix: bytes = field(init=False, repr=False, compare=False)
+    _cache_id: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.wrapping_key, bytes | bytearray) or len(self.wrapping_key) != 32:
@@ -72,12 +73,15 @@ class RawAesKeyProvider:
             raise KeyProviderError(f"the namespace {self.namespace!r} is reserved for AWS KMS")
         object.__setattr__(self, "_aead", AESGCM(bytes(self.wrapping_key)))
         object.__setattr__(self, "_prefix", self.name.encode() + struct.pack(">II", TAG_LEN * 8, IV_LEN))
+        fingerprint = hashes.Hash(hashes.SHA256())
+        fingerprint.update(b"kmslab-envelope-raw-aes" + bytes(self.wrapping_key))
+        digest = fingerprint.finalize().hex()[:16]
+        object.__setattr__(self, "_cache_id", f"raw-aes:{self.namespace}:{self.name}:{digest}")
 
     @property
     def cache_id(self) -> str:
         """``raw-aes:<namespace>:<name>:<key fingerprint>`` (a SHA-256 prefix, not the key)."""
-        digest = hashlib.sha256(b"kmslab-envelope-raw-aes" + bytes(self.wrapping_key)).hexdigest()[:16]
-        return f"raw-aes:{self.namespace}:{self.name}:{digest}"
+        return self._cache_id
 
     def wrap(self, data_key: bytes, context_bytes: bytes) -> EncryptedDataKey:
         """Wrap a data key.

@@ -149,7 +149,7 @@ class RequestContext:
             if match and match.group(1) == self.region and match.group(2) == self.account:
                 name = match.group(3)
         if name is None or not aliases:
-            raise NotFoundException(f"Invalid keyId '{ref}'")
+            raise NotFoundException(f"Invalid keyId {ref}")
         alias = self.kms._aliases.get((self.region, name))
         if alias is None:
             raise NotFoundException(f"Alias {alias_arn(self.region, self.account, name)} is not found.")

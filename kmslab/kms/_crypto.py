@@ -58,7 +58,9 @@ def generate_material(key_spec: str) -> bytes:
         private = rsa.generate_private_key(public_exponent=65537, key_size=info.size)
     else:
         private = ec.generate_private_key(_CURVES[key_spec]())
-    return private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return private.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 @functools.lru_cache(maxsize=256)
@@ -84,12 +86,19 @@ def public_der(private_der: bytes) -> bytes:
         The public key, DER-encoded.
     """
     key = load_private(private_der)
-    out: bytes = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    out: bytes = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     return out
 
 
+def _oaep_digest(algorithm: str) -> hashes.HashAlgorithm:
+    # SHA-1 inside OAEP is what AWS KMS's RSAES_OAEP_SHA_1 / RSA_AES_KEY_WRAP_SHA_1 mean.
+    return hashes.SHA1() if algorithm.endswith("SHA_1") else hashes.SHA256()  # noqa: S303
+
+
 def _oaep(algorithm: str) -> padding.OAEP:
-    digest = hashes.SHA1() if algorithm.endswith("SHA_1") else hashes.SHA256()
+    digest = _oaep_digest(algorithm)
     return padding.OAEP(mgf=padding.MGF1(digest), algorithm=digest, label=None)
 
 
@@ -144,9 +153,7 @@ def rsa_oaep_unwrap(private_key: rsa.RSAPrivateKey, algorithm: str, wrapped: byt
 
     if algorithm.startswith("RSA_AES_KEY_WRAP"):
         size = private_key.key_size // 8
-        digest = hashes.SHA1() if algorithm.endswith("SHA_1") else hashes.SHA256()
-        oaep = padding.OAEP(mgf=padding.MGF1(digest), algorithm=digest, label=None)
-        aes_key = private_key.decrypt(wrapped[:size], oaep)
+        aes_key = private_key.decrypt(wrapped[:size], _oaep(algorithm))
         return aes_key_unwrap_with_padding(aes_key, wrapped[size:])
     return private_key.decrypt(wrapped, _oaep(algorithm))
 
@@ -214,7 +221,9 @@ def verify(
         if key_spec.startswith("ECC"):
             public.verify(signature, message, ec.ECDSA(chosen))
         elif "_PSS_" in algorithm:
-            public.verify(signature, message, padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size), chosen)
+            public.verify(
+                signature, message, padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size), chosen
+            )
         else:
             public.verify(signature, message, padding.PKCS1v15(), chosen)
     except (InvalidSignature, ValueError):

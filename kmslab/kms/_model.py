@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -45,7 +46,18 @@ def _camel(name: str) -> str:
 
 
 def _show(value: Any) -> str:
-    return f"'{value}'"
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, str | int | float):
+        text = str(value)
+    else:
+        try:
+            text = json.dumps(value, separators=(",", ":"))
+        except (RecursionError, TypeError, ValueError):
+            text = type(value).__name__
+    if len(text) > 256:
+        text = text[:256] + "..."
+    return f"'{text}'"
 
 
 def _string_checker(shape: dict[str, Any]) -> _Checker:
@@ -118,7 +130,9 @@ def _integer_checker(shape: dict[str, Any]) -> _Checker:
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             else:
-                errors.append(f"Value {_show(value)} at '{path}' failed to satisfy constraint: Member must be an integer")
+                errors.append(
+                    f"Value {_show(value)} at '{path}' failed to satisfy constraint: Member must be an integer"
+                )
                 return value
         if lo is not None and value < lo:
             errors.append(
@@ -217,7 +231,9 @@ def _structure_checker(shape: dict[str, Any], shapes: dict[str, Any]) -> _Checke
         prefix = f"{path}." if path else ""
         for name in required:
             if value.get(name) is None:
-                errors.append(f"Value null at '{prefix}{_camel(name)}' failed to satisfy constraint: Member must not be null")
+                errors.append(
+                    f"Value null at '{prefix}{_camel(name)}' failed to satisfy constraint: Member must not be null"
+                )
         for name, item in value.items():
             spec = members.get(name)
             if spec is None or item is None:

@@ -9,7 +9,6 @@ from kmslab.kms._keys import Alias, alias_arn
 from kmslab.kms._views import paginate
 from kmslab.kms.errors import (
     AlreadyExistsException,
-    InvalidAliasNameException,
     NotAuthorizedException,
     NotFoundException,
     ValidationException,
@@ -18,7 +17,7 @@ from kmslab.kms.errors import (
 
 def _check_name(name: str) -> None:
     if not name.startswith("alias/") or name == "alias/":
-        raise InvalidAliasNameException(
+        raise ValidationException(
             'Alias must start with the prefix "alias/". Please see '
             "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
         )
@@ -34,7 +33,9 @@ def create_alias(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     ctx.authorize("kms:CreateAlias", key, context={"kms:AliasName": name})
     ctx.check_state("CreateAlias", key)
     if (ctx.region, name) in ctx.kms._aliases:
-        raise AlreadyExistsException(f"An alias with the name {alias_arn(ctx.region, ctx.account, name)} already exists")
+        raise AlreadyExistsException(
+            f"An alias with the name {alias_arn(ctx.region, ctx.account, name)} already exists"
+        )
     alias = Alias(name=name, target_key_id=key.key_id, created=ctx.now, updated=ctx.now)
     ctx.kms._put_alias(ctx.region, alias)
     ctx.save_alias(ctx.region, alias)
@@ -52,9 +53,9 @@ def update_alias(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     key, _ = ctx.resolve(p["TargetKeyId"], aliases=False)
     ctx.authorize("kms:UpdateAlias", key, context={"kms:AliasName": name})
     ctx.check_state("UpdateAlias", key)
-    if old is not None and (old.key_usage != key.key_usage or (old.key_spec == "SYMMETRIC_DEFAULT") != (
-        key.key_spec == "SYMMETRIC_DEFAULT"
-    )):
+    if old is not None and (
+        old.key_usage != key.key_usage or (old.key_spec == "SYMMETRIC_DEFAULT") != (key.key_spec == "SYMMETRIC_DEFAULT")
+    ):
         raise ValidationException(
             f"{key.arn} has key usage {key.key_usage} and key spec {key.key_spec}, but the alias points to a key "
             f"with key usage {old.key_usage} and key spec {old.key_spec}: they must be of the same type and usage."

@@ -186,9 +186,11 @@ def re_encrypt(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         dest,
         request_alias=dest_alias,
         grant_tokens=tokens,
-        context={**_context_keys(dest_ec), "kms:EncryptionAlgorithm": dest_alg, "kms:ReEncryptOnSameKey": (
-            dest.arn == source.arn
-        )},
+        context={
+            **_context_keys(dest_ec),
+            "kms:EncryptionAlgorithm": dest_alg,
+            "kms:ReEncryptOnSameKey": (dest.arn == source.arn),
+        },
     )
     ctx.check_state("ReEncryptTo", dest)
     _require_usage(dest, "ENCRYPT_DECRYPT", "ReEncrypt")

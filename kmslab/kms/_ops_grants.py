@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from kmslab.kms._context import RequestContext, ts
+from kmslab.kms._keys import Key
 from kmslab.kms._views import paginate
 from kmslab.kms.errors import (
     InvalidGrantIdException,
@@ -115,25 +116,8 @@ def check_tokens(kms: LocalKms, tokens: Iterable[str]) -> tuple[str, ...]:
     return out
 
 
-def create_grant(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """CreateGrant (idempotent by Name with identical parameters)."""
-    key, _ = ctx.resolve(p["KeyId"], aliases=False)
-    operations = list(dict.fromkeys(p["Operations"]))
-    grantee = p.get("GranteePrincipal") or p.get("GranteeServicePrincipal")
-    constraints = p.get("Constraints") or {}
-    tokens = check_tokens(ctx.kms, p.get("GrantTokens", ()))
-    context: dict[str, Any] = {
-        "kms:GrantOperations": operations,
-        "kms:GrantIsForAWSResource": ctx.caller.invoked_by is not None,
-    }
-    if grantee:
-        context["kms:GranteePrincipal"] = grantee
-    if p.get("RetiringPrincipal"):
-        context["kms:RetiringPrincipal"] = p["RetiringPrincipal"]
-    if constraints:
-        context["kms:GrantConstraintType"] = next(iter(constraints))
-    ctx.authorize("kms:CreateGrant", key, grant_tokens=tokens, context=context)
-    ctx.check_state("CreateGrant", key)
+def _check_grant(key: Key, grantee: str | None, operations: list[str], constraints: dict[str, Any]) -> None:
+    """Refuse a grant without a grantee, without operations, with operations the key cannot do, or two constraints."""
     if not grantee:
         raise ValidationException(
             "1 validation error detected: Value null at 'granteePrincipal' failed to satisfy constraint: "
@@ -155,19 +139,56 @@ def create_grant(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         )
     if "EncryptionContextSubset" in constraints and "EncryptionContextEquals" in constraints:
         raise ValidationException("A grant can have EncryptionContextSubset or EncryptionContextEquals, not both.")
+
+
+def _same_named_grant(
+    key: Key,
+    name: str | None,
+    grantee: str | None,
+    retiring: str | None,
+    operations: list[str],
+    constraints: dict[str, Any],
+) -> str | None:
+    """Return the ID of a grant with this name and identical parameters (CreateGrant is idempotent by name)."""
+    if name is None:
+        return None
+    for entry in key.grants.values():
+        if (
+            entry.get("Name") == name
+            and entry["GranteePrincipal"] == grantee
+            and entry.get("RetiringPrincipal") == retiring
+            and sorted(entry["Operations"]) == sorted(operations)
+            and entry.get("Constraints", {}) == constraints
+        ):
+            return str(entry["GrantId"])
+    return None
+
+
+def create_grant(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    """CreateGrant (idempotent by Name with identical parameters)."""
+    key, _ = ctx.resolve(p["KeyId"], aliases=False)
+    operations = list(dict.fromkeys(p["Operations"]))
+    grantee = p.get("GranteePrincipal") or p.get("GranteeServicePrincipal")
+    constraints = p.get("Constraints") or {}
+    tokens = check_tokens(ctx.kms, p.get("GrantTokens", ()))
+    context: dict[str, Any] = {
+        "kms:GrantOperations": operations,
+        "kms:GrantIsForAWSResource": ctx.caller.invoked_by is not None,
+    }
+    if grantee:
+        context["kms:GranteePrincipal"] = grantee
+    if p.get("RetiringPrincipal"):
+        context["kms:RetiringPrincipal"] = p["RetiringPrincipal"]
+    if constraints:
+        context["kms:GrantConstraintType"] = next(iter(constraints))
+    ctx.authorize("kms:CreateGrant", key, grant_tokens=tokens, context=context)
+    ctx.check_state("CreateGrant", key)
+    _check_grant(key, grantee, operations, constraints)
     ctx.dry_run(p)
     name = p.get("Name")
-    if name is not None:
-        for entry in key.grants.values():
-            if (
-                entry.get("Name") == name
-                and entry["GranteePrincipal"] == grantee
-                and entry.get("RetiringPrincipal") == p.get("RetiringPrincipal")
-                and sorted(entry["Operations"]) == sorted(operations)
-                and entry.get("Constraints", {}) == constraints
-            ):
-                return {"GrantId": entry["GrantId"], "GrantToken": make_token(ctx.kms, key.region, key.key_id,
-                                                                              entry["GrantId"])}
+    existing = _same_named_grant(key, name, grantee, p.get("RetiringPrincipal"), operations, constraints)
+    if existing is not None:
+        return {"GrantId": existing, "GrantToken": make_token(ctx.kms, key.region, key.key_id, existing)}
     grant_id = os.urandom(32).hex()
     entry = {
         "KeyId": key.arn,

@@ -86,13 +86,17 @@ def get_parameters_for_import(ctx: RequestContext, p: dict[str, Any]) -> dict[st
         raise ValidationException(f"WrappingKeySpec {spec} is not supported.")
     private = _wrapping_key(spec)
     valid_to = ctx.now + TOKEN_LIFETIME
-    der = private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    der = private.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     payload = json.dumps(
         {"r": key.region, "k": key.key_id, "a": algorithm, "v": valid_to.timestamp(), "p": b64(der)}
     ).encode()
     nonce = os.urandom(12)
     token = _TOKEN_MAGIC + nonce + aesgcm(ctx.kms._import_token_key).encrypt(nonce, payload, _TOKEN_AAD)
-    public = private.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    public = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     return {"KeyId": key.arn, "ImportToken": b64(token), "PublicKey": b64(public), "ParametersValidTo": ts(valid_to)}
 
 
@@ -137,8 +141,10 @@ def _check_length(key: Key, material: bytes) -> None:
     else:
         ok = info.size <= len(material) <= 64 * (2 if info.size > 32 else 1)
     if not ok:
-        raise ValidationException(f"The imported key material has a length of {len(material)} bytes, which is not "
-                                  f"valid for KeySpec {key.key_spec}.")
+        raise ValidationException(
+            f"The imported key material has a length of {len(material)} bytes, which is not "
+            f"valid for KeySpec {key.key_spec}."
+        )
 
 
 def import_key_material(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
@@ -153,7 +159,9 @@ def import_key_material(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any
     _external(key)
     ctx.check_state("ImportKeyMaterial", key)
     if p.get("ImportType") == "NEW_KEY_MATERIAL":
-        raise UnsupportedOperationException("Importing new key material for rotation is not supported by the local KMS.")
+        raise UnsupportedOperationException(
+            "Importing new key material for rotation is not supported by the local KMS."
+        )
     model, valid_to = _check_expiration(ctx, p)
     algorithm, private = _open_token(ctx, key, p["ImportToken"])
     try:

@@ -225,8 +225,7 @@ def replicate_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         multi_region=True,
         primary_region=key.region,
         backing=[
-            BackingKey(b.material_id, None if external else b.material, b.created, b.rotation_type)
-            for b in key.backing
+            BackingKey(b.material_id, None if external else b.material, b.created, b.rotation_type) for b in key.backing
         ],
         tags=tags,
         import_fingerprint=key.import_fingerprint,

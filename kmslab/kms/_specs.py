@@ -73,7 +73,9 @@ SPECS: dict[str, KeySpecInfo] = {
     "ECC_NIST_P256": KeySpecInfo("ECC_NIST_P256", (SIGN_VERIFY,), signing=("ECDSA_SHA_256",), family="ecc", size=256),
     "ECC_NIST_P384": KeySpecInfo("ECC_NIST_P384", (SIGN_VERIFY,), signing=("ECDSA_SHA_384",), family="ecc", size=384),
     "ECC_NIST_P521": KeySpecInfo("ECC_NIST_P521", (SIGN_VERIFY,), signing=("ECDSA_SHA_512",), family="ecc", size=521),
-    "ECC_SECG_P256K1": KeySpecInfo("ECC_SECG_P256K1", (SIGN_VERIFY,), signing=("ECDSA_SHA_256",), family="ecc", size=256),
+    "ECC_SECG_P256K1": KeySpecInfo(
+        "ECC_SECG_P256K1", (SIGN_VERIFY,), signing=("ECDSA_SHA_256",), family="ecc", size=256
+    ),
     **{
         f"HMAC_{bits}": KeySpecInfo(
             f"HMAC_{bits}", (GENERATE_VERIFY_MAC,), mac=(f"HMAC_SHA_{bits}",), family="hmac", size=bits // 8

@@ -63,7 +63,7 @@ class Store:
             self._root = AESGCM(self._root_key)
             return
         directory = Path(data_dir)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._root_key = _load_root_key(directory / ROOT_KEY_FILE)
         self._root = AESGCM(self._root_key)
         self._db = sqlite3.connect(directory / DB_FILE, check_same_thread=False, isolation_level=None)

@@ -90,7 +90,7 @@ def dispatch(kms: LocalKms, *, target: str, body: bytes, caller: Caller, region:
             raise UnknownOperationException(f"Unknown operation {target!r}")
         try:
             params = json.loads(body.decode("utf-8")) if body.strip() else {}
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             raise SerializationException("The request body is not valid JSON.") from None
         if not isinstance(params, dict):
             raise SerializationException("The request body must be a JSON object.")

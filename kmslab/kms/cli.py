@@ -35,7 +35,12 @@ def kms() -> None:
 
 
 @kms.command(context_settings=_CONTEXT)
-@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to listen on.")
+@click.option(
+    "--host",
+    default=DEFAULT_HOST,
+    show_default=True,
+    help="Address to listen on. Anyone who can reach it can use every key: keep it on localhost.",
+)
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
@@ -74,6 +79,8 @@ def serve(host: str, port: int, data_dir: str, region: str, account: str, verbos
         if exc.errno == errno.EADDRINUSE:
             raise EndpointUnavailable(f"cannot listen on {host}:{port}: the port is already in use") from exc
         raise EndpointUnavailable(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # a corrupt saved clock offset
+        raise EndpointUnavailable(f"cannot open the local KMS in {data_dir}: {exc}") from exc
     server.start()
     click.echo(
         f"kmslab kms: serving account {account} at {server.url} (default region {region}, data {data_dir}); "

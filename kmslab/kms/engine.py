@@ -124,7 +124,9 @@ class LocalKms:
             self._put_alias(region, alias_from_doc(doc))
 
     def __repr__(self) -> str:
-        return f"LocalKms(account={self.account!r}, region={self.region!r}, keys={len(self._keys)}, store={self._store!r})"
+        return (
+            f"LocalKms(account={self.account!r}, region={self.region!r}, keys={len(self._keys)}, store={self._store!r})"
+        )
 
     # -- public API -------------------------------------------------------------------------
 
@@ -153,7 +155,7 @@ class LocalKms:
             sink: a sink passed to :meth:`add_sink`.
         """
         with self._lock:
-            self._sinks = [s for s in self._sinks if s is not sink]
+            self._sinks = [s for s in self._sinks if s != sink]
 
     def advance_time(self, delta: timedelta) -> datetime:
         """Move the engine's clock forward (when the clock supports it).
@@ -301,7 +303,8 @@ class LocalKms:
 
     def _note_deadlines(self, key: Key) -> None:
         """Remember the earliest time-based event of a key (deletion, rotation, expiry)."""
-        candidates = [key.deletion_date, key.next_rotation if key.rotation_enabled else None]
+        rotating = key.rotation_enabled and key.state == "Enabled"
+        candidates = [key.deletion_date, key.next_rotation if rotating else None]
         candidates += [b.valid_to for b in key.backing if b.material is not None and b.valid_to is not None]
         for when in candidates:
             if when is not None and (self._next_deadline is None or when < self._next_deadline):

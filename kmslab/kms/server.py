@@ -21,6 +21,8 @@ gives a 500 JSON answer and the server keeps serving.
 
 from __future__ import annotations
 
+import base64
+import itertools
 import json
 import math
 import signal
@@ -30,7 +32,7 @@ import threading
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -111,6 +113,9 @@ class KmsServer:
         self._thread: threading.Thread | None = None
         self._stop_lock = threading.Lock()
         self._stopped = threading.Event()
+        random_id = uuid.uuid4()
+        self._request_id_prefix = str(random_id)[:24]
+        self._request_counter = itertools.count(random_id.int & 0xFFFFFFFF)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -238,7 +243,7 @@ class KmsServer:
         Returns:
             The answer; never raises.
         """
-        request_id = str(uuid.uuid4())
+        request_id = self._next_request_id()
         try:
             if path.startswith(CONTROL_PREFIX):
                 return self._control(method, path, body)
@@ -263,9 +268,7 @@ class KmsServer:
                 wire = self._wire.dispatch(
                     self.kms, target=target, body=body, caller=caller, region=region, request_id=request_id
                 )
-                out_headers = dict(wire.headers)
-                out_headers.setdefault("x-amzn-RequestId", request_id)
-                return Response(wire.status, wire.body, out_headers)
+                return Response(wire.status, wire.body, wire.headers)
             return self._service(target, method, path, headers, body, source_ip, request_id)
         except KmsError as exc:
             return error_response(exc.status, exc.code, exc.message, request_id=request_id)
@@ -275,6 +278,10 @@ class KmsServer:
             return error_response(
                 500, "KMSInternalException", "The local KMS failed to answer this request.", request_id=request_id
             )
+
+    def _next_request_id(self) -> str:
+        # UUID-shaped and unique: a random per-server prefix and a counter (next() on a count is atomic).
+        return f"{self._request_id_prefix}{next(self._request_counter):012x}"
 
     def _default_identity(
         self, headers: Mapping[str, str], method: str, path: str, body: bytes, source_ip: str
@@ -349,6 +356,7 @@ def build_server(
 
     The one place ``kmslab kms serve`` builds its server: options that add event sinks (a CloudTrail
     recorder), an authorizer or an identity resolver (SigV4 with per-identity credentials) pass them here.
+    With a data directory, the clock's forward offset (``advance-time``) is saved there and survives restarts.
 
     Args:
         data_dir: where keys persist; None keeps them in memory.
@@ -367,11 +375,14 @@ def build_server(
 
     Raises:
         OSError: the port is busy or the address cannot be bound (checked before the engine opens).
+        ValueError: the saved clock offset in ``data_dir`` is corrupt.
     """
     from kmslab.kms import LocalKms
+    from kmslab.kms._clockfile import SavedOffsetClock
 
     _probe_bind(host, port)
-    kms = LocalKms(data_dir, account=account, region=region, authorizer=authorizer)
+    clock = SavedOffsetClock(data_dir) if data_dir is not None else None
+    kms = LocalKms(data_dir, account=account, region=region, clock=clock, authorizer=authorizer)
     try:
         for sink in sinks:
             kms.add_sink(sink)
@@ -419,11 +430,9 @@ def _advance_seconds(params: Mapping[str, Any]) -> float:
 
 
 def _json_default(value: Any) -> Any:
-    isoformat = getattr(value, "isoformat", None)
-    if callable(isoformat):
-        return isoformat()
+    # The AWS JSON protocol sends timestamps as epoch seconds and blobs as base64.
+    if isinstance(value, datetime):
+        return value.timestamp()
     if isinstance(value, bytes | bytearray):
-        import base64
-
         return base64.b64encode(value).decode()
     raise TypeError(f"not JSON serializable: {type(value).__name__}")

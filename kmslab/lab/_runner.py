@@ -41,13 +41,12 @@ def run_lab(
     Returns:
         The report: which steps ran and whether each passed.
     """
-    from kmslab.kms import LocalKms
-    from kmslab.kms.server import KmsServer
+    from kmslab.kms.server import build_server
 
     temporary = data_dir is None
     directory = Path(tempfile.mkdtemp(prefix="kmslab-lab-")) if data_dir is None else Path(data_dir)
     try:
-        with KmsServer(LocalKms(directory, region=LAB_REGION), port=0) as server:
+        with build_server(data_dir=str(directory), port=0, region=LAB_REGION) as server:
             emit(f"kmslab lab: local KMS at {server.url} (data in {directory})")
             client = boto3.session.Session(
                 aws_access_key_id=_FAKE_ACCESS_KEY, aws_secret_access_key=_FAKE_SECRET_KEY, region_name=LAB_REGION

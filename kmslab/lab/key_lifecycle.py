@@ -94,7 +94,7 @@ def old_ciphertext_still_decrypts(ctx: LabContext) -> Sequence[Fact]:
     ctx.expect(new["CiphertextBlob"] != ctx.state["ciphertext"], "a new encryption gives a different ciphertext")
     return [
         ("old CiphertextBlob", f"{show_blob(ctx.state['ciphertext'])} -> Plaintext matches"),
-        ("new CiphertextBlob", f"{show_blob(new['CiphertextBlob'])} -> Plaintext matches"),
+        ("new CiphertextBlob", f"{show_blob(new['CiphertextBlob'])} (a different blob) -> Plaintext matches"),
     ]
 
 

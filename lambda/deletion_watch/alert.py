@@ -6,7 +6,7 @@ from datetime import datetime
 
 from kms_events.events import KmsApiCallEvent
 from kms_events.facts import KeyFacts
-from kms_events.publish import Alert, make_subject
+from kms_events.publish import Alert, subject_naming
 
 from deletion_watch.last_use import LastUseSearch
 
@@ -59,7 +59,7 @@ def build_deletion_alert(event: KmsApiCallEvent, facts: KeyFacts, search: LastUs
     verdict, use_lines = _last_use_lines(search, now)
     scheduled = operation == "ScheduleKeyDeletion"
     what = "scheduled for deletion" if scheduled else "disabled"
-    subject = make_subject(f"KMS key {what}: {facts.display_name} [{verdict}]")
+    subject = subject_naming(f"KMS key {what}: ", facts.display_name, f" [{verdict}]")
     lines = [
         f"KMS key {facts.display_name} was {what} by {who.principal}.",
         "",
@@ -74,9 +74,8 @@ def build_deletion_alert(event: KmsApiCallEvent, facts: KeyFacts, search: LastUs
         window = _window_days(event, facts)
         when = _iso(facts.deletion_date) if facts.deletion_date else "unknown (see the key in the console)"
         left = facts.days_left(now)
-        lines.append(
-            f"Deletion date:  {when} ({window}-day window" + (f", {left} days left)" if left is not None else ")")
-        )
+        remaining = f"{left} day{'s' if left != 1 else ''} left, " if left is not None else ""
+        lines.append(f"Deletion date:  {when} ({remaining}{window}-day window)")
     lines += use_lines
     lines += [
         f"Operation:      {operation}",

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from kms_events.events import KmsApiCallEvent
 from kms_events.facts import KeyFacts
-from kms_events.publish import Alert, make_subject
+from kms_events.publish import Alert, subject_naming
 
 from key_use_alert.remediation import Remediation
 
@@ -30,22 +30,22 @@ def _remediation_lines(remediation: Remediation | None, key_id: str, region: str
     enable = f"aws kms enable-key --key-id {key_id} --region {region}"
     if remediation is not None and remediation.succeeded:
         return [
-            "Automatic remediation (ON_USE=cancel): the deletion was CANCELLED.",
+            "  Automatic remediation (ON_USE=cancel): the deletion was CANCELLED.",
             f"  The key is now {remediation.state_after or 'Disabled'}: KMS leaves a cancelled key disabled,",
             "  so callers still fail until someone enables it. After reviewing who uses it:",
             f"    {enable}",
         ]
     lines = []
     if remediation is not None:
-        lines.append(f"Automatic remediation (ON_USE=cancel): {remediation.detail}.")
+        lines.append(f"  Automatic remediation (ON_USE=cancel): {remediation.detail}.")
     elif on_use_note:
-        lines.append(on_use_note)
+        lines.append(f"  {on_use_note}")
     lines += [
-        "Something still uses this key. If the deletion is a mistake, cancel it now:",
+        "  Something still uses this key. If the deletion is a mistake, cancel it now:",
         f"    {cancel}",
         "  KMS leaves a cancelled key Disabled; enable it again after review:",
         f"    {enable}",
-        "If the deletion is intended, move the caller off this key before the deletion date:",
+        "  If the deletion is intended, move the caller off this key before the deletion date:",
         "  after it, data encrypted under the key can never be decrypted.",
     ]
     return lines
@@ -74,8 +74,9 @@ def build_use_alert(
     who = detail.user_identity
     region = detail.region or event.get("region") or "unknown"
     operation = detail.event_name
-    verb = "CANCELLED deletion after use" if remediation is not None and remediation.succeeded else "used"
-    subject = make_subject(f"KMS key pending deletion {verb}: {facts.display_name} ({operation})")
+    cancelled = remediation is not None and remediation.succeeded
+    prefix = "KMS key deletion CANCELLED after use: " if cancelled else "KMS key pending deletion used: "
+    subject = subject_naming(prefix, facts.display_name, f" ({operation})")
     context = detail.encryption_context
     lines = [
         f"A request used a KMS key that is pending deletion; KMS refused it ({detail.error_code or 'error'}).",

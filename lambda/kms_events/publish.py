@@ -25,6 +25,23 @@ def make_subject(text: str) -> str:
     return clean if len(clean) <= SUBJECT_MAX else clean[: SUBJECT_MAX - 3] + "..."
 
 
+def subject_naming(prefix: str, name: str, suffix: str) -> str:
+    """Make a subject ``prefix + name + suffix``, shortening the name (never the rest) to fit.
+
+    Args:
+        prefix: the start (``KMS key pending deletion used: ``).
+        name: the key's alias or ID.
+        suffix: the end (`` (Decrypt)``).
+
+    Returns:
+        A valid SNS subject.
+    """
+    room = SUBJECT_MAX - len(prefix) - len(suffix)
+    if len(name) > room:
+        name = name[: max(room - 3, 0)] + "..."
+    return make_subject(prefix + name + suffix)
+
+
 @dataclass(frozen=True)
 class Alert:
     """An alert ready to publish.

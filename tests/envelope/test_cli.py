@@ -10,10 +10,11 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from kmslab.cli import main
 from kmslab.envelope import _stream, inspect_header
+from kmslab.kms import LocalKms
+from kmslab.kms.server import KmsServer
 
 KMSLAB = str(Path(sys.executable).parent / "kmslab")
 
@@ -150,18 +151,27 @@ def test_existing_output_survives_a_failed_run(tmp_path: Path, keyfile: Path) ->
     assert out.read_bytes() == b"previous contents"
 
 
-def test_kms_key_round_trip_key_from_message(tmp_path: Path) -> None:
-    with mock_aws():
-        arn = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
+def test_kms_key_round_trip_over_the_local_endpoint(tmp_path: Path) -> None:
+    with KmsServer(LocalKms()) as server:
+        client = boto3.client("kms", region_name="us-east-1", endpoint_url=server.url)
+        arn = client.create_key()["KeyMetadata"]["Arn"]
         plain = tmp_path / "p"
         plain.write_bytes(os.urandom(3000))
         enc, dec = tmp_path / "p.enc", tmp_path / "p.dec"
-        assert call("encrypt", "--key", arn, "-i", str(plain), "-o", str(enc), "-c", "t=1") == 0
+        result = run("encrypt", "--key", arn, "-i", str(plain), "-o", str(enc), "-c", "t=1", "--endpoint", server.url)
+        assert result.returncode == 0, result.stderr
         assert [e.key_info.decode() for e in inspect_header(enc.read_bytes()).encrypted_data_keys] == [arn]
-        assert call("decrypt", "-i", str(enc), "-o", str(dec), "-c", "t=1") == 0
+        # the key comes from the message; --context is required context
+        result = run("decrypt", "-i", str(enc), "-o", str(dec), "-c", "t=1", "--endpoint", server.url)
+        assert result.returncode == 0, result.stderr
         assert dec.read_bytes() == plain.read_bytes()
-        other = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
-        assert call("decrypt", "--key", other, "-i", str(enc), "-o", str(tmp_path / "x")) == 2
+        other = client.create_key()["KeyMetadata"]["Arn"]
+        result = run("decrypt", "--key", other, "-i", str(enc), "-o", str(tmp_path / "x"), "--endpoint", server.url)
+        assert result.returncode == 2 and b"no data key under an allowed KMS key" in result.stderr
+        client.disable_key(KeyId=arn)
+        result = run("decrypt", "-i", str(enc), "-o", str(tmp_path / "x"), "--endpoint", server.url)
+        assert result.returncode == 2 and b"DisabledException" in result.stderr
+        assert len(result.stderr.decode().strip().splitlines()) == 1
         assert not (tmp_path / "x").exists()
 
 

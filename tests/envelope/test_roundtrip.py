@@ -190,3 +190,32 @@ def test_max_frame_length_guards_decrypt_memory(raw_provider: RawAesKeyProvider)
         decrypt(message, provider=raw_provider, max_frame_length=1024)
     with pytest.raises(EnvelopeError, match="exceeds the limit"):
         decrypt_stream(io.BytesIO(message), io.BytesIO(), provider=raw_provider, max_frame_length=1024)
+
+
+def test_concurrent_use_with_many_contexts_and_a_shared_cache(raw_provider: RawAesKeyProvider) -> None:
+    # More distinct headers than the parser's memo holds, from several threads sharing one cache.
+    import threading
+
+    from kmslab.envelope import DataKeyCache
+
+    cache = DataKeyCache(capacity=32)
+    failures: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        try:
+            for i in range(150):
+                context = {"tenant": f"t{(worker * 37 + i) % 90}"}
+                plaintext = b"%d-%d" % (worker, i)
+                message = encrypt(plaintext, provider=raw_provider, encryption_context=context, cache=cache)
+                result = decrypt(message, provider=raw_provider, required_context=context, cache=cache)
+                assert result.plaintext == plaintext
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert cache.hits > 0 and cache.misses > 0

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,17 +28,15 @@ from stacks.alerting import (
     AlertingStack,
     asset_excludes,
 )
+from stacks.config import KitConfig
 from tests.events import event_names, load_event
 
 pytestmark = pytest.mark.infra
 
 
-@dataclass(frozen=True)
-class Config:
-    """The two KitConfig fields the stack reads."""
-
-    alert_email: str | None = None
-    on_use: str = "notify"
+def Config(**settings: Any) -> KitConfig:  # noqa: N802 - reads like the value object it builds
+    """Kit settings for these tests: keys and tables are destroyed with the stack."""
+    return KitConfig(removal="destroy", **settings)
 
 
 @dataclass
@@ -65,7 +66,7 @@ def notify() -> Built:
 
 @pytest.fixture(scope="module")
 def cancel() -> Built:
-    return build(Config(alert_email=None, on_use="cancel"), with_trail_logs=False)
+    return build(Config(alert_email=None, on_use="cancel", trail_cloudwatch_logs=False), with_trail_logs=False)
 
 
 def functions(built: Built) -> dict[str, dict[str, Any]]:
@@ -241,6 +242,15 @@ def test_function_asset_holds_the_handler_and_the_shared_package_only(notify):
         assert {p.name for p in asset_dir.iterdir()} == {handler, "kms_events"}
         assert (asset_dir / handler / "app.py").is_file()
         assert not list(asset_dir.rglob("__pycache__"))
+        # The asset alone (plus Powertools and boto3, which the layer and runtime provide) imports cleanly.
+        repo = str(Path(__file__).resolve().parents[2])
+        keep = f"[p for p in sys.path if p and ('site-packages' in p or not p.startswith({repo!r}))]"
+        probe = f"import sys; sys.path[:] = [{str(asset_dir)!r}] + {keep}; "
+        probe += f"import {handler}.app as m; print(m.lambda_handler.__name__)"
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "lambda_handler"
 
 
 # -- the rules -------------------------------------------------------------------------------
@@ -352,9 +362,22 @@ def test_undelivered_alerts_alarm_on_each_dead_letter_queue(notify):
     assert len(alarms) == 2
 
 
+def test_without_a_given_log_group_the_alarm_watches_the_configured_trail_log_group():
+    built = build(Config(prefix="lab"), with_trail_logs=False)
+
+    built.template.has_resource_properties(
+        "AWS::Logs::MetricFilter", {"LogGroupName": "/lab/cloudtrail", "FilterPattern": PENDING_DELETION_FILTER_PATTERN}
+    )
+    built.template.has_resource_properties("AWS::CloudWatch::Alarm", {"AlarmName": f"lab-{ALARM_NAME}"})
+    built.template.has_resource_properties("AWS::KMS::Alias", {"AliasName": "alias/lab/alerts"})
+
+
 def test_an_unknown_on_use_value_is_refused_at_synth():
+    config = Config()
+    object.__setattr__(config, "on_use", "cancle")  # KitConfig refuses it too; the stack checks on its own
+
     with pytest.raises(ValueError, match="on_use must be one of"):
-        build(Config(on_use="cancle"), with_trail_logs=False)
+        build(config, with_trail_logs=False)
 
 
 # -- cdk-nag -------------------------------------------------------------------------------

@@ -22,7 +22,9 @@ pytestmark = pytest.mark.infra
 
 @dataclass(frozen=True)
 class Config:
-    """The stack reads nothing from the kit configuration yet."""
+    """The one KitConfig field the stack reads."""
+
+    prefix: str = "kmslab"
 
 
 @dataclass
@@ -33,7 +35,7 @@ class Built:
     template: Template
 
 
-def build(*, nag: bool = False, **kwargs: object) -> Built:
+def build(*, nag: bool = False, analyst: bool = False, **kwargs: object) -> Built:
     app = cdk.App(outdir=tempfile.mkdtemp(prefix="kmslab-analytics-"))
     helper = cdk.Stack(app, "Keys")
     key = kms.Key(helper, "AuditKey", enable_key_rotation=True)
@@ -56,6 +58,8 @@ def build(*, nag: bool = False, **kwargs: object) -> Built:
             cdk.Acknowledgment(id=rule, reason="A stub for the trail stack's bucket.")
         )
     stack = AnalyticsStack(app, "Analytics", config=Config(), trail_bucket=bucket, audit_key=key, **kwargs)  # type: ignore[arg-type]
+    if analyst:
+        stack.grant_query(iam.Role(helper, "Analyst", assumed_by=iam.AccountRootPrincipal()))
     if nag:
         cdk.Validations.of(stack).add_plugins(AwsSolutionsChecks(stack), NIST80053R5Checks(stack))
     return Built(app, helper, stack, Template.from_stack(stack))
@@ -189,22 +193,40 @@ def test_every_sql_file_became_a_named_query_for_the_real_table(built: Built) ->
         assert workgroup_id in resource["DependsOn"]
 
 
-def test_grant_query_uses_constructed_arns(built: Built) -> None:
+def test_grant_query_attaches_one_managed_policy_without_cycles() -> None:
+    app = cdk.App(outdir=tempfile.mkdtemp(prefix="kmslab-analytics-"))
+    keys = cdk.Stack(app, "Keys")
+    key = kms.Key(keys, "AuditKey", enable_key_rotation=True)
+    analyst = iam.Role(keys, "Analyst", assumed_by=iam.AccountRootPrincipal())  # a role of another stack
+    trail = cdk.Stack(app, "Trail")
+    bucket = s3.Bucket(trail, "TrailBucket", encryption_key=key)
+    stack = AnalyticsStack(app, "Analytics", config=Config(), trail_bucket=bucket, audit_key=key)
+    stack.grant_query(analyst)
+    app.synth()  # no dependency cycle between the keys, trail and analytics stacks
+    template = Template.from_stack(stack)
+    statements = Capture()
+    template.has_resource_properties(
+        "AWS::IAM::ManagedPolicy", {"PolicyDocument": {"Statement": statements}, "Roles": [Match.any_value()]}
+    )
+    by_sid = {s["Sid"]: s for s in statements.as_array()}
+    assert set(by_sid) == {"RunAuditQueries", "ReadTheTable", "ReadWriteResults", "UseTheAuditKey"}
+    assert "athena:StartQueryExecution" in by_sid["RunAuditQueries"]["Action"]
+    assert by_sid["UseTheAuditKey"]["Resource"] == stack.resolve(key.key_arn)
+    assert all(s["Resource"] != "*" for s in statements.as_array())
+    assert not Template.from_stack(keys).find_resources("AWS::IAM::Policy")  # nothing added to the keys stack
+
+
+def test_names_follow_the_prefix() -> None:
     app = cdk.App(outdir=tempfile.mkdtemp(prefix="kmslab-analytics-"))
     helper = cdk.Stack(app, "Keys")
     key = kms.Key(helper, "AuditKey", enable_key_rotation=True)
     bucket = s3.Bucket(helper, "TrailBucket")
-    stack = AnalyticsStack(app, "Analytics", config=Config(), trail_bucket=bucket, audit_key=key)
-    role = iam.Role(stack, "Analyst", assumed_by=iam.AccountRootPrincipal())
-    stack.grant_query(role)
+    stack = AnalyticsStack(app, "Analytics", config=Config(prefix="team-a"), trail_bucket=bucket, audit_key=key)
     template = Template.from_stack(stack)
-    statements = Capture()
-    template.has_resource_properties("AWS::IAM::Policy", {"PolicyDocument": {"Statement": statements}})
-    actions = {
-        a for s in statements.as_array() for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
-    }
-    assert {"athena:StartQueryExecution", "glue:GetTable", "s3:GetObject*", "kms:Decrypt"} <= actions
-    assert all(s["Resource"] != "*" for s in statements.as_array())
+    template.has_resource_properties("AWS::Glue::Database", {"DatabaseInput": {"Name": "team_a_audit"}})
+    template.has_resource_properties("AWS::Athena::WorkGroup", {"Name": "team-a-audit"})
+    named = template.find_resources("AWS::Athena::NamedQuery")
+    assert all("FROM team_a_audit.cloudtrail_logs" in r["Properties"]["QueryString"] for r in named.values())
 
 
 def test_cutoff_below_athena_minimum_is_refused() -> None:
@@ -213,5 +235,5 @@ def test_cutoff_below_athena_minimum_is_refused() -> None:
 
 
 def test_cdk_nag_aws_solutions_and_nist_800_53_r5_pass() -> None:
-    built = build(nag=True)
+    built = build(nag=True, analyst=True)
     built.app.synth()  # raises "Validation failed" on any unacknowledged finding

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from kmslab.kms import LocalKms
 from kmslab.kms.control import ControlClient
+from kmslab.kms.seams import ApiCall
 from kmslab.kms.server import KmsServer
 
 ACCOUNT = "111122223333"
@@ -189,3 +190,29 @@ def test_advancing_the_clock_completes_a_pending_deletion(server: KmsServer, kms
     with pytest.raises(ClientError) as exc:
         kms.describe_key(KeyId=key_id)
     assert refusal(exc)[:2] == (400, "NotFoundException")
+
+
+def test_sinks_see_who_called_from_where(tmp_path: Path) -> None:
+    calls: list[ApiCall] = []
+    kms = LocalKms(tmp_path / "kms")
+    kms.add_sink(calls.append)
+    with KmsServer(kms, port=0) as srv:
+        client = boto3.client(
+            "kms",
+            endpoint_url=srv.url,
+            region_name="eu-west-2",
+            aws_access_key_id="AKIAKMSLABTESTKEY001",
+            aws_secret_access_key="secret",
+        )
+        answer = client.create_key(Description="traced")
+    (call,) = calls
+    assert (call.operation, call.region, call.request_id) == (
+        "CreateKey",
+        "eu-west-2",
+        answer["ResponseMetadata"]["RequestId"],
+    )
+    assert call.caller.arn == f"arn:aws:iam::{ACCOUNT}:root"
+    assert call.caller.access_key_id == "AKIAKMSLABTESTKEY001"
+    assert call.caller.source_ip == "127.0.0.1"
+    assert call.caller.user_agent.startswith("Boto3/")
+    assert call.key_arns == (answer["KeyMetadata"]["Arn"],)

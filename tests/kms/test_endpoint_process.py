@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 KMSLAB = str(Path(sys.executable).with_name("kmslab"))
 
@@ -76,7 +77,7 @@ def test_signals_stop_the_server_cleanly(tmp_path: Path, signum: int) -> None:
         assert client(url).describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
 
 
-def test_advance_time_command_completes_a_pending_deletion(tmp_path: Path) -> None:
+def test_advance_time_completes_a_pending_deletion_and_survives_kill_9(tmp_path: Path) -> None:
     with serve(tmp_path / "kms") as (proc, url):
         kms = client(url)
         key_id = kms.create_key()["KeyMetadata"]["KeyId"]
@@ -90,4 +91,11 @@ def test_advance_time_command_completes_a_pending_deletion(tmp_path: Path) -> No
         )
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith("local KMS time is now ")
+        proc.send_signal(signal.SIGKILL)  # before any request could apply the deletion
+        proc.wait(10)
+    with serve(tmp_path / "kms") as (proc, url):
+        kms = client(url)
         assert [k["KeyId"] for k in kms.list_keys()["Keys"]] == []
+        with pytest.raises(ClientError) as exc:
+            kms.describe_key(KeyId=key_id)
+        assert exc.value.response["Error"]["Code"] == "NotFoundException"

@@ -71,7 +71,9 @@ def _regions(blob: bytes) -> dict[str, int]:
     }
 
 
-@pytest.mark.parametrize("region", ["magic", "version", "key-id-length", "key-id", "material-id", "nonce", "body", "tag"])
+@pytest.mark.parametrize(
+    "region", ["magic", "version", "key-id-length", "key-id", "material-id", "nonce", "body", "tag"]
+)
 def test_tampering_with_any_region_is_refused(kms: Any, key_id: str, region: str) -> None:
     blob = kms.encrypt(KeyId=key_id, Plaintext=b"tamper me please", EncryptionContext={"k": "v"})["CiphertextBlob"]
     index = _regions(blob)[region]
@@ -105,9 +107,12 @@ def test_decrypt_with_another_key_id_is_incorrect_key(kms: Any, key_id: str) -> 
 
 def test_plaintext_size_limits(kms_engine: Any, key_id: str) -> None:
     client = kms_engine.boto3_client(parameter_validation=False)
-    assert client.decrypt(CiphertextBlob=client.encrypt(KeyId=key_id, Plaintext=b"x" * 4096)["CiphertextBlob"])[
-        "Plaintext"
-    ] == b"x" * 4096
+    assert (
+        client.decrypt(CiphertextBlob=client.encrypt(KeyId=key_id, Plaintext=b"x" * 4096)["CiphertextBlob"])[
+            "Plaintext"
+        ]
+        == b"x" * 4096
+    )
     with pytest.raises(ClientError) as exc:
         client.encrypt(KeyId=key_id, Plaintext=b"x" * 4097)
     assert error_of(exc) == (
@@ -137,11 +142,21 @@ def test_re_encrypt_moves_between_keys_and_contexts(kms: Any, key_id: str) -> No
     assert error_of(exc)[0] == "InvalidCiphertextException"
 
 
-@pytest.mark.parametrize(("params", "size"), [({"KeySpec": "AES_256"}, 32), ({"KeySpec": "AES_128"}, 16), ({"NumberOfBytes": 1}, 1), ({"NumberOfBytes": 1024}, 1024)])
+@pytest.mark.parametrize(
+    ("params", "size"),
+    [
+        ({"KeySpec": "AES_256"}, 32),
+        ({"KeySpec": "AES_128"}, 16),
+        ({"NumberOfBytes": 1}, 1),
+        ({"NumberOfBytes": 1024}, 1024),
+    ],
+)
 def test_generate_data_key(kms: Any, key_id: str, params: dict[str, Any], size: int) -> None:
     out = kms.generate_data_key(KeyId=key_id, EncryptionContext={"p": "q"}, **params)
     assert len(out["Plaintext"]) == size
-    assert kms.decrypt(CiphertextBlob=out["CiphertextBlob"], EncryptionContext={"p": "q"})["Plaintext"] == out["Plaintext"]
+    assert (
+        kms.decrypt(CiphertextBlob=out["CiphertextBlob"], EncryptionContext={"p": "q"})["Plaintext"] == out["Plaintext"]
+    )
     bare = kms.generate_data_key_without_plaintext(KeyId=key_id, **params)
     assert "Plaintext" not in bare
     assert len(kms.decrypt(CiphertextBlob=bare["CiphertextBlob"])["Plaintext"]) == size
@@ -167,7 +182,9 @@ def test_generate_data_key_bounds(kms_engine: Any, key_id: str) -> None:
 def test_generate_data_key_pair(kms: Any, key_id: str, pair_spec: str) -> None:
     out = kms.generate_data_key_pair(KeyId=key_id, KeyPairSpec=pair_spec, EncryptionContext={"use": "sig"})
     private = serialization.load_der_private_key(out["PrivateKeyPlaintext"], password=None)
-    public = private.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    public = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     assert public == out["PublicKey"] and out["KeyPairSpec"] == pair_spec
     decrypted = kms.decrypt(CiphertextBlob=out["PrivateKeyCiphertextBlob"], EncryptionContext={"use": "sig"})
     assert decrypted["Plaintext"] == out["PrivateKeyPlaintext"]
@@ -192,7 +209,10 @@ def test_symmetric_key_refuses_sign_and_public_key(kms: Any, key_id: str) -> Non
 def test_rsa_encryption(kms: Any) -> None:
     key_id = kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["KeyId"]
     public = serialization.load_der_public_key(kms.get_public_key(KeyId=key_id)["PublicKey"])
-    for algorithm, digest, limit in (("RSAES_OAEP_SHA_1", hashes.SHA1(), 214), ("RSAES_OAEP_SHA_256", hashes.SHA256(), 190)):
+    for algorithm, digest, limit in (
+        ("RSAES_OAEP_SHA_1", hashes.SHA1(), 214),
+        ("RSAES_OAEP_SHA_256", hashes.SHA256(), 190),
+    ):
         blob = kms.encrypt(KeyId=key_id, Plaintext=b"r" * limit, EncryptionAlgorithm=algorithm)["CiphertextBlob"]
         back = kms.decrypt(CiphertextBlob=blob, KeyId=key_id, EncryptionAlgorithm=algorithm)
         assert back["Plaintext"] == b"r" * limit and back["EncryptionAlgorithm"] == algorithm
@@ -201,7 +221,10 @@ def test_rsa_encryption(kms: Any) -> None:
         assert error_of(exc)[0] == "ValidationException"
         # Ciphertext made outside KMS with the public key decrypts inside it.
         outside = public.encrypt(b"from outside", padding.OAEP(mgf=padding.MGF1(digest), algorithm=digest, label=None))  # type: ignore[union-attr]
-        assert kms.decrypt(CiphertextBlob=outside, KeyId=key_id, EncryptionAlgorithm=algorithm)["Plaintext"] == b"from outside"
+        assert (
+            kms.decrypt(CiphertextBlob=outside, KeyId=key_id, EncryptionAlgorithm=algorithm)["Plaintext"]
+            == b"from outside"
+        )
     with pytest.raises(ClientError) as exc:
         kms.encrypt(KeyId=key_id, Plaintext=b"x")  # SYMMETRIC_DEFAULT on an RSA key
     assert error_of(exc)[0] == "InvalidKeyUsageException"
@@ -235,9 +258,9 @@ def test_sign_and_verify(kms: Any, spec: str, algorithm: str) -> None:
     signature = kms.sign(KeyId=key_id, Message=message, SigningAlgorithm=algorithm)["Signature"]
     assert kms.verify(KeyId=key_id, Message=message, Signature=signature, SigningAlgorithm=algorithm)["SignatureValid"]
     digest = hashlib.new(name, message).digest()
-    assert kms.verify(KeyId=key_id, Message=digest, MessageType="DIGEST", Signature=signature, SigningAlgorithm=algorithm)[
-        "SignatureValid"
-    ]
+    assert kms.verify(
+        KeyId=key_id, Message=digest, MessageType="DIGEST", Signature=signature, SigningAlgorithm=algorithm
+    )["SignatureValid"]
     # The public key verifies KMS's signature outside KMS (PSS salt length = digest length).
     public = serialization.load_der_public_key(kms.get_public_key(KeyId=key_id)["PublicKey"])
     if spec.startswith("ECC"):
@@ -288,7 +311,11 @@ def test_generate_and_verify_mac(kms: Any, bits: int) -> None:
 def test_get_public_key_shape(kms: Any) -> None:
     key_id = kms.create_key(KeySpec="ECC_NIST_P384", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
     out = kms.get_public_key(KeyId=key_id)
-    assert (out["KeySpec"], out["KeyUsage"], out["SigningAlgorithms"]) == ("ECC_NIST_P384", "SIGN_VERIFY", ["ECDSA_SHA_384"])
+    assert (out["KeySpec"], out["KeyUsage"], out["SigningAlgorithms"]) == (
+        "ECC_NIST_P384",
+        "SIGN_VERIFY",
+        ["ECDSA_SHA_384"],
+    )
     key = serialization.load_der_public_key(out["PublicKey"])
     assert isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp384r1"
 

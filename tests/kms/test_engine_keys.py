@@ -12,7 +12,12 @@ from tests.kms.helpers import ACCOUNT, error_of, key_arn
 
 VALID = [
     ("SYMMETRIC_DEFAULT", None, "ENCRYPT_DECRYPT", {"EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"]}),
-    ("RSA_2048", "ENCRYPT_DECRYPT", "ENCRYPT_DECRYPT", {"EncryptionAlgorithms": ["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"]}),
+    (
+        "RSA_2048",
+        "ENCRYPT_DECRYPT",
+        "ENCRYPT_DECRYPT",
+        {"EncryptionAlgorithms": ["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"]},
+    ),
     (
         "RSA_2048",
         "SIGN_VERIFY",
@@ -40,7 +45,9 @@ VALID = [
 
 
 @pytest.mark.parametrize(("spec", "usage", "expected_usage", "algorithms"), VALID)
-def test_create_key_spec_and_usage(kms: Any, spec: str, usage: str | None, expected_usage: str, algorithms: dict) -> None:
+def test_create_key_spec_and_usage(
+    kms: Any, spec: str, usage: str | None, expected_usage: str, algorithms: dict
+) -> None:
     params: dict[str, Any] = {"KeySpec": spec}
     if usage:
         params["KeyUsage"] = usage
@@ -125,7 +132,9 @@ def test_list_keys_pagination(kms: Any) -> None:
     assert sorted(seen) == sorted(ids)
     assert all(k["KeyArn"] == key_arn(k["KeyId"]) for k in kms.list_keys()["Keys"])
     paginator = kms.get_paginator("list_keys")
-    assert sorted(k["KeyId"] for page in paginator.paginate(PaginationConfig={"PageSize": 3}) for k in page["Keys"]) == sorted(ids)
+    assert sorted(
+        k["KeyId"] for page in paginator.paginate(PaginationConfig={"PageSize": 3}) for k in page["Keys"]
+    ) == sorted(ids)
 
 
 def test_bad_marker_is_refused(kms: Any) -> None:
@@ -180,7 +189,9 @@ def test_key_named_four_ways_where_aliases_are_allowed(kms: Any) -> None:
         lambda kms, ref: kms.schedule_key_deletion(KeyId=ref),
         lambda kms, ref: kms.tag_resource(KeyId=ref, Tags=[{"TagKey": "a", "TagValue": "b"}]),
         lambda kms, ref: kms.get_key_policy(KeyId=ref, PolicyName="default"),
-        lambda kms, ref: kms.create_grant(KeyId=ref, GranteePrincipal="arn:aws:iam::111122223333:root", Operations=["Encrypt"]),
+        lambda kms, ref: kms.create_grant(
+            KeyId=ref, GranteePrincipal="arn:aws:iam::111122223333:root", Operations=["Encrypt"]
+        ),
         lambda kms, ref: kms.enable_key_rotation(KeyId=ref),
     ],
 )

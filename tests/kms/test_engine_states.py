@@ -49,7 +49,10 @@ TABLE: dict[str, tuple[str | None, ...]] = {
     "ListResourceTags": ANY,
 }
 
-POLICY = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}'
+POLICY = (
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},'
+    '"Action":"kms:*","Resource":"*"}]}'
+)
 
 
 def _calls(other_key: str) -> dict[str, Callable[[Any, str, bytes], Any]]:

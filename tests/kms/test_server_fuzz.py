@@ -5,11 +5,12 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import time
 from collections.abc import Iterator
 
 import pytest
 
-from kmslab.kms import LocalKms
+from kmslab.kms import LocalKms, _http
 from kmslab.kms.server import KmsServer
 
 TARGET = "TrentService.{}"
@@ -221,5 +222,108 @@ def test_keep_alive_survives_an_error(server: KmsServer, key_id: str) -> None:
             else:
                 assert_aws_4xx(response.status, answer)
         assert conn.sock is not None  # one connection carried all four requests
+    finally:
+        conn.close()
+
+
+def exchange(server: KmsServer, data: bytes) -> bytes:
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(data)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_http_1_0_gets_an_answer_and_a_closed_connection(server: KmsServer) -> None:
+    # without shutting down our side: the server itself must close after answering an HTTP/1.0 request
+    reply = exchange(server, b"GET /_kmslab/health HTTP/1.0\r\n\r\n")
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and b"Connection: close" in head
+    assert json.loads(body)["status"] == "ok"
+
+
+def test_connection_close_is_honoured(server: KmsServer) -> None:
+    reply = exchange(server, b"GET /_kmslab/clock HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 200 ") and b"Connection: close" in reply
+
+
+def test_expect_100_continue(server: KmsServer, key_id: str) -> None:
+    body = json.dumps({"KeyId": key_id}).encode()
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: TrentService.DescribeKey\r\nExpect: 100-continue\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body)
+        )
+        assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        reply = sock.recv(65536)
+    head, _, answer = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and json.loads(answer)["KeyMetadata"]["KeyId"] == key_id
+
+
+def test_two_pipelined_requests_on_one_connection(server: KmsServer, key_id: str) -> None:
+    one = json.dumps({"KeyId": key_id}).encode()
+    request = b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: TrentService.DescribeKey\r\nContent-Length: %d\r\n\r\n%s"
+    reply = exchange(
+        server, request % (len(one), one) + (request % (2, b"{}")).replace(b"Host: x", b"Connection: close")
+    )
+    assert reply.count(b"HTTP/1.1 200 ") == 1 and reply.count(b"HTTP/1.1 400 ") == 1
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"POST / HTTP/1.1\nHost: x\nX-Amz-Target: TrentService.DescribeKey\nContent-Length: %d\n\n",  # bare LF
+        b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: TrentService.DescribeKey\r\nContent-Length: %d\r\n\r\n",
+        b"POST / HTTP/1.1\r\nX-Amz-Target: TrentService.DescribeKey\r\nContent-Length: %d\r\nHost: x\r\n\r\n",
+    ],
+)
+def test_header_framing_variants_are_understood(server: KmsServer, key_id: str, head: bytes) -> None:
+    body = json.dumps({"KeyId": key_id}).encode()
+    reply = exchange(server, (head % len(body)).replace(b"Host: x", b"Host: x\r\nConnection: close", 1) + body)
+    status_line, _, rest = reply.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 200 OK", reply
+    assert json.loads(rest.partition(b"\r\n\r\n")[2])["KeyMetadata"]["KeyId"] == key_id
+
+
+def test_too_many_headers_is_431(server: KmsServer, key_id: str) -> None:
+    many = b"".join(b"X-H%d: v\r\n" % n for n in range(150))
+    status, answer = raw(server, b"GET /_kmslab/health HTTP/1.1\r\n" + many + b"\r\n")
+    assert status == 431
+    assert_aws_4xx(status, answer)
+    assert_alive(server, key_id)
+
+
+def test_no_headers_at_all(server: KmsServer) -> None:
+    reply = exchange(server, b"GET /_kmslab/health HTTP/1.0\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_stalled_and_idle_connections_are_timed_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_http, "IDLE_TIMEOUT_SECONDS", 1)
+    with KmsServer(LocalKms(None), port=0) as srv:
+        # a body that never fully arrives (the client keeps its side open): 400 once the timeout passes
+        with socket.create_connection((srv.host, srv.port), timeout=10) as sock:
+            sock.sendall(_HEAD + b"Content-Length: 100\r\n\r\n{}")
+            started = time.monotonic()
+            reply = sock.recv(65536)
+            assert reply.startswith(b"HTTP/1.1 400 ") and b"shorter than its Content-Length" in reply
+            assert 0.5 < time.monotonic() - started < 5
+        # an idle keep-alive connection is closed by the server
+        with socket.create_connection((srv.host, srv.port), timeout=10) as sock:
+            started = time.monotonic()
+            assert sock.recv(10) == b""
+            assert 0.5 < time.monotonic() - started < 5
+        status, body = request_health(srv)
+        assert status == 200 and body["status"] == "ok"
+
+
+def request_health(server: KmsServer) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    try:
+        conn.request("GET", "/_kmslab/health")
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
     finally:
         conn.close()

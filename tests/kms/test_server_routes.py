@@ -119,6 +119,7 @@ def test_mounted_service_answers_through_boto3(server: KmsServer) -> None:
     client = boto3.client("cloudtrail", endpoint_url=server.url, region_name="ap-south-1")
     events = client.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "Encrypt"}])
     assert [(e["EventId"], e["EventName"]) for e in events["Events"]] == [("e1", "Encrypt")]
+    assert events["Events"][0]["EventTime"] == datetime(2026, 1, 2).astimezone()
     operation, body, caller, region = seen[0]
     assert operation == "LookupEvents" and region == "ap-south-1"
     assert body["LookupAttributes"] == [{"AttributeKey": "EventName", "AttributeValue": "Encrypt"}]

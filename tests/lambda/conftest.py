@@ -19,9 +19,10 @@ from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from kmslab.kms import LocalKms
 from kmslab.kms.seams import FixedClock
-from moto import mock_aws
 
 ASSET_ROOT = Path(__file__).resolve().parents[2] / "lambda"
 if str(ASSET_ROOT) not in sys.path:
@@ -117,29 +118,32 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[AlertingWorld]:
     idempotency.reset()
 
 
+class LogLines(list[dict[str, Any]]):
+    """The JSON log lines written so far; call :meth:`refresh` to read new ones."""
+
+    def __init__(self, buffer: io.StringIO) -> None:
+        super().__init__()
+        self._buffer = buffer
+
+    def refresh(self) -> LogLines:
+        self[:] = [json.loads(line) for line in self._buffer.getvalue().splitlines() if line.strip()]
+        return self
+
+
 @pytest.fixture
-def log_lines() -> Iterator[list[dict[str, Any]]]:
+def log_lines() -> Iterator[LogLines]:
     """Capture the structured log lines of both handlers' Powertools loggers."""
     import deletion_watch.app as watch_app
     import key_use_alert.app as use_app
 
     buffer = io.StringIO()
-    handlers: list[tuple[logging.StreamHandler[Any], Any]] = []
+    swapped: list[tuple[logging.StreamHandler[Any], Any]] = []
     for module in (use_app, watch_app):
         handler = module.logger.registered_handler
         assert isinstance(handler, logging.StreamHandler)
-        handlers.append((handler, handler.setStream(buffer)))
-    lines: list[dict[str, Any]] = []
-
-    class _Lines(list[dict[str, Any]]):
-        def refresh(self) -> _Lines:
-            self.clear()
-            self.extend(json.loads(line) for line in buffer.getvalue().splitlines() if line.strip())
-            return self
-
-    captured = _Lines(lines)
-    yield captured
-    for handler, previous in handlers:
+        swapped.append((handler, handler.setStream(buffer)))
+    yield LogLines(buffer)
+    for handler, previous in swapped:
         handler.setStream(previous)
 
 

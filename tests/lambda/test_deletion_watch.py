@@ -67,7 +67,7 @@ def test_schedule_key_deletion_of_a_live_key_says_when_it_was_last_used(world, p
     body = note["Message"]
     assert "was scheduled for deletion by arn:aws:iam::" in body and ":user/Alice." in body
     assert "Verdict:        LIVE KEY" in body
-    assert "(7-day window, 7 days left)" in body
+    assert "(7 days left, 7-day window)" in body
     assert "2026-01-01T17:58:30Z (3 days ago), Decrypt" in body
     assert "by            arn:aws:sts::123456789012:assumed-role/ReportReader/nightly" in body
     assert f"aws kms cancel-key-deletion --key-id {pending_key.key_id}" in body

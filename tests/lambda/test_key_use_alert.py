@@ -159,7 +159,7 @@ def test_cancel_option_cancels_the_deletion_and_says_so(world, pending_key, cont
     assert metadata["KeyState"] == "Disabled"
     assert "DeletionDate" not in metadata
     [note] = world.inbox.drain()
-    assert "CANCELLED" in note["Subject"]
+    assert note["Subject"].startswith("KMS key deletion CANCELLED after use: ")
     assert "the deletion was CANCELLED" in note["Message"]
     assert "The key is now Disabled" in note["Message"]
     assert f"aws kms enable-key --key-id {pending_key.key_id}" in note["Message"]

@@ -48,16 +48,20 @@ def _parse(name: str, text: str) -> NamedQuery:
     return NamedQuery(name=name, description=match["description"].strip(), sql=text)
 
 
-@cache
-def load_queries() -> tuple[NamedQuery, ...]:
+def load_queries() -> list[NamedQuery]:
     """Return every audit query, sorted by name.
 
     Returns:
-        The queries.
+        The queries (a new list each call; the files are read once).
 
     Raises:
         AuditError: a file lacks its header or placeholders.
     """
+    return list(_load())
+
+
+@cache
+def _load() -> tuple[NamedQuery, ...]:
     folder = resources.files(__name__)
     found = [
         _parse(entry.name.removesuffix(".sql"), entry.read_text(encoding="utf-8"))

@@ -23,10 +23,12 @@ import base64
 import binascii
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from kmslab.kms.authz.identities import IdentityStore
 from kmslab.kms.policy import (
+    Policy,
     PolicyResult,
     StatementRef,
     encryption_context,
@@ -114,6 +116,12 @@ class Decision:
         }
 
 
+@lru_cache(maxsize=256)
+def _key_policy(text: str) -> Policy:
+    """Parse a key policy once: the engine sends the same text on every request for a key."""
+    return parse_policy(text, kind="key")
+
+
 def _merge(results: list[PolicyResult]) -> PolicyResult:
     out = PolicyResult()
     for r in results:
@@ -161,7 +169,7 @@ def decide(request: AuthorizationRequest, store: IdentityStore, *, now: datetime
     kwargs = {"caller": caller, "action": request.action, "resource": resource, "context": ctx}
     key = PolicyResult()
     if request.key_arn is not None and request.key_policy is not None:
-        key = evaluate_policy(parse_policy(request.key_policy, kind="key"), source="key policy", **kwargs)  # type: ignore[arg-type]
+        key = evaluate_policy(_key_policy(request.key_policy), source="key policy", **kwargs)  # type: ignore[arg-type]
     identity = _merge(
         [
             evaluate_policy(p.policy, source=f"identity policy {p.name}", **kwargs)  # type: ignore[arg-type]
