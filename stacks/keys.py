@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from stacks import key_policy
+from stacks.arns import log_group_arn, trail_arn
 from stacks.config import KitConfig
 
 __all__ = ["KeysStack", "key_principals", "removal_policy"]
@@ -90,7 +91,7 @@ class KeysStack(Stack):
         )
         # The trail is in another stack: its ARN comes from the configured name, not from a cross-stack token,
         # so the key policy (needed before the trail can be created) has no dependency on the trail stack.
-        self.trail_arn = self.format_arn(service="cloudtrail", resource="trail", resource_name=config.trail_name)
+        self.trail_arn = trail_arn(self, config.trail_name)
 
         self.data_key = self._data_key()
         self.audit_key = self._audit_key()
@@ -145,12 +146,7 @@ class KeysStack(Stack):
     def _audit_key(self) -> kms.Key:
         account, region = self.account, self.region
         trail_context = f"arn:{self.partition}:cloudtrail:*:{account}:trail/*"
-        log_group_arn = self.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name=self.config.trail_log_group_name,
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
+        trail_log_group = log_group_arn(self, self.config.trail_log_group_name)
         cloudtrail = iam.ServicePrincipal("cloudtrail.amazonaws.com")
         statements = [
             *self._base_statements(),
@@ -186,7 +182,7 @@ class KeysStack(Stack):
                 principals=[iam.ServicePrincipal(f"logs.{region}.amazonaws.com")],
                 actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
                 resources=["*"],
-                conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": log_group_arn}},
+                conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": trail_log_group}},
             ),
         ]
         return self._key(

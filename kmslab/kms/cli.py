@@ -9,7 +9,7 @@ import click
 
 from kmslab.kms.control import ControlClient
 from kmslab.kms.seams import DEFAULT_ACCOUNT, DEFAULT_REGION
-from kmslab.kms.server import DEFAULT_HOST, DEFAULT_PORT, build_server
+from kmslab.kms.server import DEFAULT_HOST, DEFAULT_PORT
 
 DEFAULT_DATA_DIR = ".kmslab/kms"
 _ENDPOINT_ENV = "AWS_ENDPOINT_URL_KMS"
@@ -56,35 +56,80 @@ def kms() -> None:
     help="Directory where keys persist across restarts (created if missing).",
 )
 @click.option("--region", default=DEFAULT_REGION, show_default=True, help="Region of requests that are not signed.")
-@click.option("--account", default=DEFAULT_ACCOUNT, show_default=True, help="Account ID that owns the keys.")
+@click.option(
+    "--account",
+    default=None,
+    help=f"Account ID that owns the keys [default: the identities file's account, else {DEFAULT_ACCOUNT}].",
+)
+@click.option(
+    "--trail-dir",
+    type=click.Path(file_okay=False, writable=True),
+    default=None,
+    help="Write a CloudTrail record of every call (refused ones too) as CloudTrail log files under this "
+    "directory, and answer CloudTrail LookupEvents over them.",
+)
+@click.option(
+    "--identities",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="JSON or YAML file of IAM identities (ARN, access key, secret, IAM policies). Requests must then be "
+    "signed by one of them, and key policies, IAM policies and grants decide every call. Without it, every "
+    "caller acts as the account root.",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Log one line per request to stderr.")
-def serve(host: str, port: int, data_dir: str, region: str, account: str, verbose: bool) -> None:
+def serve(
+    host: str,
+    port: int,
+    data_dir: str,
+    region: str,
+    account: str | None,
+    trail_dir: str | None,
+    identities: str | None,
+    verbose: bool,
+) -> None:
     """Serve the local KMS over HTTP until Ctrl-C (or SIGTERM).
 
-    Any AWS SDK or the AWS CLI can use it: set AWS_ENDPOINT_URL_KMS to the printed URL; any
-    credentials are accepted. The region of each request is the one it is signed for, so one
+    Any AWS SDK or the AWS CLI can use it: set AWS_ENDPOINT_URL_KMS to the printed URL; without
+    --identities any credentials are accepted. The region of each request is the one it is signed for, so one
     endpoint serves every region. Keys survive restarts (and kill -9) in --data-dir.
 
     \b
     Examples:
       kmslab kms serve
       kmslab kms serve --port 0 --data-dir /tmp/kms --region eu-west-1
+      kmslab kms serve --trail-dir .kmslab/trail --identities identities.json
       AWS_ENDPOINT_URL_KMS=http://127.0.0.1:4599 aws kms list-keys
     """
-    if not (account.isdigit() and len(account) == 12):
+    from kmslab.local import build_endpoint
+
+    if account is not None and not (account.isdigit() and len(account) == 12):
         raise click.BadParameter("must be 12 digits", param_hint="--account")
     try:
-        server = build_server(data_dir=data_dir, host=host, port=port, region=region, account=account, verbose=verbose)
+        endpoint = build_endpoint(
+            data_dir=data_dir,
+            host=host,
+            port=port,
+            region=region,
+            account=account,
+            trail_dir=trail_dir,
+            identities=identities,
+            verbose=verbose,
+        )
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise EndpointUnavailable(f"cannot listen on {host}:{port}: the port is already in use") from exc
         raise EndpointUnavailable(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from exc
     except ValueError as exc:  # a corrupt saved clock offset
         raise EndpointUnavailable(f"cannot open the local KMS in {data_dir}: {exc}") from exc
+    server = endpoint.server
+    account = server.kms.account
     server.start()
     click.echo(
         f"kmslab kms: serving account {account} at {server.url} (default region {region}, data {data_dir}); "
-        f"point clients at it with {_ENDPOINT_ENV}={server.url} and any credentials; Ctrl-C stops"
+        f"point clients at it with {_ENDPOINT_ENV}={server.url} and "
+        + ("the identities' credentials" if identities else "any credentials")
+        + ("; CloudTrail logs in " + trail_dir if trail_dir else "")
+        + "; Ctrl-C stops"
     )
     server.serve_forever()
     click.echo("kmslab kms: stopped", err=True)
@@ -119,3 +164,12 @@ def advance_time(endpoint: str, days: float | None, hours: float | None, seconds
     total = value * {"days": 86400, "hours": 3600, "seconds": 1}[name]
     now = ControlClient(endpoint).advance(timedelta(seconds=total))
     click.echo(f"local KMS time is now {now.isoformat()}")
+
+
+def _mount_explain() -> None:
+    from kmslab.kms.authz.cli import explain
+
+    kms.add_command(explain, "explain")
+
+
+_mount_explain()

@@ -46,8 +46,16 @@ class Built:
     template: Template
 
 
-def build(config: Config, *, with_trail_logs: bool, nag: bool = False) -> Built:
-    app = cdk.App(outdir=tempfile.mkdtemp(prefix="kmslab-alerting-"))
+CDK_CONTEXT = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"]
+
+
+def new_app() -> cdk.App:
+    """An App with the project's feature flags (cdk.json), synthesizing into a fresh directory."""
+    return cdk.App(context=CDK_CONTEXT, outdir=tempfile.mkdtemp(prefix="kmslab-alerting-"))
+
+
+def build(config: KitConfig, *, with_trail_logs: bool, nag: bool = False) -> Built:
+    app = new_app()
     log_group = None
     if with_trail_logs:
         trail = cdk.Stack(app, "Trail")
@@ -391,7 +399,7 @@ def test_cdk_nag_aws_solutions_and_nist_800_53_r5_pass(on_use):
 
 
 def test_cdk_nag_reports_what_is_not_acknowledged():
-    app = cdk.App(outdir=tempfile.mkdtemp(prefix="kmslab-alerting-"))
+    app = new_app()
     trail = cdk.Stack(app, "Trail")
     plain = logs.LogGroup(trail, "PlainLogs")  # no KMS key, no retention: NIST findings
     AlertingStack(app, "Alerting", config=Config(), trail_log_group=plain)

@@ -1,0 +1,71 @@
+"""Build the whole kit into an App: the one place that instantiates stacks and wires them together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+
+from stacks.config import KitConfig
+from stacks.keys import KeysStack
+from stacks.storage import StorageStack
+from stacks.trail import TrailStack
+
+__all__ = ["Kit", "build_kit"]
+
+
+@dataclass(frozen=True)
+class Kit:
+    """The kit's stacks, as ``build_kit`` created them.
+
+    Attributes:
+        config: The settings the kit was built with.
+        keys: KMS keys (data, audit, optional signing/HMAC/multi-Region primary).
+        storage: Data bucket and its access-log bucket.
+        trail: CloudTrail trail, its bucket and log group.
+    """
+
+    config: KitConfig
+    keys: KeysStack
+    storage: StorageStack
+    trail: TrailStack
+
+    def stacks(self) -> dict[str, cdk.Stack]:
+        """Every stack of the kit by attribute name (stacks added to ``Kit`` later are picked up).
+
+        Returns:
+            Mapping of attribute name to stack.
+        """
+        return {name: value for name, value in vars(self).items() if isinstance(value, cdk.Stack)}
+
+
+def build_kit(app: cdk.App, config: KitConfig) -> Kit:
+    """Instantiate the kit's stacks in ``app`` for ``config``.
+
+    Args:
+        app: The CDK app.
+        config: The validated settings.
+
+    Returns:
+        The stacks, typed.
+    """
+    env = cdk.Environment(account=config.account, region=config.region)
+    name = config.stack_prefix
+    keys = KeysStack(app, f"{name}Keys", config=config, env=env, description="kmslab: KMS keys and key policies")
+    storage = StorageStack(
+        app,
+        f"{name}Storage",
+        config=config,
+        data_key=keys.data_key,
+        env=env,
+        description="kmslab: SSE-KMS data bucket and access logs",
+    )
+    trail = TrailStack(
+        app,
+        f"{name}Trail",
+        config=config,
+        audit_key=keys.audit_key,
+        env=env,
+        description="kmslab: multi-Region CloudTrail trail encrypted with the audit key",
+    )
+    return Kit(config=config, keys=keys, storage=storage, trail=trail)
