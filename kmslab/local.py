@@ -6,6 +6,7 @@ so both run exactly the same endpoint.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -90,7 +91,7 @@ def build_endpoint(
     account = account or DEFAULT_ACCOUNT
 
     recorder = None
-    on_close = ()
+    on_close: tuple[Callable[[], None], ...] = ()
     all_sinks = tuple(sinks)
     if trail_dir is not None:
         from kmslab.trail import TrailRecorder
