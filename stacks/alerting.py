@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Acknowledgment, Aws, Duration, Stack, Validations
+from aws_cdk import Aws, CfnResource, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -38,6 +38,7 @@ from constructs import Construct
 
 from stacks.config import KitConfig
 from stacks.keys import removal_policy
+from stacks.nag import acknowledge
 
 LAMBDA_ROOT = Path(__file__).resolve().parent.parent / "lambda"
 SHARED_PACKAGE = "kms_events"
@@ -93,8 +94,11 @@ def asset_excludes(handler: str, root: Path = LAMBDA_ROOT) -> list[str]:
     return [*others, "**/__pycache__", "**/*.pyc"]
 
 
-def _acknowledge(scope: Construct, rule_id: str, reason: str) -> None:
-    Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))
+def _acknowledge(construct: Construct, rule: str, reason: str) -> None:
+    """Acknowledge one cdk-nag rule on the CloudFormation resource behind ``construct``."""
+    resource = construct.node.default_child if not isinstance(construct, CfnResource) else construct
+    assert isinstance(resource, CfnResource), f"{construct.node.path} has no single resource"
+    acknowledge(resource, rule, reason)
 
 
 class AlertingStack(Stack):

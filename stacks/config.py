@@ -43,7 +43,9 @@ _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 _PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,20}[a-z0-9]$")
 # Principals a key policy accepts by ARN: the account root, an IAM role or an IAM user (paths allowed).
-_PRINCIPAL_RE = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:(root|role/[\w+=,.@/-]{1,512}|user/[\w+=,.@/-]{1,512})$")
+_PRINCIPAL_RE = re.compile(
+    r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:(root|role/[\w+=,.@/-]{1,512}|user/[\w+=,.@/-]{1,512})$"
+)
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 # A context key that looks like one of ours (CDK's own keys contain ':', '@', '-' or '/').
 _SETTING_KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -106,6 +108,11 @@ class KitConfig:
         Raises:
             ConfigError: A setting is out of range or malformed.
         """
+        self._check_identity()
+        self._check_keys()
+        self._check_options()
+
+    def _check_identity(self) -> None:
         if not _PREFIX_RE.match(self.prefix):
             raise _fail("prefix", f"{self.prefix!r} must be 3-22 lower-case letters, digits or '-'")
         if not _ACCOUNT_RE.match(self.account):
@@ -116,6 +123,8 @@ class KitConfig:
             for arn in getattr(self, name):
                 if not _PRINCIPAL_RE.match(arn):
                     raise _fail(name, f"{arn!r} is not an IAM root, role or user ARN")
+
+    def _check_keys(self) -> None:
         if not ROTATION_DAYS_MIN <= self.rotation_period_days <= ROTATION_DAYS_MAX:
             raise _fail(
                 "rotation_period_days",
@@ -126,10 +135,6 @@ class KitConfig:
                 "deletion_window_days",
                 f"{self.deletion_window_days} is outside {DELETION_WINDOW_MIN}-{DELETION_WINDOW_MAX} days",
             )
-        if self.alert_email is not None and not _EMAIL_RE.match(self.alert_email):
-            raise _fail("alert_email", f"{self.alert_email!r} is not an e-mail address")
-        if self.on_use not in ("notify", "cancel"):
-            raise _fail("on_use", f"{self.on_use!r} must be 'notify' or 'cancel'")
         if self.signing_key is not None and self.signing_key not in SIGNING_KEY_SPECS:
             raise _fail("signing_key", f"{self.signing_key!r} must be one of {', '.join(SIGNING_KEY_SPECS)}")
         replica = self.multi_region_replica_region
@@ -140,6 +145,12 @@ class KitConfig:
                 raise _fail("multi_region_replica_region", f"{replica!r} must differ from region {self.region!r}")
         if self.removal not in ("retain", "destroy"):
             raise _fail("removal", f"{self.removal!r} must be 'retain' or 'destroy'")
+
+    def _check_options(self) -> None:
+        if self.alert_email is not None and not _EMAIL_RE.match(self.alert_email):
+            raise _fail("alert_email", f"{self.alert_email!r} is not an e-mail address")
+        if self.on_use not in ("notify", "cancel"):
+            raise _fail("on_use", f"{self.on_use!r} must be 'notify' or 'cancel'")
 
     # Names derived from the prefix, shared by the stacks so no stack needs another stack's tokens.
     @property

@@ -219,4 +219,3 @@ class KeysStack(Stack):
             key_spec=kms.KeySpec.HMAC_256,
             key_usage=kms.KeyUsage.GENERATE_VERIFY_MAC,
         )
-

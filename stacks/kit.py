@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import aws_cdk as cdk
 
 from stacks.config import KitConfig
+from stacks.key_replica import KeyReplicaStack
 from stacks.keys import KeysStack
 from stacks.storage import StorageStack
 from stacks.trail import TrailStack
@@ -23,12 +24,14 @@ class Kit:
         keys: KMS keys (data, audit, optional signing/HMAC/multi-Region primary).
         storage: Data bucket and its access-log bucket.
         trail: CloudTrail trail, its bucket and log group.
+        key_replica: Replica of the data key in ``multi_region_replica_region``, or None.
     """
 
     config: KitConfig
     keys: KeysStack
     storage: StorageStack
     trail: TrailStack
+    key_replica: KeyReplicaStack | None = None
 
     def stacks(self) -> dict[str, cdk.Stack]:
         """Every stack of the kit by attribute name (stacks added to ``Kit`` later are picked up).
@@ -51,7 +54,15 @@ def build_kit(app: cdk.App, config: KitConfig) -> Kit:
     """
     env = cdk.Environment(account=config.account, region=config.region)
     name = config.stack_prefix
-    keys = KeysStack(app, f"{name}Keys", config=config, env=env, description="kmslab: KMS keys and key policies")
+    replica_region = config.multi_region_replica_region
+    keys = KeysStack(
+        app,
+        f"{name}Keys",
+        config=config,
+        env=env,
+        description="kmslab: KMS keys and key policies",
+        cross_region_references=replica_region is not None,
+    )
     storage = StorageStack(
         app,
         f"{name}Storage",
@@ -68,4 +79,21 @@ def build_kit(app: cdk.App, config: KitConfig) -> Kit:
         env=env,
         description="kmslab: multi-Region CloudTrail trail encrypted with the audit key",
     )
-    return Kit(config=config, keys=keys, storage=storage, trail=trail)
+    key_replica = None
+    if replica_region is not None:
+        key_replica = KeyReplicaStack(
+            app,
+            f"{name}KeyReplica",
+            config=config,
+            primary_key=keys.data_key,
+            env=cdk.Environment(account=config.account, region=replica_region),
+            cross_region_references=True,
+            description="kmslab: replica of the multi-Region data key",
+        )
+    return Kit(
+        config=config,
+        keys=keys,
+        storage=storage,
+        trail=trail,
+        key_replica=key_replica,
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from kmslab.envelope._suites import COMMITMENT_LEN, TAG_LEN, Suite, suite_by_id
 from kmslab.envelope.errors import ContextMismatchError, MessageFormatError, TruncatedMessageError
@@ -220,6 +220,17 @@ class Header:
         """The suite's specification name."""
         return self.suite.name
 
+    def __getattr__(self, name: str) -> Any:
+        # Called only for an attribute missing from the instance: a parsed header fills
+        # ``encrypted_data_keys`` from ``raw_edks`` on first use (the one-shot decrypt of a raw-key
+        # message never needs the objects).
+        fields = self.__dict__
+        if name == "encrypted_data_keys" and "raw_edks" in fields:
+            edks = parse_edks(fields["raw_edks"])
+            fields[name] = edks
+            return edks
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
 
 def header_prefix_after_id(context_bytes: bytes, edk_bytes: bytes, edk_count: int, frame_length: int) -> bytes:
     """Return the header bytes between the message ID and the commitment (constant per data key and frame size).
@@ -251,29 +262,16 @@ _CONTEXTS: dict[bytes, Mapping[str, str]] = {}
 _EDK_LEN = struct.Struct(">H")
 
 
-class _Middle(NamedTuple):
-    """The header fields between the message ID and the commitment, parsed."""
-
-    context: Mapping[str, str]
-    raw_context: bytes
-    edks: tuple[EncryptedDataKey, ...]
-    raw_edks: bytes
-    framed: bool
-    frame_length: int
-
-
-#: header bytes between message ID and commitment -> parsed; messages under one cached data key share them
-_MIDDLES: dict[bytes, _Middle] = {}
 _MEMO_SIZE = 64
 
 
-def parse_header(buf: bytes | bytearray | memoryview, need: Need) -> tuple[Header, int]:
+def parse_header(buf: bytes | bytearray | memoryview, need: Need | None) -> tuple[Header, int]:
     """Parse a version 2 header at the start of ``buf``, without verifying anything cryptographic.
 
     Args:
         buf: the message bytes (a bytearray a stream reader grows on demand).
         need: called with a total length before it is read; makes ``buf`` at least that long or raises
-            :class:`TruncatedMessageError`.
+            :class:`TruncatedMessageError`. None when ``buf`` holds the whole message.
 
     Returns:
         ``(header, header_length)``; the 16-byte authentication tag that follows is not read.
@@ -281,75 +279,52 @@ def parse_header(buf: bytes | bytearray | memoryview, need: Need) -> tuple[Heade
     Raises:
         MessageFormatError: unsupported version or suite, or a malformed field.
     """
-    need(37)
+    if need is None:
+        size = len(buf)
+        if size < 37:
+            raise TruncatedMessageError("the message is truncated inside the header")
+    else:
+        need(37)
     if buf[0] != VERSION_2:
         raise MessageFormatError(
             f"unsupported message format version {buf[0]} (only version 2 with key commitment is accepted)"
         )
     suite = suite_by_id(int.from_bytes(buf[1:3], "big"))
-    message_id = bytes(buf[3:35])
-    middle = None
-    for known, parsed in list(_MIDDLES.items()):  # a copy: another thread may clear the memo
-        if buf[35 : 35 + len(known)] == known:
-            middle, pos = parsed, 35 + len(known)
-            break
-    if middle is None:
-        middle, pos = _parse_middle(buf, need)
-        if len(_MIDDLES) >= _MEMO_SIZE:
-            _MIDDLES.clear()
-        _MIDDLES[bytes(buf[35:pos])] = middle
-    need(pos + COMMITMENT_LEN)
-    commitment = bytes(buf[pos : pos + COMMITMENT_LEN])
-    pos += COMMITMENT_LEN
-    header = Header(
-        suite=suite,
-        message_id=message_id,
-        encryption_context=middle.context,
-        encrypted_data_keys=middle.edks,
-        framed=middle.framed,
-        frame_length=middle.frame_length,
-        commitment=commitment,
-        raw=bytes(buf[:pos]),
-        raw_context=middle.raw_context,
-        raw_edks=middle.raw_edks,
-    )
-    return header, pos
-
-
-def _parse_middle(buf: bytes | bytearray | memoryview, need: Need) -> tuple[_Middle, int]:
-    context_len = int.from_bytes(buf[35:37], "big")
-    pos = 37 + context_len
-    need(pos + 2)
-    raw_context = bytes(buf[37:pos])
+    # Walk the length fields (the stream reader fetches bytes as they are needed); the EDK objects are built
+    # lazily from the raw EDK bytes (see Header.__getattr__).
+    context_end = 37 + int.from_bytes(buf[35:37], "big")
+    pos = context_end
+    if need is None:
+        # a complete buffer: a field past the end reads as length 0; the bound check below catches it
+        edk_count = int.from_bytes(buf[pos : pos + 2], "big")
+        pos += 2
+        for _ in range(3 * edk_count):
+            pos += 2 + int.from_bytes(buf[pos : pos + 2], "big")
+            if pos > size:
+                break
+        if pos + 5 + COMMITMENT_LEN > size:
+            raise TruncatedMessageError("the message is truncated inside the header")
+    else:
+        need(pos + 2)
+        edk_count = int.from_bytes(buf[pos : pos + 2], "big")
+        pos += 2
+        for _ in range(3 * edk_count):
+            need(pos + 2)
+            pos += 2 + int.from_bytes(buf[pos : pos + 2], "big")
+        need(pos + 5 + COMMITMENT_LEN)
+    if edk_count == 0:
+        raise MessageFormatError("the message has no encrypted data keys")
+    end = pos + 5 + COMMITMENT_LEN
+    raw = bytes(buf[:end])
+    raw_context = raw[37:context_end]
     context = _CONTEXTS.get(raw_context)
     if context is None:
         context = FrozenContext(parse_context(raw_context), raw_context)
         if len(_CONTEXTS) >= _MEMO_SIZE:
             _CONTEXTS.clear()
         _CONTEXTS[raw_context] = context
-    edk_start = pos
-    edk_count = int.from_bytes(buf[pos : pos + 2], "big")
-    if edk_count == 0:
-        raise MessageFormatError("the message has no encrypted data keys")
-    pos += 2
-    edks = []
-    for _ in range(edk_count):
-        fields = []
-        for _ in range(3):
-            need(pos + 2)
-            size = int.from_bytes(buf[pos : pos + 2], "big")
-            need(pos + 2 + size)
-            fields.append(bytes(buf[pos + 2 : pos + 2 + size]))
-            pos += 2 + size
-        try:
-            provider_id = fields[0].decode("utf-8")
-        except UnicodeDecodeError:
-            raise MessageFormatError("encrypted data key provider ID is not valid UTF-8") from None
-        edks.append(EncryptedDataKey(provider_id, fields[1], fields[2]))
-    raw_edks = bytes(buf[edk_start:pos])
-    need(pos + 5)
-    content_type = buf[pos]
-    frame_length = int.from_bytes(buf[pos + 1 : pos + 5], "big")
+    content_type = raw[pos]
+    frame_length = int.from_bytes(raw[pos + 1 : pos + 5], "big")
     if content_type == CONTENT_FRAMED:
         if not 0 < frame_length <= MAX_FRAME_LENGTH:
             raise MessageFormatError(f"invalid frame length {frame_length}")
@@ -358,8 +333,59 @@ def _parse_middle(buf: bytes | bytearray | memoryview, need: Need) -> tuple[_Mid
             raise MessageFormatError("a single-block message must have frame length 0")
     else:
         raise MessageFormatError(f"unknown content type {content_type}")
-    middle = _Middle(context, raw_context, tuple(edks), raw_edks, content_type == CONTENT_FRAMED, frame_length)
-    return middle, pos + 5
+    raw_edks = raw[context_end:pos]
+    if edk_count > 1 or not raw_edks[4 : 4 + int.from_bytes(raw_edks[2:4], "big")].isascii():
+        parse_edks(raw_edks)  # anything but one ASCII provider ID: check the UTF-8 now, as before
+    # Header has no validation in __init__: fill the frozen dataclass's fields at once instead of one
+    # object.__setattr__ per field; encrypted_data_keys is left to Header.__getattr__.
+    header = object.__new__(Header)
+    header.__dict__.update(
+        {
+            "suite": suite,
+            "message_id": raw[3:35],
+            "encryption_context": context,
+            "framed": content_type == CONTENT_FRAMED,
+            "frame_length": frame_length,
+            "commitment": raw[end - COMMITMENT_LEN : end],
+            "raw": raw,
+            "raw_context": raw_context,
+            "raw_edks": raw_edks,
+        }
+    )
+    return header, end
+
+
+def parse_edks(data: bytes) -> tuple[EncryptedDataKey, ...]:
+    """Parse the header's encrypted data keys section (count, then three length-prefixed fields each).
+
+    Args:
+        data: the section, its lengths already checked against the header.
+
+    Returns:
+        The encrypted data keys.
+
+    Raises:
+        MessageFormatError: a provider ID is not UTF-8, or the lengths do not add up.
+    """
+    count = int.from_bytes(data[0:2], "big")
+    pos = 2
+    edks = []
+    for _ in range(count):
+        end = pos + 2 + int.from_bytes(data[pos : pos + 2], "big")
+        raw_provider_id = data[pos + 2 : end]
+        pos = end + 2 + int.from_bytes(data[end : end + 2], "big")
+        key_info = data[end + 2 : pos]
+        end = pos + 2 + int.from_bytes(data[pos : pos + 2], "big")
+        ciphertext = data[pos + 2 : end]
+        pos = end
+        try:
+            provider_id = raw_provider_id.decode("utf-8")
+        except UnicodeDecodeError:
+            raise MessageFormatError("encrypted data key provider ID is not valid UTF-8") from None
+        edks.append(EncryptedDataKey(provider_id, key_info, ciphertext))
+    if pos != len(data):
+        raise MessageFormatError("malformed encrypted data keys")
+    return tuple(edks)
 
 
 def need_in(buf: bytes | bytearray | memoryview) -> Need:

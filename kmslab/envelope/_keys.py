@@ -10,9 +10,11 @@ from __future__ import annotations
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.hmac import HMAC
 
-from kmslab.envelope._suites import DATA_KEY_LEN, Suite
+from kmslab.envelope._suites import COMMIT_KEY, COMMIT_KEY_ECDSA_P384, COMMITMENT_LEN, DATA_KEY_LEN, Suite
 
 _DERIVE_LABEL = b"DERIVEKEY"
+#: the expand info of each suite's encryption key, and the single HKDF-Expand block counter (output <= 64 bytes)
+_DERIVE_INFO = {s.suite_id: s.id_bytes + _DERIVE_LABEL + b"\x01" for s in (COMMIT_KEY, COMMIT_KEY_ECDSA_P384)}
 _COMMIT_INFO = b"COMMITKEY\x01"
 _SHA512 = hashes.SHA512()
 
@@ -32,6 +34,6 @@ def derive_keys(data_key: bytes, message_id: bytes, suite: Suite) -> tuple[bytes
     extract.update(data_key)
     expand_key = HMAC(extract.finalize(), _SHA512)
     expand_commit = expand_key.copy()
-    expand_key.update(suite.id_bytes + _DERIVE_LABEL + b"\x01")
+    expand_key.update(_DERIVE_INFO[suite.suite_id])
     expand_commit.update(_COMMIT_INFO)
-    return expand_key.finalize()[:DATA_KEY_LEN], expand_commit.finalize()[:32]
+    return expand_key.finalize()[:DATA_KEY_LEN], expand_commit.finalize()[:COMMITMENT_LEN]

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.constant_time import bytes_eq
 
 from kmslab.envelope import _keys
-from kmslab.envelope._format import Header, header_prefix_after_id, serialize_context, validate_context
+from kmslab.envelope._format import (
+    FrozenContext,
+    Header,
+    header_prefix_after_id,
+    serialize_context,
+    validate_context,
+)
 from kmslab.envelope._suites import (
     IV_LEN,
     PUBLIC_KEY_CONTEXT_KEY,
@@ -21,6 +28,45 @@ from kmslab.envelope.errors import AuthenticationError, ContextMismatchError, Ke
 from kmslab.envelope.providers import KeyProvider
 
 ZERO_IV = bytes(IV_LEN)
+
+
+#: the caller's context as a tuple of pairs -> its validated, serialized frozen form (bounded; cleared when full)
+_PREPARED: dict[tuple[tuple[Any, Any], ...], FrozenContext] = {}
+_PREPARED_SIZE = 64
+_EMPTY_CONTEXT = FrozenContext({}, b"")
+
+
+def prepare_context(encryption_context: Mapping[str, str] | None) -> FrozenContext:
+    """Validate and serialize a caller's encryption context once; repeat calls with equal pairs hit a memo.
+
+    Args:
+        encryption_context: the caller's context (``aws-crypto-`` keys are reserved).
+
+    Returns:
+        A read-only context carrying its serialization.
+
+    Raises:
+        ContextMismatchError: a reserved, non-string or oversized entry.
+    """
+    if not encryption_context:
+        return _EMPTY_CONTEXT
+    try:
+        pairs = tuple(encryption_context.items())
+        found = _PREPARED.get(pairs)
+    except TypeError:  # an unhashable value: validation below names the problem
+        pairs, found = (), None
+    if found is not None:
+        return found
+    context = validate_context(encryption_context)
+    for key in context:
+        if key.startswith(RESERVED_CONTEXT_PREFIX):
+            raise ContextMismatchError(f"encryption context key {key!r} uses the reserved prefix 'aws-crypto-'")
+    frozen = FrozenContext(context)
+    if pairs and all(type(k) is str and type(v) is str for k, v in pairs):
+        if len(_PREPARED) >= _PREPARED_SIZE:
+            _PREPARED.clear()
+        _PREPARED[pairs] = frozen
+    return frozen
 
 
 def encrypt_materials(
@@ -46,27 +92,24 @@ def encrypt_materials(
         ContextMismatchError: a reserved or non-string context entry.
         KeyProviderError: the provider failed or returned no EDKs.
     """
-    context = validate_context(encryption_context)
-    for key in context:
-        if key.startswith(RESERVED_CONTEXT_PREFIX):
-            raise ContextMismatchError(f"encryption context key {key!r} uses the reserved prefix 'aws-crypto-'")
+    frozen = prepare_context(encryption_context)
     cache_key = None
     if cache is not None:
-        cache_key = ("enc", provider.cache_id, suite.suite_id, tuple(sorted(context.items())))
+        cache_key = ("enc", provider.cache_id, suite.suite_id, frozen.serialized)
         entry = cache.take_encrypt(cache_key, plaintext_length)
         if entry is not None:
             return entry
     signing_key = None
+    context: Mapping[str, str] = frozen
     if suite.signed:
         from kmslab.envelope import _signing
 
         signing_key = _signing.new_signing_key()
-        context[PUBLIC_KEY_CONTEXT_KEY] = _signing.encode_public_key(signing_key)
-    context_bytes = serialize_context(context)
+        context = FrozenContext({**frozen, PUBLIC_KEY_CONTEXT_KEY: _signing.encode_public_key(signing_key)})
     data_key, edks = provider.generate_data_key(context)
     if not edks or len(edks) > 0xFFFF:
         raise KeyProviderError("the key provider returned no encrypted data key")
-    entry = EncryptEntry(data_key, tuple(edks), context, context_bytes, signing_key)
+    entry = EncryptEntry(data_key, tuple(edks), dict(context), serialize_context(context), signing_key)
     if cache is not None and cache_key is not None:
         cache.put_encrypt(cache_key, entry, plaintext_length)
     return entry
@@ -108,7 +151,7 @@ def open_header(
     provider: KeyProvider,
     required_context: Mapping[str, str] | None,
     cache: DataKeyCache | None,
-) -> bytes:
+) -> tuple[bytes, AESGCM]:
     """Check the context, get the data key, verify the key commitment and the header tag.
 
     Args:
@@ -119,14 +162,15 @@ def open_header(
         cache: an optional data-key cache.
 
     Returns:
-        The message's derived encryption key.
+        The message's derived encryption key, and an AES-GCM object keyed with it.
 
     Raises:
         ContextMismatchError: a required pair is missing or different.
         KeyProviderError: no data key could be decrypted.
         AuthenticationError: the commitment or the header tag does not verify.
     """
-    check_required_context(header, required_context)
+    if required_context:
+        check_required_context(header, required_context)
     suite = header.suite
     data_key = None
     cache_key = None
@@ -140,8 +184,9 @@ def open_header(
     key, commitment = _keys.derive_keys(data_key, header.message_id, suite)
     if not bytes_eq(commitment, header.commitment):
         raise AuthenticationError("key commitment does not match: the data key is not the one this message commits to")
+    aead = AESGCM(key)
     try:
-        AESGCM(key).decrypt(ZERO_IV, header_tag, header.raw)
+        aead.decrypt(ZERO_IV, header_tag, header.raw)
     except InvalidTag:
         raise AuthenticationError("the header authentication tag does not verify: the header was altered") from None
-    return key
+    return key, aead

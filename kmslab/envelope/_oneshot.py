@@ -17,20 +17,25 @@ from kmslab.envelope._format import (
     MAX_FRAMES,
     SINGLE_BLOCK_AAD,
     Header,
-    need_in,
     parse_header,
 )
-from kmslab.envelope._materials import ZERO_IV, encrypt_materials, header_middle, open_header
-from kmslab.envelope._suites import MESSAGE_ID_LEN, PUBLIC_KEY_CONTEXT_KEY, TAG_LEN, Suite
+from kmslab.envelope._materials import ZERO_IV, encrypt_materials, header_middle, open_header, prepare_context
+from kmslab.envelope._suites import DATA_KEY_LEN, IV_LEN, MESSAGE_ID_LEN, PUBLIC_KEY_CONTEXT_KEY, TAG_LEN, Suite
 from kmslab.envelope.cache import DataKeyCache
 from kmslab.envelope.errors import AuthenticationError, EnvelopeError, MessageFormatError, TruncatedMessageError
-from kmslab.envelope.providers import KeyProvider
+from kmslab.envelope.providers import KeyProvider, RawAesKeyProvider
 
 _VERSION = b"\x02"
 _IV_PAD = bytes(8)
 _SEQ_LEN = struct.Struct(">IQ")
 _U32 = struct.Struct(">I")
 _FINAL_PREFIX = struct.Struct(">II12sI")
+_FIRST_IV = _IV_PAD + _U32.pack(1)
+_FINAL_MARKER_BYTES = _U32.pack(FINAL_FRAME_MARKER)
+_FIRST_FINAL_AAD = FINAL_FRAME_AAD + _U32.pack(1)
+_U64 = struct.Struct(">Q")
+_DATA_KEY_END = MESSAGE_ID_LEN + DATA_KEY_LEN
+_FRESH_LEN = _DATA_KEY_END + IV_LEN
 
 
 def check_frame_length(frame_length: int) -> None:
@@ -49,16 +54,46 @@ def encrypt_bytes(
 ) -> bytes:
     """Encrypt a buffer into one framed message (see :func:`kmslab.envelope.encrypt`)."""
     check_frame_length(frame_length)
-    view = memoryview(plaintext).cast("B")
+    view = plaintext if type(plaintext) is bytes else memoryview(plaintext).cast("B")
     total = len(view)
     if total > frame_length * MAX_FRAMES:
         raise EnvelopeError("the plaintext needs more than 2**32 - 1 frames; use a larger frame length")
-    entry = encrypt_materials(provider, encryption_context, suite, cache, total)
-    message_id = os.urandom(MESSAGE_ID_LEN)
-    key, commitment = _keys.derive_keys(entry.data_key, message_id, suite)
-    header = b"".join((_VERSION, suite.id_bytes, message_id, header_middle(entry, frame_length), commitment))
+    if cache is None and not suite.signed and type(provider) is RawAesKeyProvider:
+        # The lean path: one urandom call for message ID, data key and wrapping IV; the header is joined
+        # from the provider's precomputed EDK prefix without building EDK or entry objects.
+        context_bytes = prepare_context(encryption_context).serialized
+        material = os.urandom(_FRESH_LEN)
+        message_id = material[:MESSAGE_ID_LEN]
+        data_key = material[MESSAGE_ID_LEN:_DATA_KEY_END]
+        middle = b"".join(
+            (
+                len(context_bytes).to_bytes(2, "big"),
+                context_bytes,
+                provider.edk_section(data_key, material[_DATA_KEY_END:], context_bytes),
+                b"\x02",
+                frame_length.to_bytes(4, "big"),
+            )
+        )
+    else:
+        entry = encrypt_materials(provider, encryption_context, suite, cache, total)
+        message_id = os.urandom(MESSAGE_ID_LEN)
+        data_key = entry.data_key
+        middle = header_middle(entry, frame_length)
+    key, commitment = _keys.derive_keys(data_key, message_id, suite)
+    header = b"".join((_VERSION, suite.id_bytes, message_id, middle, commitment))
     aead = AESGCM(key)
+    if total <= frame_length and not suite.signed:  # one final frame: the common small message
+        iv = _FIRST_IV
+        return b"".join(
+            (
+                header,
+                aead.encrypt(ZERO_IV, b"", header),
+                _FINAL_PREFIX.pack(FINAL_FRAME_MARKER, 1, iv, total),
+                aead.encrypt(iv, view, message_id + FINAL_FRAME_AAD + _SEQ_LEN.pack(1, total)),
+            )
+        )
     parts = [header, aead.encrypt(ZERO_IV, b"", header)]
+    view = memoryview(view)  # frames are slices: no copies
     seq = 1
     pos = 0
     regular_aad = message_id + FRAME_AAD
@@ -92,15 +127,34 @@ def decrypt_bytes(
     max_frame_length: int,
 ) -> tuple[bytes, Header]:
     """Decrypt one whole message held in memory (see :func:`kmslab.envelope.decrypt`)."""
-    view = memoryview(message).cast("B")
-    header, pos = parse_header(message if isinstance(message, bytes) else view, need_in(view))
+    view = message if type(message) is bytes else memoryview(message).cast("B")
     end = len(view)
+    header, pos = parse_header(view, None)
     if pos + TAG_LEN > end:
         raise TruncatedMessageError("the message is truncated inside the header authentication tag")
-    header_tag = bytes(view[pos : pos + TAG_LEN])
+    header_tag = view[pos : pos + TAG_LEN]
     pos += TAG_LEN
-    key = open_header(header, header_tag, provider, required_context, cache)
-    aead = AESGCM(key)
+    _, aead = open_header(header, header_tag, provider, required_context, cache)
+    if header.framed and not header.suite.signed and end - pos >= 24 and view[pos : pos + 4] == _FINAL_MARKER_BYTES:
+        # one final frame (the common small message): parse it in place, then require the message to end there
+        if header.frame_length > max_frame_length:
+            raise MessageFormatError(f"frame length {header.frame_length} exceeds the limit of {max_frame_length} bytes")
+        _, got_seq, iv, length = _FINAL_PREFIX.unpack_from(view, pos)
+        _check_frame(got_seq, 1, iv)
+        if length > header.frame_length:
+            raise MessageFormatError("the final frame is longer than the frame length")
+        stop = pos + 24 + length + TAG_LEN
+        if stop > end:
+            raise TruncatedMessageError("the message is truncated inside the final frame")
+        if stop != end:
+            raise MessageFormatError(f"{end - stop} unexpected bytes after the end of the message")
+        try:
+            plaintext = aead.decrypt(iv, view[pos + 24 : stop], header.message_id + _FIRST_FINAL_AAD + _U64.pack(length))
+        except InvalidTag:
+            raise AuthenticationError("a frame's authentication tag does not verify: the body was altered") from None
+        return plaintext, header
+    if type(view) is bytes:
+        view = memoryview(view)
     message_id = header.message_id
     out: list[bytes] = []
     try:

@@ -203,7 +203,7 @@ def decrypt_stream(
     read = _exact_reader(src)
     header = read_stream_header(src)
     header_tag = read(TAG_LEN)
-    key = open_header(header, header_tag, provider, required_context, None)
+    key, _ = open_header(header, header_tag, provider, required_context, None)
     hasher = None
     public_key = None
     if header.suite.signed:

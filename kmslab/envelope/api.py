@@ -100,7 +100,10 @@ def decrypt(
         KeyProviderError: no data key could be decrypted.
     """
     plaintext, header = _oneshot.decrypt_bytes(message, provider, required_context, cache, max_frame_length)
-    return DecryptResult(plaintext, header.encryption_context, header)
+    # the frozen dataclass's __init__ sets each field through object.__setattr__; fill them at once instead
+    result = object.__new__(DecryptResult)
+    result.__dict__.update(plaintext=plaintext, encryption_context=header.encryption_context, header=header)
+    return result
 
 
 def encrypt_stream(

@@ -22,6 +22,7 @@ from kmslab.envelope._suites import DATA_KEY_LEN, IV_LEN, TAG_LEN
 from kmslab.envelope.errors import KeyProviderError
 
 KMS_PROVIDER_ID = "aws-kms"
+_WRAPPED_LEN = (DATA_KEY_LEN + TAG_LEN).to_bytes(2, "big")
 
 
 @runtime_checkable
@@ -63,6 +64,7 @@ class RawAesKeyProvider:
     _aead: AESGCM = field(init=False, repr=False, compare=False)
     _prefix: bytes = field(init=False, repr=False, compare=False)
     _cache_id: str = field(init=False, repr=False, compare=False)
+    _edk_head: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.wrapping_key, bytes | bytearray) or len(self.wrapping_key) != 32:
@@ -72,7 +74,13 @@ class RawAesKeyProvider:
         if self.namespace.startswith(KMS_PROVIDER_ID):
             raise KeyProviderError(f"the namespace {self.namespace!r} is reserved for AWS KMS")
         object.__setattr__(self, "_aead", AESGCM(bytes(self.wrapping_key)))
-        object.__setattr__(self, "_prefix", self.name.encode() + struct.pack(">II", TAG_LEN * 8, IV_LEN))
+        prefix = self.name.encode() + struct.pack(">II", TAG_LEN * 8, IV_LEN)
+        object.__setattr__(self, "_prefix", prefix)
+        pid = self.namespace.encode()
+        if len(pid) > 0xFFFF or len(prefix) + IV_LEN > 0xFFFF:
+            raise KeyProviderError("a raw AES key's namespace or name is longer than 65535 bytes")
+        head = struct.pack(">HH", 1, len(pid)) + pid + struct.pack(">H", len(prefix) + IV_LEN) + prefix
+        object.__setattr__(self, "_edk_head", head)
         fingerprint = hashes.Hash(hashes.SHA256())
         fingerprint.update(b"kmslab-envelope-raw-aes" + bytes(self.wrapping_key))
         digest = fingerprint.finalize().hex()[:16]
@@ -95,6 +103,22 @@ class RawAesKeyProvider:
         """
         iv = os.urandom(IV_LEN)
         return EncryptedDataKey(self.namespace, self._prefix + iv, self._aead.encrypt(iv, data_key, context_bytes))
+
+    def edk_section(self, data_key: bytes, iv: bytes, context_bytes: bytes) -> bytes:
+        """Wrap a data key and return the header's whole EDK section (count and one serialized EDK).
+
+        The one-shot encrypt path uses this instead of :meth:`generate_data_key` to skip building objects;
+        the bytes are exactly ``count || wrap(data_key).serialize()``.
+
+        Args:
+            data_key: the 32-byte plaintext data key (fresh random bytes).
+            iv: the 12-byte wrapping IV (fresh random bytes).
+            context_bytes: the serialized encryption context (the AAD).
+
+        Returns:
+            The EDK section of the header.
+        """
+        return b"".join((self._edk_head, iv, _WRAPPED_LEN, self._aead.encrypt(iv, data_key, context_bytes)))
 
     def generate_data_key(self, encryption_context: Mapping[str, str]) -> tuple[bytes, tuple[EncryptedDataKey, ...]]:
         """Return a random data key wrapped under this key.

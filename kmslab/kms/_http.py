@@ -31,6 +31,8 @@ MAX_HEADERS = 100
 IDLE_TIMEOUT_SECONDS = 120.0
 
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
+_STATUS_LINES = {code: f"HTTP/1.1 {code} {phrase}\r\n" for code, phrase in _REASONS.items()}
+_DEFAULT_CONTENT_TYPE = f"Content-Type: {JSON_CONTENT_TYPE}\r\n"
 
 
 class Response:
@@ -301,7 +303,7 @@ class _Handler(socketserver.StreamRequestHandler):
         if headers is None:
             return
         self.headers = headers
-        connection = headers.get("connection", "").lower()
+        connection = headers._fields.get("connection", "").lower()
         if self.version == "HTTP/1.1":
             self.close_connection = "close" in connection
         else:
@@ -323,14 +325,25 @@ class _Handler(socketserver.StreamRequestHandler):
         end = peeked.find(b"\r\n\r\n")
         if end == -1:
             return self._read_header_lines()
-        lines = self.rfile.read(end + 4)[:end].split(b"\r\n")
+        # One decode for the whole block; the checks per field are those of _add_field, inlined.
+        lines = self.rfile.read(end + 4)[:end].decode("latin-1").split("\r\n")
         if len(lines) > MAX_HEADERS:
             self._refuse(431, f"The request has more than {MAX_HEADERS} header fields.")
             return None
         fields: dict[str, str] = {}
         for line in lines:
-            if not self._add_field(fields, line):
+            name, colon, value = line.partition(":")
+            if not colon or not name or name != name.strip() or not name.isprintable() or "\n" in value:
+                self._refuse(400, "A header field is malformed.")
                 return None
+            key = name.lower()
+            value = value.strip()
+            if key in fields:
+                if key == "content-length":
+                    self._refuse(400, "The request has more than one Content-Length header.")
+                    return None
+                value = f"{fields[key]}, {value}"
+            fields[key] = value
         return Headers(fields)
 
     def _read_header_lines(self) -> Headers | None:
@@ -366,7 +379,8 @@ class _Handler(socketserver.StreamRequestHandler):
         return True
 
     def _serve(self) -> None:
-        started = time.perf_counter()
+        verbose = self.server.verbose
+        started = time.perf_counter() if verbose else 0.0
         body, problem = self._read_body()
         if problem is not None:
             self.close_connection = True
@@ -382,17 +396,18 @@ class _Handler(socketserver.StreamRequestHandler):
         if self.server.draining:
             self.close_connection = True
         self._write(response)
-        if self.server.verbose:
+        if verbose:
             elapsed = (time.perf_counter() - started) * 1000
             target = self.headers.get("X-Amz-Target", "-")
             sys.stderr.write(f"{self.method} {self.path} {target} -> {response.status} ({elapsed:.1f} ms)\n")
 
     def _read_body(self) -> tuple[bytes, Response | None]:
-        if "transfer-encoding" in self.headers:
+        fields = self.headers._fields
+        if "transfer-encoding" in fields:
             return b"", error_response(
                 400, "SerializationException", "Chunked transfer encoding is not supported; send Content-Length."
             )
-        raw_length = self.headers.get("content-length")
+        raw_length = fields.get("content-length")
         if raw_length is None:
             if self.method == "POST":
                 return b"", error_response(400, "SerializationException", "The request has no Content-Length header.")
@@ -405,7 +420,7 @@ class _Handler(socketserver.StreamRequestHandler):
             return b"", error_response(
                 413, "RequestEntityTooLargeException", f"The request body is larger than {MAX_BODY_BYTES} bytes."
             )
-        if length and self.version == "HTTP/1.1" and self.headers.get("expect", "").lower() == "100-continue":
+        if length and self.version == "HTTP/1.1" and fields.get("expect", "").lower() == "100-continue":
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         body = self.rfile.read(length) if length else b""
         if len(body) != length:
@@ -425,15 +440,17 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def _write(self, response: Response) -> None:
         headers = response.headers
-        head = [f"HTTP/1.1 {response.status} {_REASONS.get(response.status, 'Unknown')}\r\n"]
+        status = response.status
+        head = _STATUS_LINES.get(status) or f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\n"
         if "Content-Type" not in headers:
-            head.append(f"Content-Type: {JSON_CONTENT_TYPE}\r\n")
-        head.extend(f"{name}: {value}\r\n" for name, value in headers.items() if name != "Content-Length")
-        head.append(f"Content-Length: {len(response.body)}\r\n")
+            head += _DEFAULT_CONTENT_TYPE
+        for name, value in headers.items():
+            if name != "Content-Length":
+                head += f"{name}: {value}\r\n"
+        head += f"Content-Length: {len(response.body)}\r\n"
         if self.close_connection:
-            head.append("Connection: close\r\n")
-        head.append("\r\n")
-        self.wfile.write("".join(head).encode("latin-1") + response.body)
+            head += "Connection: close\r\n"
+        self.wfile.write((head + "\r\n").encode("latin-1") + response.body)
 
     def _refuse(self, status: int, message: str) -> None:
         """Answer a request too broken to frame, as AWS-shaped JSON, and close the connection."""

@@ -99,11 +99,16 @@ class Key:
     tags: dict[str, str] = field(default_factory=dict)
     grants: dict[str, dict[str, Any]] = field(default_factory=dict)
     import_fingerprint: str | None = field(default=None, repr=False)
+    _arn: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # key_id, region and account never change after a key is made: its ARN is computed once.
+        self._arn = key_arn(self.region, self.account, self.key_id)
 
     @property
     def arn(self) -> str:
         """The key ARN."""
-        return key_arn(self.region, self.account, self.key_id)
+        return self._arn
 
     @property
     def current(self) -> BackingKey | None:

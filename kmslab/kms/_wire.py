@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kmslab.kms._http import Headers
 from kmslab.kms.errors import (
     KmsError,
     KMSInternalException,
@@ -30,6 +32,34 @@ log = logging.getLogger(__name__)
 CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET_PREFIX = "TrentService."
 _SCOPE_RE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/[a-z0-9-]+/aws4_request")
+# json.dumps(payload, separators=(",", ":")) builds an encoder per call; one shared encoder gives the same text.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
+def _compact_encoder() -> Callable[[Any], str]:
+    """Return a function that encodes like ``_ENCODER.encode``, reusing one C encoder when there is one.
+
+    The engine's answers hold no reference cycles (fresh dicts of strings, numbers and lists), so the
+    circular-reference bookkeeping ``JSONEncoder`` sets up per call is skipped.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has the C accelerator
+        return _ENCODER.encode
+    encode_chunks = make(
+        None, _ENCODER.default, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True
+    )
+
+    def encode(payload: Any) -> str:
+        return "".join(encode_chunks(payload, 0))
+
+    return encode
+
+
+_encode = _compact_encoder()
+# Callers are frozen values: one per (account, access key, source IP, user agent) is shared between requests.
+_CALLERS: dict[tuple[str, str | None, str, str], Caller] = {}
+_CALLERS_MAX = 4096
+_CALLERS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -48,7 +78,7 @@ class WireResponse:
 
 
 def _answer(status: int, payload: Mapping[str, Any], request_id: str) -> WireResponse:
-    body = json.dumps(payload, separators=(",", ":")).encode()
+    body = _encode(payload).encode()
     headers = {
         "Content-Type": CONTENT_TYPE,
         "x-amzn-RequestId": request_id,
@@ -104,6 +134,9 @@ def dispatch(kms: LocalKms, *, target: str, body: bytes, caller: Caller, region:
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
+    if isinstance(headers, Headers):  # the HTTP layer's headers: lower-case names, one value each
+        value: str | None = headers.get(name)
+        return value
     lower = name.lower()
     for key, value in headers.items():
         if key.lower() == lower:
@@ -132,10 +165,13 @@ def caller_from_headers(
     match = _SCOPE_RE.search(authorization)
     access_key = match.group(1) if match else None
     region = match.group(2) if match else default_region
-    caller = Caller.root(
-        account,
-        access_key_id=access_key,
-        source_ip=source_ip,
-        user_agent=_header(headers, "User-Agent") or "",
-    )
+    user_agent = _header(headers, "User-Agent") or ""
+    cache_key = (account, access_key, source_ip, user_agent)
+    caller = _CALLERS.get(cache_key)
+    if caller is None:
+        caller = Caller.root(account, access_key_id=access_key, source_ip=source_ip, user_agent=user_agent)
+        with _CALLERS_LOCK:
+            if len(_CALLERS) >= _CALLERS_MAX:
+                _CALLERS.clear()  # many distinct clients: start over rather than grow without bound
+            _CALLERS[cache_key] = caller
     return caller, region

@@ -1,7 +1,7 @@
-"""Chapter 1 of the lab: a key's life, from creation through rotation to deletion.
+"""Chapter 1 of the lab: keys and states, a key's life from creation through rotation to deletion.
 
-Every step goes through boto3 over HTTP to the local KMS endpoint, exactly as an application
-would talk to AWS KMS, and checks the answer against AWS KMS semantics.
+Every step goes through boto3 over HTTP to the local KMS endpoint, signed as the account's root user,
+exactly as an application would talk to AWS KMS, and checks the answer against AWS KMS semantics.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import timedelta
 
-from kmslab.lab._steps import Fact, LabContext, Step, show_blob, show_context
+from kmslab.lab._steps import Fact, LabContext, Step, show_blob, show_context, show_refusal
 
 MESSAGE = b"The quarterly numbers are in: revenue up 12%."
 CONTEXT = {"purpose": "kmslab-lab", "tenant": "demo"}
@@ -68,7 +68,45 @@ def decrypt_needs_context(ctx: LabContext) -> Sequence[Fact]:
     )
     return [
         ("with the same context", f"Plaintext matches ({len(out['Plaintext'])} bytes), KeyId {out['KeyId']}"),
-        ("with a different context", _refusal(refused)),
+        ("with a different context", show_refusal(refused)),
+    ]
+
+
+def other_key_kinds(ctx: LabContext) -> Sequence[Fact]:
+    """Sign with an elliptic-curve key, MAC with an HMAC key; refuse nonsense combinations and big plaintext."""
+    ecc = ctx.kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY", Description="kmslab lab: signing")
+    ecc_id = ecc["KeyMetadata"]["KeyId"]
+    signed = ctx.kms.sign(KeyId=ecc_id, Message=b"release 1.0", SigningAlgorithm="ECDSA_SHA_256")
+    verified = ctx.kms.verify(
+        KeyId=ecc_id, Message=b"release 1.0", Signature=signed["Signature"], SigningAlgorithm="ECDSA_SHA_256"
+    )
+    ctx.expect(verified["SignatureValid"] is True, "the signature verifies")
+    public = ctx.kms.get_public_key(KeyId=ecc_id)
+    ctx.expect(public["KeySpec"] == "ECC_NIST_P256" and len(public["PublicKey"]) > 0, "GetPublicKey gives the DER key")
+    hmac = ctx.kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    mac = ctx.kms.generate_mac(KeyId=hmac["KeyId"], Message=b"release 1.0", MacAlgorithm="HMAC_SHA_256")
+    checked = ctx.kms.verify_mac(
+        KeyId=hmac["KeyId"], Message=b"release 1.0", Mac=mac["Mac"], MacAlgorithm="HMAC_SHA_256"
+    )
+    ctx.expect(checked["MacValid"] is True, "the MAC verifies")
+    ecc_encrypt = ctx.expect_error(
+        lambda: ctx.kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="ENCRYPT_DECRYPT"), "ValidationException"
+    )
+    hmac_sign = ctx.expect_error(
+        lambda: ctx.kms.sign(KeyId=hmac["KeyId"], Message=b"x", SigningAlgorithm="ECDSA_SHA_256"),
+        "InvalidKeyUsageException",
+    )
+    too_big = ctx.expect_error(
+        lambda: ctx.kms.encrypt(KeyId=ctx.state["key_id"], Plaintext=b"x" * 4097), "ValidationException"
+    )
+    return [
+        ("ECC_NIST_P256 Sign", f"{signed['SigningAlgorithm']}, signature {len(signed['Signature'])} bytes"),
+        ("Verify", "SignatureValid true"),
+        ("GetPublicKey", f"{public['KeySpec']}, {len(public['PublicKey'])} bytes of DER, anyone may verify"),
+        ("HMAC_256 GenerateMac / VerifyMac", f"{mac['MacAlgorithm']}, MacValid {checked['MacValid']}"),
+        ("ECC key for ENCRYPT_DECRYPT", show_refusal(ecc_encrypt)),
+        ("Sign with the HMAC key", show_refusal(hmac_sign)),
+        ("Encrypt 4097 bytes", show_refusal(too_big)),
     ]
 
 
@@ -134,7 +172,7 @@ def pending_key_refuses(ctx: LabContext) -> Sequence[Fact]:
         "KMSInvalidStateException",
         message_contains="is pending deletion",
     )
-    return [("Decrypt", _refusal(refused))]
+    return [("Decrypt", show_refusal(refused))]
 
 
 def cancel_deletion(ctx: LabContext) -> Sequence[Fact]:
@@ -146,7 +184,7 @@ def cancel_deletion(ctx: LabContext) -> Sequence[Fact]:
     refused = ctx.expect_error(
         lambda: ctx.kms.encrypt(KeyId=ctx.state["key_id"], Plaintext=MESSAGE), "DisabledException"
     )
-    return [("CancelKeyDeletion KeyId", out["KeyId"]), ("KeyState", meta["KeyState"]), ("Encrypt", _refusal(refused))]
+    return [("CancelKeyDeletion KeyId", out["KeyId"]), ("KeyState", meta["KeyState"]), ("Encrypt", show_refusal(refused))]
 
 
 def re_enable(ctx: LabContext) -> Sequence[Fact]:
@@ -172,17 +210,10 @@ def deletion_completes(ctx: LabContext) -> Sequence[Fact]:
     return [
         ("DeletionDate", out["DeletionDate"].isoformat(timespec="seconds")),
         ("clock moved 8 days to", now),
-        ("DescribeKey", _refusal(described)),
-        ("Decrypt", _refusal(refused)),
+        ("DescribeKey", show_refusal(described)),
+        ("Decrypt", show_refusal(refused)),
         ("the first ciphertext", "can never be decrypted again"),
     ]
-
-
-def _refusal(exc: object) -> str:
-    error = getattr(exc, "response", {}).get("Error", {})
-    status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
-    message = error.get("Message")
-    return f"refused: HTTP {status} {error.get('Code')}" + (f": {message}" if message else " (no message)")
 
 
 STEPS: tuple[Step, ...] = (
@@ -200,6 +231,12 @@ STEPS: tuple[Step, ...] = (
         "Decrypt: the encryption context must match",
         "The encryption context is authenticated: a different context makes Decrypt fail.",
         decrypt_needs_context,
+    ),
+    Step(
+        "Asymmetric and HMAC keys, and what KMS refuses",
+        "ECC keys sign, HMAC keys make MACs; KMS refuses an ECC key for encryption, "
+        "an HMAC key for signing, and Encrypt of more than 4 KiB.",
+        other_key_kinds,
     ),
     Step(
         "Rotate the key material on demand",

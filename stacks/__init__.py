@@ -1,0 +1,1 @@
+"""The kmslab CDK stacks: settings (config), stacks (keys, storage, trail, ...), the kit builder and cdk-nag."""
