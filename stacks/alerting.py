@@ -453,7 +453,11 @@ class AlertingStack(Stack):
             max_event_age=Duration.hours(6),
             reserved_concurrent_executions=self._reserved_concurrency,
         )
-        function.node.add_dependency(policy)
+        function.node.add_dependency(policy)  # permissions are in place before the function can run
+        # CDK also makes the function depend on its role, which Role: GetAtt already orders (cfn-lint W3005).
+        function_resource, policy_resource = function.node.default_child, policy.node.default_child
+        assert isinstance(function_resource, CfnResource) and isinstance(policy_resource, CfnResource)
+        function_resource.add_override("DependsOn", [self.get_logical_id(policy_resource)])
         if self._reserved_concurrency is None:
             _acknowledge(
                 function,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
@@ -21,6 +21,8 @@ from constructs import Construct
 
 from kmslab.audit.queries import DEFAULT_DAYS, load_queries, render
 from kmslab.audit.schema import DEFAULT_TABLE, glue_table_input
+from stacks.buckets import access_log_bucket
+from stacks.nag import acknowledge
 
 #: Athena cancels a query of this workgroup once it has scanned this many bytes (10 GiB).
 DEFAULT_BYTES_SCANNED_CUTOFF = 10 * 1024**3
@@ -34,10 +36,6 @@ class AnalyticsConfig(Protocol):
     def prefix(self) -> str:
         """Lower-case name prefix: the database is ``<prefix>_audit``, the workgroup ``<prefix>-audit``."""
         ...
-
-
-def _acknowledge(scope: Construct, rule_id: str, reason: str) -> None:
-    Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))
 
 
 class AnalyticsStack(Stack):
@@ -85,37 +83,7 @@ class AnalyticsStack(Stack):
         self.audit_key = audit_key
 
         # creating the bucket the results bucket's access logs go to (server access logs need SSE-S3)
-        self.access_logs_bucket = s3.Bucket(
-            self,
-            "ResultsAccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
-            removal_policy=RemovalPolicy.DESTROY,
-            auto_delete_objects=True,
-        )
-        _acknowledge(
-            self.access_logs_bucket,
-            "AwsSolutions::AwsSolutions-S1",
-            "This bucket is the server access log destination; logging it to itself would loop.",
-        )
-        _acknowledge(
-            self.access_logs_bucket,
-            "NIST.800.53.R5::NIST.800.53.R5-S3BucketLoggingEnabled",
-            "This bucket is the server access log destination; logging it to itself would loop.",
-        )
-        _acknowledge(
-            self.access_logs_bucket,
-            "NIST.800.53.R5::NIST.800.53.R5-S3DefaultEncryptionKMS",
-            "S3 server access logging delivers only to buckets encrypted with SSE-S3, not SSE-KMS.",
-        )
-        _acknowledge(
-            self.access_logs_bucket,
-            "NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled",
-            "Access logs of a workshop results bucket are kept one year in one region; replication adds nothing.",
-        )
+        self.access_logs_bucket = access_log_bucket(self, "ResultsAccessLogs")
 
         # creating the results bucket: SSE-KMS with the audit key, no public access, TLS only, versioned
         self.results_bucket = s3.Bucket(
@@ -133,12 +101,11 @@ class AnalyticsStack(Stack):
             lifecycle_rules=[
                 s3.LifecycleRule(expiration=Duration.days(30), noncurrent_version_expiration=Duration.days(7))
             ],
-            removal_policy=RemovalPolicy.DESTROY,
-            auto_delete_objects=True,
+            removal_policy=RemovalPolicy.RETAIN,
         )
-        _acknowledge(
-            self.results_bucket,
-            "NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled",
+        acknowledge(
+            self._results_resource(),
+            "NIST.800.53.R5-S3BucketReplicationEnabled",
             "Query results are reproducible from the trail and expire after 30 days; replication adds nothing.",
         )
 
@@ -202,10 +169,9 @@ class AnalyticsStack(Stack):
                 name=query.name,
                 description=query.description[:1024],
                 database=database_name,
-                work_group=self.workgroup.ref,
+                work_group=self.workgroup.ref,  # the Ref makes every named query depend on the workgroup
                 query_string=render(query, table=qualified, days=DEFAULT_DAYS),
             )
-            named.add_dependency(self.workgroup)
             named.add_dependency(self.table)
             self.named_queries[query.name] = named
 
@@ -284,9 +250,9 @@ class AnalyticsStack(Stack):
             ],
         )
         results_id = stack.resolve(stack.get_logical_id(self._results_resource()))
-        _acknowledge(
-            policy,
-            f"AwsSolutions::AwsSolutions-IAM5[Resource::<{results_id}.Arn>/{RESULTS_PREFIX}*]",
+        acknowledge(
+            policy.node.default_child,
+            f"AwsSolutions-IAM5[Resource::<{results_id}.Arn>/{RESULTS_PREFIX}*]",
             "Athena writes each query's result objects under the workgroup's results prefix, one name per query.",
         )
         return policy

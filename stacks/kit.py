@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import aws_cdk as cdk
 
+from stacks.analytics import AnalyticsStack
 from stacks.config import KitConfig
 from stacks.key_replica import KeyReplicaStack
 from stacks.keys import KeysStack
@@ -24,6 +25,7 @@ class Kit:
         keys: KMS keys (data, audit, optional signing/HMAC/multi-Region primary).
         storage: Data bucket and its access-log bucket.
         trail: CloudTrail trail, its bucket and log group.
+        analytics: Glue table, Athena workgroup and the audit named queries over the trail bucket.
         key_replica: Replica of the data key in ``multi_region_replica_region``, or None.
     """
 
@@ -31,6 +33,7 @@ class Kit:
     keys: KeysStack
     storage: StorageStack
     trail: TrailStack
+    analytics: AnalyticsStack
     key_replica: KeyReplicaStack | None = None
 
     def stacks(self) -> dict[str, cdk.Stack]:
@@ -79,6 +82,15 @@ def build_kit(app: cdk.App, config: KitConfig) -> Kit:
         env=env,
         description="kmslab: multi-Region CloudTrail trail encrypted with the audit key",
     )
+    analytics = AnalyticsStack(
+        app,
+        f"{name}Analytics",
+        config=config,
+        trail_bucket=trail.trail_bucket,
+        audit_key=keys.audit_key,
+        env=env,
+        description="kmslab: Glue table and Athena queries over the trail's KMS events",
+    )
     key_replica = None
     if replica_region is not None:
         key_replica = KeyReplicaStack(
@@ -95,5 +107,6 @@ def build_kit(app: cdk.App, config: KitConfig) -> Kit:
         keys=keys,
         storage=storage,
         trail=trail,
+        analytics=analytics,
         key_replica=key_replica,
     )

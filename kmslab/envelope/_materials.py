@@ -25,7 +25,7 @@ from kmslab.envelope._suites import (
 )
 from kmslab.envelope.cache import DataKeyCache, EncryptEntry
 from kmslab.envelope.errors import AuthenticationError, ContextMismatchError, KeyProviderError
-from kmslab.envelope.providers import KeyProvider
+from kmslab.envelope.providers import KeyProvider, RawAesKeyProvider
 
 ZERO_IV = bytes(IV_LEN)
 
@@ -178,7 +178,10 @@ def open_header(
         cache_key = ("dec", provider.cache_id, suite.suite_id, header.raw_edks, header.raw_context)
         data_key = cache.get_decrypt(cache_key)
     if data_key is None:
-        data_key = provider.decrypt_data_key(header.encrypted_data_keys, header.encryption_context)
+        if type(provider) is RawAesKeyProvider:
+            data_key = provider.unwrap_section(header.raw_edks, header.raw_context)
+        if data_key is None:
+            data_key = provider.decrypt_data_key(header.encrypted_data_keys, header.encryption_context)
         if cache is not None and cache_key is not None:
             cache.put_decrypt(cache_key, data_key)
     key, commitment = _keys.derive_keys(data_key, header.message_id, suite)

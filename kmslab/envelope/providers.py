@@ -120,6 +120,30 @@ class RawAesKeyProvider:
         """
         return b"".join((self._edk_head, iv, _WRAPPED_LEN, self._aead.encrypt(iv, data_key, context_bytes)))
 
+    def unwrap_section(self, edk_section: bytes, context_bytes: bytes) -> bytes | None:
+        """Unwrap straight from a header's EDK section when it is exactly one EDK of this key.
+
+        The one-shot decrypt path tries this before :meth:`decrypt_data_key` (which needs EDK objects).
+
+        Args:
+            edk_section: the header's EDK section (count and serialized EDKs).
+            context_bytes: the serialized encryption context (the AAD).
+
+        Returns:
+            The data key, or None when the section has another shape or does not authenticate (the caller
+            then asks :meth:`decrypt_data_key`, which reports why).
+        """
+        head = self._edk_head
+        start = len(head) + IV_LEN
+        if len(edk_section) != start + 2 + DATA_KEY_LEN + TAG_LEN or not edk_section.startswith(head):
+            return None
+        if edk_section[start : start + 2] != _WRAPPED_LEN:
+            return None
+        try:
+            return self._aead.decrypt(edk_section[len(head) : start], edk_section[start + 2 :], context_bytes)
+        except InvalidTag:
+            return None
+
     def generate_data_key(self, encryption_context: Mapping[str, str]) -> tuple[bytes, tuple[EncryptedDataKey, ...]]:
         """Return a random data key wrapped under this key.
 

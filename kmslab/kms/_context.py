@@ -52,7 +52,7 @@ def ts(value: datetime) -> float:
     return value.timestamp()
 
 
-@dataclass
+@dataclass(slots=True)
 class RequestContext:
     """The state of one call.
 

@@ -106,7 +106,7 @@ class HttpServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], app: Application, *, verbose: bool = False) -> None:
         self.app = app
         self.verbose = verbose
-        self._lock = threading.Condition()
+        self._lock = threading.Condition(threading.Lock())  # never taken twice by one thread
         self._connections: set[socket.socket] = set()
         self._in_flight = 0
         self._draining = False

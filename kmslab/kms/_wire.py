@@ -119,7 +119,7 @@ def dispatch(kms: LocalKms, *, target: str, body: bytes, caller: Caller, region:
         if operation not in kms.OPERATIONS:
             raise UnknownOperationException(f"Unknown operation {target!r}")
         try:
-            params = json.loads(body.decode("utf-8")) if body.strip() else {}
+            params = json.loads(body.decode("utf-8")) if body and not body.isspace() else {}
         except (UnicodeDecodeError, ValueError, RecursionError):
             raise SerializationException("The request body is not valid JSON.") from None
         if not isinstance(params, dict):

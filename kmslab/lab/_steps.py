@@ -104,7 +104,7 @@ class LabContext:
     kms: Any
     control: ControlClient
     endpoint: str
-    state: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict, repr=False)
     work_dir: Path = field(default_factory=Path)
     account: str = "111122223333"
     identities: IdentityStore | None = field(default=None, repr=False)

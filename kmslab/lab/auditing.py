@@ -52,7 +52,9 @@ def flush(ctx: LabContext) -> Sequence[Fact]:
         EndTime=now + timedelta(minutes=5),
     )["Events"]
     expected = sum(1 for r in records if r["eventName"] == "ScheduleKeyDeletion" and r["awsRegion"] == "us-east-1")
-    ctx.expect(len(found) == expected, f"LookupEvents finds the {expected} ScheduleKeyDeletion call(s), got {len(found)}")
+    ctx.expect(
+        len(found) == expected, f"LookupEvents finds the {expected} ScheduleKeyDeletion call(s), got {len(found)}"
+    )
     sample = all_files[0].relative_to(ctx.trail_dir or ctx.work_dir)
     return [
         ("records", f"{len(records)} CloudTrail records, regions {', '.join(regions)}, over {days} day(s)"),
@@ -128,6 +130,42 @@ def lifecycle(ctx: LabContext) -> Sequence[Fact]:
     ]
 
 
+_CRYPTO_OPERATIONS = frozenset(
+    {
+        "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
+        "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "Sign", "Verify",
+        "GenerateMac", "VerifyMac", "DeriveSharedSecret",
+    }
+)  # fmt: skip
+
+
+def last_used(ctx: LabContext) -> Sequence[Fact]:
+    """key_last_used: Alice used the saved key last; every key's count of successful uses matches the trail."""
+    result = _run(ctx, "key_last_used")
+    rows = result.as_dicts()
+    uses: Counter[str] = Counter()
+    latest: dict[str, str] = {}
+    for record in _records(ctx):
+        if record.get("eventName") in _CRYPTO_OPERATIONS and not record.get("errorCode"):
+            for resource in record.get("resources") or []:
+                uses[str(resource.get("ARN"))] += 1
+                latest[str(resource.get("ARN"))] = max(latest.get(str(resource.get("ARN")), ""), record["eventTime"])
+    got = {str(r["key_arn"]): int(r["uses"]) for r in rows}
+    ctx.expect(got == dict(uses), f"successful uses per key match the trail: expected {dict(uses)}, got {got}")
+    arn = ctx.need("pending_refusal")["key_arn"]
+    [mine] = [r for r in rows if r["key_arn"] == arn]
+    ctx.expect(str(mine["last_used"]) == latest[arn], f"last used at {latest[arn]}, got {mine['last_used']}")
+    ctx.expect(
+        mine["last_principal"] == ctx.arn_of("alice"),
+        f"chapter 7's key was last used by Alice, got {mine['last_principal']}",
+    )
+    columns = ("key_arn", "last_used", "last_operation", "last_principal", "uses")
+    return [
+        ("keys used", f"{len(rows)}; the refused calls do not count as uses"),
+        *show_table(columns, [tuple(r[c] for c in columns) for r in rows if r["key_arn"] == arn]),
+    ]
+
+
 STEPS: tuple[Step, ...] = (
     Step(
         "Flush the trail",
@@ -154,5 +192,11 @@ STEPS: tuple[Step, ...] = (
         "Query key_lifecycle_events",
         "The key's whole history is there: created, scheduled for deletion (7 days), cancelled, enabled.",
         lifecycle,
+    ),
+    Step(
+        "Query key_last_used",
+        "Before deleting a key, ask when it was last used: the saved key was last used by Alice, "
+        "and every key's count of successful uses matches the trail.",
+        last_used,
     ),
 )

@@ -31,9 +31,7 @@ def schedule(ctx: LabContext) -> Sequence[Fact]:
     """Create a key Alice's application uses, listen for refused calls, schedule the deletion."""
     if ctx.recorder is None:
         raise LabError("this chapter needs the endpoint's CloudTrail recorder")
-    meta = ctx.kms.create_key(Description="kmslab lab: billing data", Policy=json.dumps(key_policy(ctx)))[
-        "KeyMetadata"
-    ]
+    meta = ctx.kms.create_key(Description="kmslab lab: billing data", Policy=json.dumps(key_policy(ctx)))["KeyMetadata"]
     alias = f"alias/kmslab-lab-billing-{secrets.token_hex(3)}"
     ctx.kms.create_alias(AliasName=alias, TargetKeyId=meta["KeyId"])
     blob = ctx.client("alice").encrypt(KeyId=alias, Plaintext=MESSAGE, EncryptionContext=CONTEXT)["CiphertextBlob"]
@@ -52,9 +50,7 @@ def schedule(ctx: LabContext) -> Sequence[Fact]:
         timedelta(days=PENDING_DAYS - 1) < wait <= timedelta(days=PENDING_DAYS, minutes=5),
         f"DeletionDate is {PENDING_DAYS} days ahead, got {wait}",
     )
-    ctx.state.update(
-        deletion_key_arn=meta["Arn"], deletion_alias=alias, deletion_blob=blob, deletion_events=events
-    )
+    ctx.state.update(deletion_key_arn=meta["Arn"], deletion_alias=alias, deletion_blob=blob, deletion_events=events)
     return [
         ("KeyId / alias", f"{meta['KeyId']} / {alias}"),
         ("Alice Encrypt", "her billing application uses the key"),

@@ -91,9 +91,9 @@ def _decision_facts(decision: Decision) -> list[Fact]:
 
 def create_key(ctx: LabContext) -> Sequence[Fact]:
     """Create the key as root; Alice encrypts with it."""
-    meta = ctx.kms.create_key(
-        Description="kmslab lab: who may use a key", Policy=json.dumps(key_policy(ctx))
-    )["KeyMetadata"]
+    meta = ctx.kms.create_key(Description="kmslab lab: who may use a key", Policy=json.dumps(key_policy(ctx)))[
+        "KeyMetadata"
+    ]
     ctx.state["access_key_arn"] = meta["Arn"]
     alice = ctx.client("alice")
     out = alice.encrypt(KeyId=meta["Arn"], Plaintext=MESSAGE, EncryptionContext=CONTEXT)
@@ -199,7 +199,9 @@ def ask_why(ctx: LabContext) -> Sequence[Fact]:
     """Explain Alice's refused Decrypt: the Deny statement decides."""
     decision = _explain(ctx, "alice", "Decrypt")
     ctx.expect(not decision.allowed, "explain denies Alice's Decrypt")
-    ctx.expect(decision.deny_kind == "explicit-resource", f"an explicit deny in the key policy, got {decision.deny_kind}")
+    ctx.expect(
+        decision.deny_kind == "explicit-resource", f"an explicit deny in the key policy, got {decision.deny_kind}"
+    )
     ctx.expect(
         [ref.sid for ref in decision.deciding] == [DENY_SID],
         f"the deciding statement is {DENY_SID}, got {[ref.sid for ref in decision.deciding]}",

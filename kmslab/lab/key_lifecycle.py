@@ -184,7 +184,11 @@ def cancel_deletion(ctx: LabContext) -> Sequence[Fact]:
     refused = ctx.expect_error(
         lambda: ctx.kms.encrypt(KeyId=ctx.state["key_id"], Plaintext=MESSAGE), "DisabledException"
     )
-    return [("CancelKeyDeletion KeyId", out["KeyId"]), ("KeyState", meta["KeyState"]), ("Encrypt", show_refusal(refused))]
+    return [
+        ("CancelKeyDeletion KeyId", out["KeyId"]),
+        ("KeyState", meta["KeyState"]),
+        ("Encrypt", show_refusal(refused)),
+    ]
 
 
 def re_enable(ctx: LabContext) -> Sequence[Fact]:

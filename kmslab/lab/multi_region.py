@@ -49,7 +49,10 @@ def replicate(ctx: LabContext) -> Sequence[Fact]:
     ctx.state["mrk_replica_arn"] = replica["Arn"]
     return [
         ("replica Arn", replica["Arn"]),
-        (f"DescribeKey in {REPLICA_REGION}", f"{config['MultiRegionKeyType']}, primary in {config['PrimaryKey']['Region']}"),
+        (
+            f"DescribeKey in {REPLICA_REGION}",
+            f"{config['MultiRegionKeyType']}, primary in {config['PrimaryKey']['Region']}",
+        ),
         (f"DescribeKey in {LAB_REGION}", f"PRIMARY, replicas {replicas}"),
     ]
 
@@ -68,9 +71,9 @@ def envelope_across_regions(ctx: LabContext) -> Sequence[Fact]:
     eu = ctx.client("root", region=REPLICA_REGION)
     message = encrypt(MESSAGE, provider=KmsKeyProvider(ctx.kms, [ctx.need("mrk_arn")]), encryption_context=CONTEXT)
     replica_provider = KmsKeyProvider({REPLICA_REGION: eu}, [ctx.need("mrk_replica_arn")])
-    plaintext, header = decrypt(message, provider=replica_provider, required_context=CONTEXT)
-    ctx.expect(plaintext == MESSAGE, "the message decrypts in the other region")
-    edk_keys = [edk.key_info.decode() for edk in header.encrypted_data_keys]
+    result = decrypt(message, provider=replica_provider, required_context=CONTEXT)
+    ctx.expect(result.plaintext == MESSAGE, "the message decrypts in the other region")
+    edk_keys = [edk.key_info.decode() for edk in result.header.encrypted_data_keys]
     ctx.expect(edk_keys == [ctx.need("mrk_arn")], f"the message names the us-east-1 key, got {edk_keys}")
     return [
         ("envelope", f"{len(message)} bytes, data key wrapped by {edk_keys[0]}"),

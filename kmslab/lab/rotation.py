@@ -51,7 +51,10 @@ def enable_rotation(ctx: LabContext) -> Sequence[Fact]:
     ctx.state.update(rotation_blob=blob, rotation_first=first, rotation_next=status["NextRotationDate"])
     return [
         ("KeyId", key),
-        ("KeyRotationEnabled / RotationPeriodInDays", f"{status['KeyRotationEnabled']} / {status['RotationPeriodInDays']}"),
+        (
+            "KeyRotationEnabled / RotationPeriodInDays",
+            f"{status['KeyRotationEnabled']} / {status['RotationPeriodInDays']}",
+        ),
         ("NextRotationDate", status["NextRotationDate"].isoformat(timespec="seconds")),
         ("ciphertext A", f"decrypts with KeyMaterialId {first[:16]}... (the current one)"),
     ]
@@ -118,6 +121,27 @@ def on_demand(ctx: LabContext) -> Sequence[Fact]:
     ]
 
 
+def disabled_not_rotated(ctx: LabContext) -> Sequence[Fact]:
+    """A disabled key misses its rotation date; it rotates once it is enabled again."""
+    key = ctx.need("rotation_key")
+    due = ctx.kms.get_key_rotation_status(KeyId=key)["NextRotationDate"]
+    before = len(_rotations(ctx))
+    ctx.kms.disable_key(KeyId=key)
+    now = ctx.advance_clock(due - ctx.control.now() + timedelta(days=1))
+    missed = len(_rotations(ctx))
+    ctx.expect(missed == before, f"no rotation while the key is disabled, got {missed - before} new")
+    ctx.kms.enable_key(KeyId=key)
+    rotations = _rotations(ctx)
+    ctx.expect(len(rotations) == before + 1, f"one rotation once the key is enabled, got {len(rotations) - before}")
+    ctx.expect(rotations[-1]["RotationType"] == "AUTOMATIC", "it is an AUTOMATIC rotation")
+    ctx.expect(_material(ctx, ctx.need("rotation_blob")) == ctx.need("rotation_first"), "A still decrypts")
+    return [
+        ("DisableKey, clock moved to", f"{now} (past {due.isoformat(timespec='seconds')})"),
+        ("ListKeyRotations while disabled", f"{missed} entries (no new rotation)"),
+        ("EnableKey, ListKeyRotations", f"{len(rotations)} entries, the newest AUTOMATIC"),
+    ]
+
+
 def asymmetric_refused(ctx: LabContext) -> Sequence[Fact]:
     """Rotation is refused on an asymmetric key (and on an HMAC key)."""
     rsa = ctx.kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["KeyId"]
@@ -153,6 +177,11 @@ STEPS: tuple[Step, ...] = (
         "Rotate on demand",
         "RotateKeyOnDemand adds an ON_DEMAND entry next to the AUTOMATIC one.",
         on_demand,
+    ),
+    Step(
+        "Disable the key over its rotation date, then enable it",
+        "A disabled key is not rotated; once it is enabled again the missed rotation happens.",
+        disabled_not_rotated,
     ),
     Step(
         "Try to rotate an asymmetric key and an HMAC key",

@@ -209,6 +209,9 @@ def test_concurrent_use_with_many_contexts_and_a_shared_cache(raw_provider: RawA
                 message = encrypt(plaintext, provider=raw_provider, encryption_context=context, cache=cache)
                 result = decrypt(message, provider=raw_provider, required_context=context, cache=cache)
                 assert result.plaintext == plaintext
+                # again at once: a hit unless other threads pushed 32 entries in between (the hit counter
+                # must not depend on how the threads happen to interleave)
+                assert decrypt(message, provider=raw_provider, cache=cache).plaintext == plaintext
         except BaseException as exc:  # noqa: BLE001 - reported below
             failures.append(exc)
 

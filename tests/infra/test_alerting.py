@@ -451,3 +451,18 @@ def test_in_the_kit_the_alarm_watches_the_trail_log_group_and_nag_has_nothing_op
         "NIST.800.53.R5-LambdaConcurrency",
         "NIST.800.53.R5-LambdaInsideVPC",
     }
+
+
+@pytest.mark.parametrize("fixture", ["notify", "cancel"])
+def test_templates_pass_cfn_lint(fixture, request):
+    from cfnlint.api import ManualArgs, lint
+
+    built: Built = request.getfixturevalue(fixture)
+    assembly = built.app.synth()
+    template = (Path(assembly.directory) / built.stack.template_file).read_text()
+
+    findings = [
+        f"{m.rule.id} {m.message} at {m.path}" for m in lint(template, config=ManualArgs(regions=["us-east-1"]))
+    ]
+
+    assert findings == []

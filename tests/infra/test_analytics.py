@@ -16,6 +16,7 @@ from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from kmslab.audit.queries import load_queries
 from kmslab.audit.schema import COLUMNS, INPUT_FORMAT, SERDE
 from stacks.analytics import DEFAULT_BYTES_SCANNED_CUTOFF, AnalyticsStack
+from tests.infra.conftest import cdk_json_context
 
 pytestmark = pytest.mark.infra
 
@@ -36,7 +37,7 @@ class Built:
 
 
 def build(*, nag: bool = False, analyst: bool = False, **kwargs: object) -> Built:
-    app = cdk.App(outdir=tempfile.mkdtemp(prefix="kmslab-analytics-"))
+    app = cdk.App(outdir=tempfile.mkdtemp(prefix="kmslab-analytics-"), context=cdk_json_context())
     helper = cdk.Stack(app, "Keys")
     key = kms.Key(helper, "AuditKey", enable_key_rotation=True)
     bucket = s3.Bucket(
@@ -80,7 +81,7 @@ def _resolved_join(value: object) -> str:
         return separator.join(_resolved_join(p) for p in parts)
     if "Ref" in value:
         return "${" + value["Ref"] + "}"
-    if "Fn::ImportValue" in value:
+    if "Fn::ImportValue" in value or "Fn::GetStackOutput" in value:
         return "${Import}"
     if "Fn::GetAtt" in value:
         return "${" + ".".join(value["Fn::GetAtt"]) + "}"
@@ -122,7 +123,7 @@ def test_table_location_points_at_the_trail_bucket(built: Built) -> None:
     )
     exports = built.helper.resolve(built.stack.trail_bucket.bucket_name)
     assert exports == {"Ref": built.helper.get_logical_id(built.stack.trail_bucket.node.default_child)}
-    assert "Fn::ImportValue" in str(location.as_object())
+    assert "Fn::GetStackOutput" in str(location.as_object()) or "Fn::ImportValue" in str(location.as_object())
 
 
 def test_workgroup_enforces_encrypted_results_and_a_scan_cutoff(built: Built) -> None:
@@ -190,11 +191,13 @@ def test_every_sql_file_became_a_named_query_for_the_real_table(built: Built) ->
         assert "FROM kmslab_audit.cloudtrail_logs" in properties["QueryString"]
         assert "{{" not in properties["QueryString"]
         assert "interval '30' day" in properties["QueryString"]
-        assert workgroup_id in resource["DependsOn"]
+        # the WorkGroup Ref above is the dependency on the workgroup; the table is an explicit one
+        table_id = built.stack.get_logical_id(built.stack.table)
+        assert resource["DependsOn"] == [table_id]
 
 
 def test_grant_query_attaches_one_managed_policy_without_cycles() -> None:
-    app = cdk.App(outdir=tempfile.mkdtemp(prefix="kmslab-analytics-"))
+    app = cdk.App(outdir=tempfile.mkdtemp(prefix="kmslab-analytics-"), context=cdk_json_context())
     keys = cdk.Stack(app, "Keys")
     key = kms.Key(keys, "AuditKey", enable_key_rotation=True)
     analyst = iam.Role(keys, "Analyst", assumed_by=iam.AccountRootPrincipal())  # a role of another stack
@@ -217,7 +220,7 @@ def test_grant_query_attaches_one_managed_policy_without_cycles() -> None:
 
 
 def test_names_follow_the_prefix() -> None:
-    app = cdk.App(outdir=tempfile.mkdtemp(prefix="kmslab-analytics-"))
+    app = cdk.App(outdir=tempfile.mkdtemp(prefix="kmslab-analytics-"), context=cdk_json_context())
     helper = cdk.Stack(app, "Keys")
     key = kms.Key(helper, "AuditKey", enable_key_rotation=True)
     bucket = s3.Bucket(helper, "TrailBucket")
