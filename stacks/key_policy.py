@@ -25,7 +25,9 @@ __all__ = [
 
 #: Key administration: manage the key's life cycle, never use it for cryptography.
 ADMIN_ACTIONS = (
-    "kms:Create*",
+    # kms:CreateAlias, not kms:Create*: Create* would include kms:CreateGrant, with which an administrator
+    # could grant itself Decrypt. Key administrators manage the key; they never use it.
+    "kms:CreateAlias",
     "kms:Describe*",
     "kms:Enable*",
     "kms:List*",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -29,7 +29,7 @@ class _Material:
     value: bytes = field(repr=False)
 
 
-def _wrap(ctx: LabContext, material: _Material) -> tuple[bytes, bytes, str]:
+def _wrap(ctx: LabContext, material: _Material) -> tuple[bytes, bytes, datetime]:
     """Get fresh import parameters and wrap the material; return (wrapped, token, ParametersValidTo)."""
     params = ctx.kms.get_parameters_for_import(
         KeyId=ctx.need("import_key"), WrappingAlgorithm=WRAPPING_ALGORITHM, WrappingKeySpec=WRAPPING_KEY_SPEC
@@ -42,7 +42,7 @@ def _wrap(ctx: LabContext, material: _Material) -> tuple[bytes, bytes, str]:
         padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=None),
     )
     ctx.state["import_wrapping_bits"] = public.key_size
-    return wrapped, params["ImportToken"], params["ParametersValidTo"].isoformat(timespec="seconds")
+    return wrapped, params["ImportToken"], params["ParametersValidTo"]
 
 
 def _import(ctx: LabContext, material: _Material) -> str:
@@ -81,13 +81,17 @@ def get_parameters(ctx: LabContext) -> Sequence[Fact]:
     material = _Material(os.urandom(32))
     ctx.state["import_material"] = material
     wrapped, token, valid_until = _wrap(ctx, material)
+    lifetime = valid_until - ctx.control.now()
+    ctx.expect(
+        timedelta(hours=23) < lifetime <= timedelta(hours=24), f"the parameters are valid for 24 hours, got {lifetime}"
+    )
     bits = ctx.state["import_wrapping_bits"]
     ctx.expect(bits == 2048, f"the wrapping key is RSA_2048, got {bits} bits")
     ctx.expect(len(wrapped) == bits // 8, "RSA-OAEP output is one modulus long")
     return [
         ("wrapping key", f"RSA {bits}-bit public key ({WRAPPING_ALGORITHM})"),
         ("ImportToken", f"{len(token)} bytes (opaque)"),
-        ("ParametersValidTo", f"{valid_until} (24 hours)"),
+        ("ParametersValidTo", f"{valid_until.isoformat(timespec='seconds')} (24 hours)"),
         ("key material", "32 random bytes, generated here, never printed"),
         ("wrapped material", show_blob(wrapped)),
     ]

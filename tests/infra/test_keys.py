@@ -79,6 +79,8 @@ def test_administrators_cannot_use_the_key_and_users_cannot_manage_it(default_sy
     } <= admin_allowed
     assert not admin_allowed & CRYPTO_ACTIONS
     assert not admin_allowed & ADMIN_FORBIDDEN
+    # ... and no grants either: a grant to itself would be a back door to Decrypt.
+    assert "kms:CreateGrant" not in admin_allowed
     # Users: cryptography, no life cycle.
     assert expand(SYMMETRIC_USER_ACTIONS) <= user_allowed
     assert not user_allowed & USER_FORBIDDEN
