@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import aws_cdk as cdk
 
+from stacks.alerting import AlertingStack
 from stacks.analytics import AnalyticsStack
 from stacks.config import KitConfig
 from stacks.key_replica import KeyReplicaStack
@@ -26,6 +27,7 @@ class Kit:
         storage: Data bucket and its access-log bucket.
         trail: CloudTrail trail, its bucket and log group.
         analytics: Glue table, Athena workgroup and the audit named queries over the trail bucket.
+        alerting: Alerts on use of keys pending deletion and on scheduled deletions (SNS, Lambda, EventBridge).
         key_replica: Replica of the data key in ``multi_region_replica_region``, or None.
     """
 
@@ -34,6 +36,7 @@ class Kit:
     storage: StorageStack
     trail: TrailStack
     analytics: AnalyticsStack
+    alerting: AlertingStack
     key_replica: KeyReplicaStack | None = None
 
     def stacks(self) -> dict[str, cdk.Stack]:
@@ -91,6 +94,14 @@ def build_kit(app: cdk.App, config: KitConfig) -> Kit:
         env=env,
         description="kmslab: Glue table and Athena queries over the trail's KMS events",
     )
+    alerting = AlertingStack(
+        app,
+        f"{name}Alerting",
+        config=config,
+        trail_log_group=trail.log_group,
+        env=env,
+        description="kmslab: alerts on use of KMS keys pending deletion and on scheduled deletions",
+    )
     key_replica = None
     if replica_region is not None:
         key_replica = KeyReplicaStack(
@@ -108,5 +119,6 @@ def build_kit(app: cdk.App, config: KitConfig) -> Kit:
         storage=storage,
         trail=trail,
         analytics=analytics,
+        alerting=alerting,
         key_replica=key_replica,
     )

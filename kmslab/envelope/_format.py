@@ -280,8 +280,7 @@ def parse_header(buf: bytes | bytearray | memoryview, need: Need | None) -> tupl
         MessageFormatError: unsupported version or suite, or a malformed field.
     """
     if need is None:
-        size = len(buf)
-        if size < 37:
+        if len(buf) < 37:
             raise TruncatedMessageError("the message is truncated inside the header")
     else:
         need(37)
@@ -293,25 +292,7 @@ def parse_header(buf: bytes | bytearray | memoryview, need: Need | None) -> tupl
     # Walk the length fields (the stream reader fetches bytes as they are needed); the EDK objects are built
     # lazily from the raw EDK bytes (see Header.__getattr__).
     context_end = 37 + int.from_bytes(buf[35:37], "big")
-    pos = context_end
-    if need is None:
-        # a complete buffer: a field past the end reads as length 0; the bound check below catches it
-        edk_count = int.from_bytes(buf[pos : pos + 2], "big")
-        pos += 2
-        for _ in range(3 * edk_count):
-            pos += 2 + int.from_bytes(buf[pos : pos + 2], "big")
-            if pos > size:
-                break
-        if pos + 5 + COMMITMENT_LEN > size:
-            raise TruncatedMessageError("the message is truncated inside the header")
-    else:
-        need(pos + 2)
-        edk_count = int.from_bytes(buf[pos : pos + 2], "big")
-        pos += 2
-        for _ in range(3 * edk_count):
-            need(pos + 2)
-            pos += 2 + int.from_bytes(buf[pos : pos + 2], "big")
-        need(pos + 5 + COMMITMENT_LEN)
+    edk_count, pos = _walk_edks(buf, context_end, need)
     if edk_count == 0:
         raise MessageFormatError("the message has no encrypted data keys")
     end = pos + 5 + COMMITMENT_LEN
@@ -325,14 +306,7 @@ def parse_header(buf: bytes | bytearray | memoryview, need: Need | None) -> tupl
         _CONTEXTS[raw_context] = context
     content_type = raw[pos]
     frame_length = int.from_bytes(raw[pos + 1 : pos + 5], "big")
-    if content_type == CONTENT_FRAMED:
-        if not 0 < frame_length <= MAX_FRAME_LENGTH:
-            raise MessageFormatError(f"invalid frame length {frame_length}")
-    elif content_type == CONTENT_NON_FRAMED:
-        if frame_length != 0:
-            raise MessageFormatError("a single-block message must have frame length 0")
-    else:
-        raise MessageFormatError(f"unknown content type {content_type}")
+    _check_content(content_type, frame_length)
     raw_edks = raw[context_end:pos]
     if edk_count > 1 or not raw_edks[4 : 4 + int.from_bytes(raw_edks[2:4], "big")].isascii():
         parse_edks(raw_edks)  # anything but one ASCII provider ID: check the UTF-8 now, as before
@@ -353,6 +327,41 @@ def parse_header(buf: bytes | bytearray | memoryview, need: Need | None) -> tupl
         }
     )
     return header, end
+
+
+def _walk_edks(buf: bytes | bytearray | memoryview, pos: int, need: Need | None) -> tuple[int, int]:
+    """Return the EDK count and where the EDK section ends, having checked the header is that long."""
+    if need is None:
+        # a complete buffer: a field past the end reads as length 0; the bound check below catches it
+        size = len(buf)
+        edk_count = int.from_bytes(buf[pos : pos + 2], "big")
+        pos += 2
+        for _ in range(3 * edk_count):
+            pos += 2 + int.from_bytes(buf[pos : pos + 2], "big")
+            if pos > size:
+                break
+        if pos + 5 + COMMITMENT_LEN > size:
+            raise TruncatedMessageError("the message is truncated inside the header")
+        return edk_count, pos
+    need(pos + 2)
+    edk_count = int.from_bytes(buf[pos : pos + 2], "big")
+    pos += 2
+    for _ in range(3 * edk_count):
+        need(pos + 2)
+        pos += 2 + int.from_bytes(buf[pos : pos + 2], "big")
+    need(pos + 5 + COMMITMENT_LEN)
+    return edk_count, pos
+
+
+def _check_content(content_type: int, frame_length: int) -> None:
+    if content_type == CONTENT_FRAMED:
+        if not 0 < frame_length <= MAX_FRAME_LENGTH:
+            raise MessageFormatError(f"invalid frame length {frame_length}")
+    elif content_type == CONTENT_NON_FRAMED:
+        if frame_length != 0:
+            raise MessageFormatError("a single-block message must have frame length 0")
+    else:
+        raise MessageFormatError(f"unknown content type {content_type}")
 
 
 def parse_edks(data: bytes) -> tuple[EncryptedDataKey, ...]:

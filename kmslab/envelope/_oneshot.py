@@ -136,23 +136,7 @@ def decrypt_bytes(
     pos += TAG_LEN
     _, aead = open_header(header, header_tag, provider, required_context, cache)
     if header.framed and not header.suite.signed and end - pos >= 24 and view[pos : pos + 4] == _FINAL_MARKER_BYTES:
-        # one final frame (the common small message): parse it in place, then require the message to end there
-        if header.frame_length > max_frame_length:
-            raise MessageFormatError(f"frame length {header.frame_length} exceeds the limit of {max_frame_length} bytes")
-        _, got_seq, iv, length = _FINAL_PREFIX.unpack_from(view, pos)
-        _check_frame(got_seq, 1, iv)
-        if length > header.frame_length:
-            raise MessageFormatError("the final frame is longer than the frame length")
-        stop = pos + 24 + length + TAG_LEN
-        if stop > end:
-            raise TruncatedMessageError("the message is truncated inside the final frame")
-        if stop != end:
-            raise MessageFormatError(f"{end - stop} unexpected bytes after the end of the message")
-        try:
-            plaintext = aead.decrypt(iv, view[pos + 24 : stop], header.message_id + _FIRST_FINAL_AAD + _U64.pack(length))
-        except InvalidTag:
-            raise AuthenticationError("a frame's authentication tag does not verify: the body was altered") from None
-        return plaintext, header
+        return _decrypt_one_final_frame(view, pos, header, aead, max_frame_length), header
     if type(view) is bytes:
         view = memoryview(view)
     message_id = header.message_id
@@ -182,6 +166,29 @@ def decrypt_bytes(
     if pos != end:
         raise MessageFormatError(f"{end - pos} unexpected bytes after the end of the message")
     return (out[0] if len(out) == 1 else b"".join(out)), header
+
+
+def _decrypt_one_final_frame(
+    view: bytes | memoryview, pos: int, header: Header, aead: AESGCM, max_frame_length: int
+) -> bytes:
+    """Decrypt a body that is one final frame (the common small message), requiring the message to end there."""
+    fl = header.frame_length
+    if fl > max_frame_length:
+        raise MessageFormatError(f"frame length {fl} exceeds the limit of {max_frame_length} bytes")
+    _, got_seq, iv, length = _FINAL_PREFIX.unpack_from(view, pos)
+    _check_frame(got_seq, 1, iv)
+    if length > fl:
+        raise MessageFormatError("the final frame is longer than the frame length")
+    stop = pos + 24 + length + TAG_LEN
+    end = len(view)
+    if stop > end:
+        raise TruncatedMessageError("the message is truncated inside the final frame")
+    if stop != end:
+        raise MessageFormatError(f"{end - stop} unexpected bytes after the end of the message")
+    try:
+        return aead.decrypt(iv, view[pos + 24 : stop], header.message_id + _FIRST_FINAL_AAD + _U64.pack(length))
+    except InvalidTag:
+        raise AuthenticationError("a frame's authentication tag does not verify: the body was altered") from None
 
 
 def _decrypt_frames(

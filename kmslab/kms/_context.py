@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -198,7 +198,7 @@ class RequestContext:
         *,
         request_alias: str | None = None,
         grant_tokens: Iterable[str] = (),
-        context: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
     ) -> None:
         """Ask the authorizer whether this request may go on.
 
@@ -207,7 +207,8 @@ class RequestContext:
             key: the key, or None for account-level actions.
             request_alias: the alias the request named the key by, if any.
             grant_tokens: grant tokens sent with the request.
-            context: operation-specific condition keys.
+            context: operation-specific condition keys, or a function that returns them (called only
+                when an authorizer will read them).
 
         Raises:
             AccessDeniedException: refused.
@@ -223,6 +224,8 @@ class RequestContext:
             full["kms:ViaService"] = f"{service}.{self.region}.amazonaws.com"
         if key is not None:
             full.update(self.key_context(key, request_alias))
+        if callable(context):
+            context = context()
         if context:
             full.update(context)
         authorizer.authorize(

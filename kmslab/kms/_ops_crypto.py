@@ -87,7 +87,10 @@ def _decrypt_any(
     alias: str | None = None
     if key_ref is not None:
         requested, alias = ctx.resolve(key_ref)
-    auth_context = {**_context_keys(ec), "kms:EncryptionAlgorithm": algorithm}
+
+    def auth_context() -> dict[str, Any]:
+        return {**_context_keys(ec), "kms:EncryptionAlgorithm": algorithm}
+
     if algorithm == SYMMETRIC and (requested is None or requested.key_spec == SYMMETRIC):
         header = _ciphertext.parse(blob)
         if not KEY_ID_RE.match(header.key_id):
@@ -133,7 +136,7 @@ def encrypt(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         key,
         request_alias=alias,
         grant_tokens=tokens,
-        context={**_context_keys(ec), "kms:EncryptionAlgorithm": algorithm},
+        context=lambda: {**_context_keys(ec), "kms:EncryptionAlgorithm": algorithm},
     )
     ctx.check_state("Encrypt", key)
     _require_usage(key, "ENCRYPT_DECRYPT", "Encrypt")
@@ -219,7 +222,7 @@ def _data_key_target(ctx: RequestContext, p: Mapping[str, Any], operation: str, 
         key,
         request_alias=alias,
         grant_tokens=tokens,
-        context={**_context_keys(ec), "kms:EncryptionAlgorithm": SYMMETRIC, **extra},
+        context=lambda: {**_context_keys(ec), "kms:EncryptionAlgorithm": SYMMETRIC, **extra},
     )
     ctx.check_state(operation, key)
     _require_usage(key, "ENCRYPT_DECRYPT", operation)

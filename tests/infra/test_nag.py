@@ -59,6 +59,9 @@ def test_only_the_expected_rules_are_acknowledged(default_synth: Synthesized) ->
     rules = sorted({rule_id.split("::")[1].split("[")[0] for _, rule_id, _ in acknowledgements(default_synth.app)})
     assert rules == [
         "AwsSolutions-IAM5",
+        "NIST.800.53.R5-DynamoDBInBackupPlan",
+        "NIST.800.53.R5-LambdaConcurrency",
+        "NIST.800.53.R5-LambdaInsideVPC",
         "NIST.800.53.R5-S3BucketReplicationEnabled",
         "NIST.800.53.R5-S3DefaultEncryptionKMS",
     ]
