@@ -9,6 +9,7 @@ cases: exact values, ``prefix``, ``exists`` and ``anything-but``.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -48,8 +49,9 @@ def to_eventbridge_event(record: Mapping[str, Any]) -> dict[str, Any]:
 def matches(pattern: Mapping[str, Any] | None, event: Mapping[str, Any]) -> bool:
     """Tell whether an event matches an EventBridge event pattern.
 
-    Supported: nested objects, lists of allowed values, ``{"prefix": s}``, ``{"exists": bool}``,
-    ``{"anything-but": value | [values]}``.
+    Supported: nested objects, lists of allowed values, ``{"prefix": s}``, ``{"suffix": s}``,
+    ``{"equals-ignore-case": s}``, ``{"wildcard": "a*b"}``, ``{"exists": bool}``,
+    ``{"anything-but": value | [values]}``. Any other operator raises, rather than silently never matching.
 
     Args:
         pattern: the pattern; None matches everything.
@@ -57,6 +59,9 @@ def matches(pattern: Mapping[str, Any] | None, event: Mapping[str, Any]) -> bool
 
     Returns:
         True when every field of the pattern matches.
+
+    Raises:
+        ValueError: the pattern uses an operator this matcher does not know.
     """
     if not pattern:
         return True
@@ -74,23 +79,34 @@ def matches(pattern: Mapping[str, Any] | None, event: Mapping[str, Any]) -> bool
     return True
 
 
+_STRING_TESTS: dict[str, Callable[[str, str], bool]] = {
+    "prefix": lambda value, arg: value.startswith(arg),
+    "suffix": lambda value, arg: value.endswith(arg),
+    "equals-ignore-case": lambda value, arg: value.casefold() == arg.casefold(),
+    "wildcard": lambda value, arg: re.fullmatch(".*".join(map(re.escape, arg.split("*"))), value, re.S) is not None,
+}
+
+
 def _matches_any(rules: list[Any], present: bool, value: Any) -> bool:
     values = value if isinstance(value, list) else [value]
     for rule in rules:
         if isinstance(rule, Mapping):
-            if "exists" in rule:
-                if bool(rule["exists"]) == (present and value is not None):
+            if len(rule) != 1:
+                raise ValueError(f"an EventBridge pattern operator has exactly one key, got {sorted(rule)}")
+            (operator, arg), *_ = rule.items()
+            if operator == "exists":
+                if bool(arg) == (present and value is not None):
                     return True
-                continue
-            if not present:
-                continue
-            if "prefix" in rule and any(isinstance(v, str) and v.startswith(rule["prefix"]) for v in values):
-                return True
-            if "anything-but" in rule:
-                banned = rule["anything-but"]
-                banned_list = banned if isinstance(banned, list) else [banned]
-                if all(v not in banned_list for v in values):
+            elif operator == "anything-but":
+                banned = arg if isinstance(arg, list) else [arg]
+                if present and all(v not in banned for v in values):
                     return True
+            elif operator in _STRING_TESTS:
+                test = _STRING_TESTS[operator]
+                if present and any(isinstance(v, str) and test(v, arg) for v in values):
+                    return True
+            else:
+                raise ValueError(f"unsupported EventBridge pattern operator {operator!r}")
         elif present and rule in values:
             return True
     return False

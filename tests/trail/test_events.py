@@ -47,6 +47,22 @@ def test_patterns_match_like_eventbridge() -> None:
     assert not matches({"detail": {"userIdentity": {"invokedBy": ["s3.amazonaws.com"]}}}, event)
 
 
+def test_string_operators_match_like_eventbridge() -> None:
+    refused = to_eventbridge_event(
+        to_cloudtrail_record(call("Decrypt", {}, error=("KMSInvalidStateException", f"{KEY_ARN} is pending deletion.")))
+    )
+    fine = to_eventbridge_event(to_cloudtrail_record(call("Decrypt", {})))
+    # the alerting stack's key-use rule matches on this suffix
+    assert matches({"detail": {"errorMessage": [{"suffix": "is pending deletion."}]}}, refused)
+    assert not matches({"detail": {"errorMessage": [{"suffix": "is pending deletion."}]}}, fine)
+    assert not matches({"detail": {"errorMessage": [{"suffix": "is disabled."}]}}, refused)
+    assert matches({"detail": {"errorMessage": [{"wildcard": "arn:aws:kms:*:key/* is pending deletion."}]}}, refused)
+    assert not matches({"detail": {"errorMessage": [{"wildcard": "*is disabled."}]}}, refused)
+    assert matches({"detail": {"eventName": [{"equals-ignore-case": "DECRYPT"}]}}, refused)
+    with pytest.raises(ValueError, match="unsupported EventBridge pattern operator 'numeric'"):
+        matches({"detail": {"eventName": [{"numeric": [">", 1]}]}}, refused)
+
+
 def test_recorder_publishes_each_record_and_survives_a_failing_handler(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -87,6 +87,7 @@ def test_events_come_newest_first_with_cloudtrail_fields() -> None:
         ("EventSource", "s3.amazonaws.com", 0),
         ("EventId", RECORDS[7]["eventID"], 1),
     ],
+    ids=lambda v: "event-id" if isinstance(v, str) and v == RECORDS[7]["eventID"] else None,
 )
 def test_each_lookup_attribute_filters(key: str, value: str, count: int) -> None:
     events = []
