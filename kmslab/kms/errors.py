@@ -209,6 +209,7 @@ class ValidationException(KmsError):
     code = "ValidationException"
     status = 400
 
+
 # Protocol-level errors: not in the KMS model, but every AWS JSON service returns them.
 
 
@@ -279,6 +280,7 @@ class DryRunOperationException(KmsError):
 
 
 _BY_CODE: dict[str, type[KmsError]] = {cls.code: cls for cls in KmsError.__subclasses__()}
+
 
 def error_class(code: str) -> type[KmsError]:
     """Return the error class for an AWS error code.

@@ -56,7 +56,9 @@ class Caller:
         Returns:
             A Caller for ``arn:aws:iam::<account>:root``.
         """
-        return cls(arn=f"arn:aws:iam::{account}:root", account=account, identity_type="Root", principal_id=account, **kwargs)
+        return cls(
+            arn=f"arn:aws:iam::{account}:root", account=account, identity_type="Root", principal_id=account, **kwargs
+        )
 
 
 @dataclass(frozen=True)

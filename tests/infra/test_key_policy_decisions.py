@@ -65,7 +65,13 @@ def allowed(policy: str, caller: Caller, action: str, context: dict[str, Any] | 
     return True
 
 
-CRYPTO = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext")
+CRYPTO = (
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncryptFrom",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+)
 ADMIN = (
     "kms:DescribeKey",
     "kms:EnableKeyRotation",
