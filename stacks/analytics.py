@@ -132,7 +132,7 @@ class AnalyticsStack(Stack):
             database_name=database_name,
             table_input=_table_input_property(table_input),
         )
-        self.table.add_dependency(self.database)
+        self.table.add_resource_dependency(self.database)
 
         # creating the workgroup: enforced settings, encrypted results, a per-query scan cutoff
         self.workgroup = athena.CfnWorkGroup(
@@ -172,7 +172,7 @@ class AnalyticsStack(Stack):
                 work_group=self.workgroup.ref,  # the Ref makes every named query depend on the workgroup
                 query_string=render(query, table=qualified, days=DEFAULT_DAYS),
             )
-            named.add_dependency(self.table)
+            named.add_resource_dependency(self.table)
             self.named_queries[query.name] = named
 
     def _results_resource(self) -> s3.CfnBucket:

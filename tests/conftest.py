@@ -14,3 +14,4 @@ os.environ.pop("AWS_SESSION_TOKEN", None)
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
