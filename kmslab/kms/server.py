@@ -245,9 +245,9 @@ class KmsServer:
         """
         request_id = self._next_request_id()
         try:
-            if path.startswith(CONTROL_PREFIX):
+            if path != "/" and path.startswith(CONTROL_PREFIX):
                 return self._control(method, path, body)
-            if path.split("?", 1)[0] != "/":
+            if path != "/" and path.split("?", 1)[0] != "/":
                 return error_response(
                     400, "UnknownOperationException", f"No such route: {path[:200]}", request_id=request_id
                 )
