@@ -132,6 +132,10 @@ def enable_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     ctx.authorize("kms:EnableKey", key)
     ctx.check_state("EnableKey", key)
     key.state = "Enabled"
+    if key.rotation_enabled and key.next_rotation is not None and key.next_rotation <= ctx.now:
+        # A disabled key is not rotated; once enabled after its rotation date, it rotates once, now,
+        # and the period starts again from today (not one back-dated rotation per missed period).
+        key.next_rotation = ctx.now
     ctx.save(key)
     return {}
 

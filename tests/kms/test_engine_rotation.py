@@ -82,6 +82,21 @@ def test_disabled_keys_do_not_rotate_until_enabled(kms_engine: Any, kms: Any) ->
     assert len(kms.list_key_rotations(KeyId=key_id)["Rotations"]) == 1
 
 
+def test_a_key_disabled_for_several_periods_rotates_once_when_enabled(kms_engine: Any, kms: Any) -> None:
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.enable_key_rotation(KeyId=key_id, RotationPeriodInDays=90)
+    kms.disable_key(KeyId=key_id)
+    kms_engine.advance_time(timedelta(days=400))  # four rotation dates pass while the key is disabled
+    enabled_at = kms_engine.clock.now()
+    kms.enable_key(KeyId=key_id)
+    kms_engine.advance_time(timedelta(hours=1))
+    rotations = kms.list_key_rotations(KeyId=key_id)["Rotations"]
+    assert [r["RotationType"] for r in rotations] == ["AUTOMATIC"]
+    assert rotations[0]["RotationDate"] == enabled_at
+    status = kms.get_key_rotation_status(KeyId=key_id)
+    assert status["NextRotationDate"] == enabled_at + timedelta(days=90)
+
+
 def test_rotate_on_demand(kms: Any) -> None:
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     blobs = [kms.encrypt(KeyId=key_id, Plaintext=b"v0")["CiphertextBlob"]]
