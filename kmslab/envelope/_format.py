@@ -220,16 +220,24 @@ class Header:
         """The suite's specification name."""
         return self.suite.name
 
-    def __getattr__(self, name: str) -> Any:
-        # Called only for an attribute missing from the instance: a parsed header fills
-        # ``encrypted_data_keys`` from ``raw_edks`` on first use (the one-shot decrypt of a raw-key
-        # message never needs the objects).
-        fields = self.__dict__
-        if name == "encrypted_data_keys" and "raw_edks" in fields:
-            edks = parse_edks(fields["raw_edks"])
-            fields[name] = edks
-            return edks
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+class _LazyEdks:
+    """Header.encrypted_data_keys for a parsed header: built from ``raw_edks`` on first use, then kept.
+
+    A non-data descriptor (like ``functools.cached_property``): a value in the instance's ``__dict__`` (set by
+    ``__init__``, or by the first use) wins, so normal attribute access stays fast. The one-shot decrypt of a
+    raw-key message never needs the objects.
+    """
+
+    def __get__(self, header: Header | None, owner: type | None = None) -> Any:
+        if header is None:
+            return self
+        edks = parse_edks(header.raw_edks)
+        header.__dict__["encrypted_data_keys"] = edks
+        return edks
+
+
+setattr(Header, "encrypted_data_keys", _LazyEdks())  # noqa: B010 - after @dataclass, so not read as a default
 
 
 def header_prefix_after_id(context_bytes: bytes, edk_bytes: bytes, edk_count: int, frame_length: int) -> bytes:
@@ -298,35 +306,79 @@ def parse_header(buf: bytes | bytearray | memoryview, need: Need | None) -> tupl
     end = pos + 5 + COMMITMENT_LEN
     raw = bytes(buf[:end])
     raw_context = raw[37:context_end]
-    context = _CONTEXTS.get(raw_context)
-    if context is None:
-        context = FrozenContext(parse_context(raw_context), raw_context)
-        if len(_CONTEXTS) >= _MEMO_SIZE:
-            _CONTEXTS.clear()
-        _CONTEXTS[raw_context] = context
+    context = _CONTEXTS.get(raw_context) or context_for(raw_context)
     content_type = raw[pos]
     frame_length = int.from_bytes(raw[pos + 1 : pos + 5], "big")
     _check_content(content_type, frame_length)
     raw_edks = raw[context_end:pos]
     if edk_count > 1 or not raw_edks[4 : 4 + int.from_bytes(raw_edks[2:4], "big")].isascii():
         parse_edks(raw_edks)  # anything but one ASCII provider ID: check the UTF-8 now, as before
-    # Header has no validation in __init__: fill the frozen dataclass's fields at once instead of one
-    # object.__setattr__ per field; encrypted_data_keys is left to Header.__getattr__.
+    header = new_header(suite, raw, context, content_type == CONTENT_FRAMED, frame_length, raw_context, raw_edks)
+    return header, end
+
+
+def new_header(
+    suite: Suite,
+    raw: bytes,
+    context: Mapping[str, str],
+    framed: bool,
+    frame_length: int,
+    raw_context: bytes,
+    raw_edks: bytes,
+) -> Header:
+    """Build a parsed :class:`Header` from checked parts; ``encrypted_data_keys`` comes from ``raw_edks`` lazily.
+
+    Header has no validation in ``__init__``: this fills the frozen dataclass's fields at once instead of one
+    ``object.__setattr__`` per field.
+
+    Args:
+        suite: the suite.
+        raw: the header bytes, commitment included.
+        context: the parsed context.
+        framed: the content type is framed.
+        frame_length: the frame length field.
+        raw_context: the serialized context.
+        raw_edks: the EDK section.
+
+    Returns:
+        The header.
+    """
     header = object.__new__(Header)
     header.__dict__.update(
         {
             "suite": suite,
             "message_id": raw[3:35],
             "encryption_context": context,
-            "framed": content_type == CONTENT_FRAMED,
+            "framed": framed,
             "frame_length": frame_length,
-            "commitment": raw[end - COMMITMENT_LEN : end],
+            "commitment": raw[-COMMITMENT_LEN:],
             "raw": raw,
             "raw_context": raw_context,
             "raw_edks": raw_edks,
         }
     )
-    return header, end
+    return header
+
+
+def context_for(raw_context: bytes) -> Mapping[str, str]:
+    """Return the parsed, read-only context for these serialized bytes (memoized: many messages share one).
+
+    Args:
+        raw_context: the header's context field.
+
+    Returns:
+        The context.
+
+    Raises:
+        MessageFormatError: the bytes are not a valid serialized context.
+    """
+    context = _CONTEXTS.get(raw_context)
+    if context is None:
+        context = FrozenContext(parse_context(raw_context), raw_context)
+        if len(_CONTEXTS) >= _MEMO_SIZE:
+            _CONTEXTS.clear()
+        _CONTEXTS[raw_context] = context
+    return context
 
 
 def _walk_edks(buf: bytes | bytearray | memoryview, pos: int, need: Need | None) -> tuple[int, int]:

@@ -1,14 +1,16 @@
 """Per-message key derivation (HKDF-SHA512, RFC 5869).
 
-HKDF is written out over ``cryptography``'s HMAC so one message costs one extract shared by both
-expands (the second reusing the keyed HMAC state) instead of two ``HKDF`` objects; tests check it
-against ``cryptography``'s HKDF.
+Both keys share one HKDF-Extract (``cryptography``'s ``HKDF.extract``, salt = message ID); each 32-byte
+output is one HKDF-Expand block, ``T(1) = HMAC-SHA512(PRK, info || 0x01)``, computed with ``cryptography``'s
+HMAC keyed once and copied for the second info. That is two HKDF objects' work for about half the cost;
+tests check it against ``cryptography``'s ``HKDF`` on random vectors.
 """
 
 from __future__ import annotations
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.hmac import HMAC
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from kmslab.envelope._suites import COMMIT_KEY, COMMIT_KEY_ECDSA_P384, COMMITMENT_LEN, DATA_KEY_LEN, Suite
 
@@ -30,9 +32,7 @@ def derive_keys(data_key: bytes, message_id: bytes, suite: Suite) -> tuple[bytes
     Returns:
         ``(encryption_key, commitment)``, 32 bytes each.
     """
-    extract = HMAC(message_id, _SHA512)
-    extract.update(data_key)
-    expand_key = HMAC(extract.finalize(), _SHA512)
+    expand_key = HMAC(HKDF.extract(_SHA512, message_id, data_key), _SHA512)
     expand_commit = expand_key.copy()
     expand_key.update(_DERIVE_INFO[suite.suite_id])
     expand_commit.update(_COMMIT_INFO)

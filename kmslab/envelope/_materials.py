@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from hmac import compare_digest
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.constant_time import bytes_eq
 
 from kmslab.envelope import _keys
 from kmslab.envelope._format import (
@@ -185,7 +185,7 @@ def open_header(
         if cache is not None and cache_key is not None:
             cache.put_decrypt(cache_key, data_key)
     key, commitment = _keys.derive_keys(data_key, header.message_id, suite)
-    if not bytes_eq(commitment, header.commitment):
+    if not compare_digest(commitment, header.commitment):  # constant time
         raise AuthenticationError("key commitment does not match: the data key is not the one this message commits to")
     aead = AESGCM(key)
     try:

@@ -69,7 +69,7 @@ def encrypt(
         KeyProviderError: the provider could not produce a data key.
         EnvelopeError: invalid frame length.
     """
-    suite = suite_by_name(algorithm)
+    suite = algorithm if algorithm is COMMIT_KEY else suite_by_name(algorithm)
     return _oneshot.encrypt_bytes(plaintext, provider, encryption_context, frame_length, cache, suite)
 
 

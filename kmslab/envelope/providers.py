@@ -104,22 +104,6 @@ class RawAesKeyProvider:
         iv = os.urandom(IV_LEN)
         return EncryptedDataKey(self.namespace, self._prefix + iv, self._aead.encrypt(iv, data_key, context_bytes))
 
-    def edk_section(self, data_key: bytes, iv: bytes, context_bytes: bytes) -> bytes:
-        """Wrap a data key and return the header's whole EDK section (count and one serialized EDK).
-
-        The one-shot encrypt path uses this instead of :meth:`generate_data_key` to skip building objects;
-        the bytes are exactly ``count || wrap(data_key).serialize()``.
-
-        Args:
-            data_key: the 32-byte plaintext data key (fresh random bytes).
-            iv: the 12-byte wrapping IV (fresh random bytes).
-            context_bytes: the serialized encryption context (the AAD).
-
-        Returns:
-            The EDK section of the header.
-        """
-        return b"".join((self._edk_head, iv, _WRAPPED_LEN, self._aead.encrypt(iv, data_key, context_bytes)))
-
     def unwrap_section(self, edk_section: bytes, context_bytes: bytes) -> bytes | None:
         """Unwrap straight from a header's EDK section when it is exactly one EDK of this key.
 
