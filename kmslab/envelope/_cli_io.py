@@ -5,16 +5,17 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 import click
 
-from kmslab.envelope._format import EncryptedDataKey
 from kmslab.envelope.errors import KeyProviderError
-from kmslab.envelope.providers import KMS_PROVIDER_ID, KeyProvider, KmsArn, KmsKeyProvider, RawAesKeyProvider
+
+if TYPE_CHECKING:  # imported when a key is built, so ``--help`` and usage errors need no cryptography
+    from kmslab.envelope._format import EncryptedDataKey
+    from kmslab.envelope.providers import KeyProvider, KmsKeyProvider, RawAesKeyProvider
 
 RAW_PREFIX = "raw:"
 DEFAULT_NAMESPACE = "kmslab"
@@ -32,12 +33,25 @@ def open_input(path: str) -> Iterator[BinaryIO]:
         yield handle
 
 
+#: the output file's write buffer: small, so frame-sized writes go straight to the file (no copy) while the
+#: few small pieces (header, tags, signature) are still gathered
+OUTPUT_BUFFER = 64 * 1024
+
+
 @contextlib.contextmanager
 def atomic_output(path: str, fsync: bool = True) -> Iterator[BinaryIO]:
     """Yield a file that becomes ``path`` only if the block succeeds; ``-`` is standard output.
 
-    The data goes to a temporary file in the destination directory, which is fsynced (unless ``fsync`` is
-    False) and renamed over ``path`` at the end; on any exception (including KeyboardInterrupt) it is deleted.
+    The data goes to a new temporary file (created exclusively, mode 0600) in the destination directory,
+    which is fsynced (unless ``fsync`` is False) and renamed over ``path`` at the end; on any exception
+    (including KeyboardInterrupt) it is deleted.
+
+    Args:
+        path: the output file, or ``-``.
+        fsync: flush the file to disk before the rename.
+
+    Yields:
+        A buffered binary writer (64 KiB buffer: larger writes bypass it).
     """
     if path == "-":
         out = sys.stdout.buffer
@@ -45,11 +59,11 @@ def atomic_output(path: str, fsync: bool = True) -> Iterator[BinaryIO]:
         out.flush()
         return
     target = Path(path)
-    directory = target.parent if str(target.parent) else Path()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=directory)
-    tmp = Path(tmp_name)
+    if not target.name or target.name == "..":
+        raise click.BadParameter(f"{path!r} is a directory, not a file name", param_hint="--out")
+    fd, tmp = _create_temp(target)
     try:
-        with os.fdopen(fd, "wb", buffering=1024 * 1024) as handle:
+        with os.fdopen(fd, "wb", buffering=OUTPUT_BUFFER) as handle:
             yield handle
             handle.flush()
             if fsync:
@@ -58,6 +72,19 @@ def atomic_output(path: str, fsync: bool = True) -> Iterator[BinaryIO]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _create_temp(target: Path) -> tuple[int, Path]:
+    """Create ``.<name>.<random>.partial`` next to ``target``, exclusively and mode 0600 (what
+    ``tempfile.mkstemp`` does, without importing ``tempfile`` and its ``shutil``/``random`` on every CLI start)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = target.with_name(f".{target.name}.{os.urandom(6).hex()}.partial")
+        try:
+            return os.open(tmp, flags, 0o600), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"cannot create a temporary file next to {target}")
 
 
 def input_size(handle: IO[bytes]) -> int | None:
@@ -127,6 +154,8 @@ def load_raw_key(spec: str, namespace: str, name: str) -> RawAesKeyProvider:
     Raises:
         KeyProviderError: unreadable or wrong-size key file.
     """
+    from kmslab.envelope.providers import RawAesKeyProvider
+
     path = Path(spec[len(RAW_PREFIX) :])
     try:
         data = path.read_bytes()
@@ -150,6 +179,8 @@ def kms_client(region: str | None, endpoint: str | None) -> Any:
 
 def kms_provider(key_ids: Sequence[str], region: str | None, endpoint: str | None) -> KmsKeyProvider:
     """Build a KMS provider with one client per Region named by the keys' ARNs (``region`` for bare IDs)."""
+    from kmslab.envelope.providers import KmsArn, KmsKeyProvider
+
     regions: dict[str | None, Any] = {}
     for key_id in key_ids:
         arn = KmsArn.parse(key_id)
@@ -190,6 +221,8 @@ class MessageKmsProvider:
         Raises:
             KeyProviderError: the message has no usable KMS data key, or KMS refused them all.
         """
+        from kmslab.envelope.providers import KMS_PROVIDER_ID, KmsArn
+
         arns = []
         for edk in encrypted_data_keys:
             if edk.provider_id != KMS_PROVIDER_ID:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from hmac import compare_digest
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kmslab.envelope import _keys
 from kmslab.envelope._format import (
+    EncryptedDataKey,
     FrozenContext,
     Header,
     header_prefix_after_id,
@@ -23,11 +25,28 @@ from kmslab.envelope._suites import (
     RESERVED_CONTEXT_PREFIX,
     Suite,
 )
-from kmslab.envelope.cache import DataKeyCache, EncryptEntry
 from kmslab.envelope.errors import AuthenticationError, ContextMismatchError, KeyProviderError
 from kmslab.envelope.providers import KeyProvider, RawAesKeyProvider
 
+if TYPE_CHECKING:
+    from kmslab.envelope.cache import DataKeyCache
+
 ZERO_IV = bytes(IV_LEN)
+
+
+@dataclass
+class EncryptEntry:
+    """Materials cached for encryption (private to the package; never printed)."""
+
+    data_key: bytes = field(repr=False)
+    edks: tuple[EncryptedDataKey, ...]
+    context: dict[str, str]
+    context_bytes: bytes
+    signing_key: Any = field(default=None, repr=False)
+    created: float = 0.0
+    messages: int = 0
+    bytes_used: int = 0
+    header_middles: dict[int, bytes] = field(default_factory=dict, repr=False)
 
 
 #: the caller's context as a tuple of pairs -> its validated, serialized frozen form (bounded; cleared when full)

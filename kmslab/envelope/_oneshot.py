@@ -26,6 +26,7 @@ from kmslab.envelope._format import (
     MAX_FRAMES,
     SINGLE_BLOCK_AAD,
     Header,
+    check_frame_length,
     context_for,
     new_header,
     parse_header,
@@ -59,12 +60,6 @@ _WRAPPED_LEN = (DATA_KEY_LEN + TAG_LEN).to_bytes(2, "big")
 _U64 = struct.Struct(">Q")
 _DATA_KEY_END = MESSAGE_ID_LEN + DATA_KEY_LEN
 _FRESH_LEN = _DATA_KEY_END + IV_LEN
-
-
-def check_frame_length(frame_length: int) -> None:
-    """Raise :class:`EnvelopeError` unless ``1 <= frame_length <= 2**31 - 1``."""
-    if not isinstance(frame_length, int) or not 0 < frame_length <= 2**31 - 1:
-        raise EnvelopeError(f"frame length must be between 1 and 2**31 - 1 bytes, got {frame_length!r}")
 
 
 #: (raw key's EDK prefix, serialized context, frame length) -> the header bytes before the wrapping IV and after

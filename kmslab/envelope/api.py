@@ -7,19 +7,10 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from kmslab.envelope import _oneshot, _stream
-from kmslab.envelope._format import Header
+from kmslab.envelope._format import DEFAULT_FRAME_LENGTH, DEFAULT_MAX_FRAME_LENGTH, Header
 from kmslab.envelope._suites import COMMIT_KEY, Suite, suite_by_name
 from kmslab.envelope.cache import DataKeyCache
 from kmslab.envelope.providers import KeyProvider
-
-#: Default frame length: 1 MiB. The ESDK's 4 KiB default makes per-frame Python overhead dominate
-#: (hundreds of thousands of frames per GiB); 1 MiB frames run at AES-GCM speed while a streaming
-#: decryptor still buffers only ~2 MiB (a frame is held until its tag verifies). Small messages are one
-#: final frame whatever the frame length, so the choice costs them nothing.
-DEFAULT_FRAME_LENGTH = 1024 * 1024
-
-#: Largest frame (or single-block body) a decryptor buffers unless told otherwise: 64 MiB.
-DEFAULT_MAX_FRAME_LENGTH = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kmslab.envelope._format import EncryptedDataKey
+from kmslab.envelope._materials import EncryptEntry
 from kmslab.envelope.errors import EnvelopeError
 
 
@@ -34,21 +34,6 @@ class CacheStats:
     misses: int
     entries: int
     evictions: int
-
-
-@dataclass
-class EncryptEntry:
-    """Materials cached for encryption (private to the package; never printed)."""
-
-    data_key: bytes = field(repr=False)
-    edks: tuple[EncryptedDataKey, ...]
-    context: dict[str, str]
-    context_bytes: bytes
-    signing_key: Any = field(default=None, repr=False)
-    created: float = 0.0
-    messages: int = 0
-    bytes_used: int = 0
-    header_middles: dict[int, bytes] = field(default_factory=dict, repr=False)
 
 
 @dataclass

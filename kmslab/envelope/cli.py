@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
 import click
 
 from kmslab.envelope import _cli_io as io_
-from kmslab.envelope._format import FINAL_FRAME_MARKER, Header
-from kmslab.envelope._suites import TAG_LEN
-from kmslab.envelope.api import DEFAULT_FRAME_LENGTH, decrypt_stream, encrypt_stream, inspect_header
+from kmslab.envelope._format import DEFAULT_FRAME_LENGTH, DEFAULT_MAX_FRAME_LENGTH, FINAL_FRAME_MARKER, Header
+from kmslab.envelope._suites import COMMIT_KEY, COMMIT_KEY_ECDSA_P384, TAG_LEN
+
+# Start-up matters here (a small file's whole run is mostly interpreter and import time): the commands call
+# the streaming core directly instead of ``kmslab.envelope.api``, which would also import the one-shot API
+# and the data-key cache; the core (and cryptography) is imported only when a command runs, boto3 only for
+# KMS keys, json only for ``inspect --json``.
 
 
 def _key_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -83,6 +86,8 @@ def encrypt_cmd(
     progress: bool | None,
 ) -> None:
     """Encrypt FILE under a KMS key (or a raw AES key) into an envelope message."""
+    from kmslab.envelope import _stream
+
     frame_length = io_.parse_size(frame_size)
     encryption_context = io_.parse_context(context)
     provider = io_.encrypt_provider(keys, namespace, key_name, region, endpoint)
@@ -91,15 +96,8 @@ def encrypt_cmd(
         io_.progress_bar(io_.input_size(fin), progress, "encrypting") as bar,
         io_.atomic_output(dst, fsync) as fout,
     ):
-        encrypt_stream(
-            fin,
-            fout,
-            provider=provider,
-            encryption_context=encryption_context,
-            frame_length=frame_length,
-            progress=bar,
-            algorithm=0x0578 if signed else 0x0478,
-        )
+        suite = COMMIT_KEY_ECDSA_P384 if signed else COMMIT_KEY
+        _stream.encrypt_stream(fin, fout, provider, encryption_context, frame_length, bar, suite)
 
 
 @envelope.command("decrypt")
@@ -127,6 +125,8 @@ def decrypt_cmd(
     progress: bool | None,
 ) -> None:
     """Decrypt and verify a message; --context pairs are required to be in the message's context."""
+    from kmslab.envelope import _stream
+
     required = io_.parse_context(context)
     provider = io_.decrypt_provider(keys, namespace, key_name, region, endpoint)
     with (
@@ -134,7 +134,7 @@ def decrypt_cmd(
         io_.progress_bar(io_.input_size(fin), progress, "decrypting") as bar,
         io_.atomic_output(dst, fsync) as fout,
     ):
-        decrypt_stream(fin, fout, provider=provider, required_context=required, progress=bar)
+        _stream.decrypt_stream(fin, fout, provider, required, bar, DEFAULT_MAX_FRAME_LENGTH)
 
 
 @envelope.command("inspect")
@@ -142,11 +142,15 @@ def decrypt_cmd(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def inspect_cmd(file: str, as_json: bool) -> None:
     """Show a message's header: suite, message ID, data keys, context and frames (no key needed, none shown)."""
+    from kmslab.envelope import _stream
+
     with io_.open_input(file) as fin:
-        header = inspect_header(fin)
+        header = _stream.read_stream_header(fin)
         frames = _count_frames(fin, header)
     info = describe(header, frames)
     if as_json:
+        import json
+
         click.echo(json.dumps(info, indent=2))
         return
     click.echo(f"algorithm:       {info['algorithm']} (0x{header.suite.suite_id:04x})")
