@@ -8,10 +8,10 @@ resolve keys through it (so the event records the key ARNs), authorize through i
 
 from __future__ import annotations
 
-import base64
+import binascii
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +37,7 @@ def b64(data: bytes) -> str:
     Returns:
         Base64 text.
     """
-    return base64.b64encode(data).decode("ascii")
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def ts(value: datetime) -> float:
@@ -52,7 +52,7 @@ def ts(value: datetime) -> float:
     return value.timestamp()
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class RequestContext:
     """The state of one call.
 
@@ -71,11 +71,26 @@ class RequestContext:
     region: str
     now: datetime
     request_id: str
-    key_arns: list[str] = field(default_factory=list)
-    dirty_keys: dict[tuple[str, str], Key] = field(default_factory=dict)
-    deleted_keys: list[tuple[str, str]] = field(default_factory=list)
-    dirty_aliases: dict[tuple[str, str], Alias] = field(default_factory=dict)
-    deleted_aliases: list[tuple[str, str]] = field(default_factory=list)
+    key_arns: list[str]
+    dirty_keys: dict[tuple[str, str], Key]
+    deleted_keys: list[tuple[str, str]]
+    dirty_aliases: dict[tuple[str, str], Alias]
+    deleted_aliases: list[tuple[str, str]]
+
+    def __init__(  # written out: one per request, literals are cheaper than default factories
+        self, kms: LocalKms, operation: str, caller: Caller, region: str, now: datetime, request_id: str
+    ) -> None:
+        self.kms = kms
+        self.operation = operation
+        self.caller = caller
+        self.region = region
+        self.now = now
+        self.request_id = request_id
+        self.key_arns = []
+        self.dirty_keys = {}
+        self.deleted_keys = []
+        self.dirty_aliases = {}
+        self.deleted_aliases = []
 
     @property
     def account(self) -> str:

@@ -130,7 +130,7 @@ def encrypt(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     key, alias = ctx.resolve(p["KeyId"])
     ec = p.get("EncryptionContext") or {}
     algorithm = p.get("EncryptionAlgorithm") or SYMMETRIC
-    tokens = check_tokens(ctx.kms, p.get("GrantTokens", ()))
+    tokens = check_tokens(ctx.kms, grant) if (grant := p.get("GrantTokens")) else ()
     ctx.authorize(
         "kms:Encrypt",
         key,
@@ -170,7 +170,7 @@ def re_encrypt(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     """ReEncrypt: decrypt under the source key and encrypt under the destination key."""
     source_alg = p.get("SourceEncryptionAlgorithm") or SYMMETRIC
     dest_alg = p.get("DestinationEncryptionAlgorithm") or SYMMETRIC
-    tokens = check_tokens(ctx.kms, p.get("GrantTokens", ()))
+    tokens = check_tokens(ctx.kms, grant) if (grant := p.get("GrantTokens")) else ()
     dest, dest_alias = ctx.resolve(p["DestinationKeyId"])
     source, plaintext, source_material = _decrypt_any(
         ctx,
@@ -216,7 +216,7 @@ def re_encrypt(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
 def _data_key_target(ctx: RequestContext, p: Mapping[str, Any], operation: str, extra: Mapping[str, Any]) -> Key:
     key, alias = ctx.resolve(p["KeyId"])
     ec = p.get("EncryptionContext") or {}
-    tokens = check_tokens(ctx.kms, p.get("GrantTokens", ()))
+    tokens = check_tokens(ctx.kms, grant) if (grant := p.get("GrantTokens")) else ()
     ctx.authorize(
         f"kms:{operation}",
         key,

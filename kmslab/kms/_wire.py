@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET_PREFIX = "TrentService."
+_PREFIX_LENGTH = len(TARGET_PREFIX)
 _SCOPE_RE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/[a-z0-9-]+/aws4_request")
 # json.dumps(payload, separators=(",", ":")) builds an encoder per call; one shared encoder gives the same text.
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
@@ -56,6 +57,43 @@ def _compact_encoder() -> Callable[[Any], str]:
 
 
 _encode = _compact_encoder()
+# Characters a JSON string may hold unescaped in the encoder's ASCII output (quotes are counted apart).
+_PLAIN_JSON_BYTES = bytes(c for c in range(0x20, 0x7F) if c != 0x5C)
+
+
+def _encode_body(payload: Mapping[str, Any]) -> bytes:
+    """Return ``_encode(payload).encode()``, faster for answers of plain text values.
+
+    Most answers are flat objects of short ASCII strings plus a long base64 blob, none of which need
+    escaping; escaping them char by char is most of the encoding time. Such an object is assembled
+    directly and checked once (exactly four quotes per member, only printable ASCII and no backslash);
+    anything else (numbers, lists, escapes, non-ASCII) goes through the encoder.
+
+    Args:
+        payload: the JSON object.
+
+    Returns:
+        The JSON text as bytes, byte for byte what the encoder gives.
+    """
+    try:
+        body = ("{" + ",".join(['"' + k + '":"' + v + '"' for k, v in payload.items()]) + "}").encode("ascii")
+    except (TypeError, UnicodeEncodeError):  # a value that is not a string, or not ASCII
+        return _encode(payload).encode()
+    if body.count(b'"') != 4 * len(payload) or body.translate(None, _PLAIN_JSON_BYTES):
+        return _encode(payload).encode()
+    return body
+
+
+_DECODER = json.JSONDecoder()
+
+
+def _loads(text: str) -> Any:
+    """Decode JSON text exactly as ``json.loads(text)`` does, without its per-call argument handling."""
+    if text.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
+
+
 # Callers are frozen values: one per (account, access key, source IP, user agent) is shared between requests.
 _CALLERS: dict[tuple[str, str | None, str, str], Caller] = {}
 _CALLERS_MAX = 4096
@@ -114,23 +152,42 @@ def dispatch(kms: LocalKms, *, target: str, body: bytes, caller: Caller, region:
     Returns:
         The HTTP response; never raises.
     """
+    status, payload = answer(kms, target, body, caller, region, request_id)
+    headers = {"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": request_id, "Content-Length": str(len(payload))}
+    return WireResponse(status=status, body=payload, headers=headers)
+
+
+def answer(kms: LocalKms, target: str, body: bytes, caller: Caller, region: str, request_id: str) -> tuple[int, bytes]:
+    """Answer one KMS JSON request with its status and JSON body (the endpoint's hot path).
+
+    Args:
+        kms: the engine.
+        target: the ``X-Amz-Target`` header (``TrentService.<Operation>``).
+        body: the request body.
+        caller: who signed the request.
+        region: the request's region.
+        request_id: the request ID.
+
+    Returns:
+        (HTTP status, JSON body); never raises.
+    """
     try:
-        operation = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
+        operation = target[_PREFIX_LENGTH:] if target.startswith(TARGET_PREFIX) else ""
         if operation not in kms.OPERATIONS:
             raise UnknownOperationException(f"Unknown operation {target!r}")
         try:
-            params = json.loads(body.decode("utf-8")) if body and not body.isspace() else {}
+            params = _loads(body.decode("utf-8")) if body and not body.isspace() else {}
         except (UnicodeDecodeError, ValueError, RecursionError):
             raise SerializationException("The request body is not valid JSON.") from None
-        if not isinstance(params, dict):
+        if type(params) is not dict:
             raise SerializationException("The request body must be a JSON object.")
-        result = kms.call(operation, params, caller=caller, region=region, request_id=request_id)
-        return _answer(200, result, request_id)
+        return 200, _encode_body(kms.call(operation, params, caller=caller, region=region, request_id=request_id))
     except KmsError as exc:
-        return error_response(exc, request_id)
+        return exc.status, _encode(exc.to_response()).encode()
     except Exception:
         log.exception("internal error answering %s (request %s)", target, request_id)
-        return error_response(KMSInternalException("An internal error occurred."), request_id)
+        error = KMSInternalException("An internal error occurred.")
+        return error.status, _encode(error.to_response()).encode()
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -161,11 +218,16 @@ def caller_from_headers(
     Returns:
         (caller, region or ``default_region``).
     """
-    authorization = _header(headers, "Authorization") or ""
+    if type(headers) is Headers:  # the HTTP layer's headers: read its lower-case fields directly
+        fields = headers._fields
+        authorization = fields.get("authorization") or ""
+        user_agent = fields.get("user-agent") or ""
+    else:
+        authorization = _header(headers, "Authorization") or ""
+        user_agent = _header(headers, "User-Agent") or ""
     match = _SCOPE_RE.search(authorization)
     access_key = match.group(1) if match else None
     region = match.group(2) if match else default_region
-    user_agent = _header(headers, "User-Agent") or ""
     cache_key = (account, access_key, source_ip, user_agent)
     caller = _CALLERS.get(cache_key)
     if caller is None:

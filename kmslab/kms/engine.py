@@ -223,12 +223,12 @@ class LocalKms:
             raise UnknownOperationException(f"Unknown operation {operation}")
         now = self.clock.now()
         ctx = RequestContext(
-            kms=self,
-            operation=operation,
-            caller=caller if caller is not None else Caller.root(self.account),
-            region=region or self.region,
-            now=now,
-            request_id=request_id or str(uuid.uuid4()),
+            self,
+            operation,
+            caller if caller is not None else Caller.root(self.account),
+            region or self.region,
+            now,
+            request_id or str(uuid.uuid4()),
         )
         response: dict[str, Any] | None = None
         error: KmsError | None = None
@@ -247,7 +247,8 @@ class LocalKms:
         except Exception:
             log.exception("internal error in %s (request %s)", operation, ctx.request_id)
             error = KMSInternalException("An internal error occurred.")
-        self._emit(ctx, params, response, error)
+        if self._sinks:
+            self._emit(ctx, params, response, error)
         if error is not None:
             raise error
         assert response is not None

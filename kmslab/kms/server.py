@@ -36,7 +36,7 @@ from datetime import datetime, timedelta
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from kmslab.kms._http import HttpServer, Response, error_response
+from kmslab.kms._http import Headers, HttpServer, Response, error_response
 from kmslab.kms.errors import KmsError, SerializationException, ValidationException
 from kmslab.kms.seams import DEFAULT_ACCOUNT, DEFAULT_REGION, Authorizer, Caller, EventSink
 
@@ -103,6 +103,7 @@ class KmsServer:
 
         self.kms = kms
         self._wire = _wire
+        self._answer = _wire.answer
         self._account = str(getattr(kms, "account", DEFAULT_ACCOUNT))
         self._default_region = str(getattr(kms, "region", DEFAULT_REGION))
         self._identity = identity_resolver or self._default_identity
@@ -243,8 +244,16 @@ class KmsServer:
         Returns:
             The answer; never raises.
         """
-        request_id = self._next_request_id()
+        # UUID-shaped and unique: a random per-server prefix and a counter (next() on a count is atomic).
+        request_id = f"{self._request_id_prefix}{next(self._request_counter):012x}"
         try:
+            if path == "/" and method == "POST":  # the common case: a KMS call
+                fields = headers._fields if type(headers) is Headers else None
+                target = fields.get("x-amz-target") if fields is not None else headers.get("X-Amz-Target")
+                if target and target.startswith(KMS_TARGET_PREFIX):
+                    caller, region = self._identity(headers, method, path, body, source_ip)
+                    status, payload = self._answer(self.kms, target, body, caller, region, request_id)
+                    return Response(status, payload, {"x-amzn-RequestId": request_id})
             if path != "/" and path.startswith(CONTROL_PREFIX):
                 return self._control(method, path, body)
             if path != "/" and path.split("?", 1)[0] != "/":
@@ -265,10 +274,8 @@ class KmsServer:
                 )
             if target.startswith(KMS_TARGET_PREFIX):
                 caller, region = self._identity(headers, method, path, body, source_ip)
-                wire = self._wire.dispatch(
-                    self.kms, target=target, body=body, caller=caller, region=region, request_id=request_id
-                )
-                return Response(wire.status, wire.body, wire.headers)
+                status, payload = self._answer(self.kms, target, body, caller, region, request_id)
+                return Response(status, payload, {"x-amzn-RequestId": request_id})
             return self._service(target, method, path, headers, body, source_ip, request_id)
         except KmsError as exc:
             return error_response(exc.status, exc.code, exc.message, request_id=request_id)
@@ -278,10 +285,6 @@ class KmsServer:
             return error_response(
                 500, "KMSInternalException", "The local KMS failed to answer this request.", request_id=request_id
             )
-
-    def _next_request_id(self) -> str:
-        # UUID-shaped and unique: a random per-server prefix and a counter (next() on a count is atomic).
-        return f"{self._request_id_prefix}{next(self._request_counter):012x}"
 
     def _default_identity(
         self, headers: Mapping[str, str], method: str, path: str, body: bytes, source_ip: str
