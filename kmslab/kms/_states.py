@@ -18,30 +18,30 @@ ALL_STATES = frozenset({ENABLED, DISABLED, PENDING_DELETION, PENDING_IMPORT, PEN
 _MANAGE = frozenset({ENABLED, DISABLED, PENDING_IMPORT})
 _USE = frozenset({ENABLED})
 
+# Operations that need an Enabled key (cryptography, grants, rotation settings).
+_USE_OPERATIONS = (
+    "Encrypt",
+    "Decrypt",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "Sign",
+    "Verify",
+    "GenerateMac",
+    "VerifyMac",
+    "GetPublicKey",
+    "CreateGrant",
+    "EnableKeyRotation",
+    "DisableKeyRotation",
+    "RotateKeyOnDemand",
+)
+
 # Operation (or IAM action suffix, for ReEncryptFrom/To) -> states in which it succeeds.
 ALLOWED: dict[str, frozenset[str]] = {
-    **{
-        op: _USE
-        for op in (
-            "Encrypt",
-            "Decrypt",
-            "ReEncryptFrom",
-            "ReEncryptTo",
-            "GenerateDataKey",
-            "GenerateDataKeyWithoutPlaintext",
-            "GenerateDataKeyPair",
-            "GenerateDataKeyPairWithoutPlaintext",
-            "Sign",
-            "Verify",
-            "GenerateMac",
-            "VerifyMac",
-            "GetPublicKey",
-            "CreateGrant",
-            "EnableKeyRotation",
-            "DisableKeyRotation",
-            "RotateKeyOnDemand",
-        )
-    },
+    **dict.fromkeys(_USE_OPERATIONS, _USE),
     **{
         op: ALL_STATES
         for op in (
@@ -80,28 +80,7 @@ ALLOWED: dict[str, frozenset[str]] = {
 }
 
 # Operations that answer DisabledException (not KMSInvalidStateException) for a disabled key.
-_DISABLED_EXCEPTION = frozenset(
-    {
-        "Encrypt",
-        "Decrypt",
-        "ReEncryptFrom",
-        "ReEncryptTo",
-        "GenerateDataKey",
-        "GenerateDataKeyWithoutPlaintext",
-        "GenerateDataKeyPair",
-        "GenerateDataKeyPairWithoutPlaintext",
-        "Sign",
-        "Verify",
-        "GenerateMac",
-        "VerifyMac",
-        "GetPublicKey",
-        "CreateGrant",
-        "EnableKeyRotation",
-        "DisableKeyRotation",
-        "RotateKeyOnDemand",
-        "ReplicateKey",
-    }
-)
+_DISABLED_EXCEPTION = frozenset({*_USE_OPERATIONS, "ReplicateKey"})
 
 _WORDS = {
     DISABLED: "is disabled.",
