@@ -18,6 +18,7 @@ Each function's asset is ``lambda/`` filtered to the handler's folder plus the s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from kmslab.trail.patterns import KEY_DELETION_SCHEDULED, KEY_USE_PENDING_DELETION
 from stacks.config import KitConfig
 from stacks.keys import removal_policy
 from stacks.nag import acknowledge
@@ -51,7 +53,6 @@ METRIC_NAME = "KMSKeyPendingDeletionErrorCount"
 ALARM_NAME = "KMSKeyPendingDeletionErrorAlarm"
 
 ALL_MANAGEMENT_EVENTS = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
-PENDING_DELETION_SUFFIX = "is pending deletion."
 
 # Powertools for AWS Lambda (Python) v3 public layer, published by account 017000801446 in each
 # commercial region as AWSLambdaPowertoolsPythonV3-<python>-<arch>:<version>. The version is a pin:
@@ -226,14 +227,7 @@ class AlertingStack(Stack):
             self,
             "KeyPendingDeletionUseRule",
             description="KMS requests refused because the key is pending deletion",
-            event_pattern=events.EventPattern(
-                source=["aws.kms"],
-                detail_type=["AWS API Call via CloudTrail"],
-                detail={
-                    "eventSource": ["kms.amazonaws.com"],
-                    "errorMessage": [{"suffix": PENDING_DELETION_SUFFIX}],
-                },
-            ),
+            event_pattern=_event_pattern(KEY_USE_PENDING_DELETION),
             targets=[self._target(self.key_use_function, self.key_use_dlq)],
         )
         # Decrypt, Encrypt, GenerateDataKey... are read-only management events: the default ENABLED
@@ -246,14 +240,7 @@ class AlertingStack(Stack):
             self,
             "KeyDeletionScheduledRule",
             description="KMS keys scheduled for deletion or disabled",
-            event_pattern=events.EventPattern(
-                source=["aws.kms"],
-                detail_type=["AWS API Call via CloudTrail"],
-                detail={
-                    "eventSource": ["kms.amazonaws.com"],
-                    "eventName": ["ScheduleKeyDeletion", "DisableKey"],
-                },
-            ),
+            event_pattern=_event_pattern(KEY_DELETION_SCHEDULED),
             targets=[self._target(self.deletion_watch_function, self.deletion_watch_dlq)],
         )
 
@@ -481,3 +468,10 @@ class AlertingStack(Stack):
             retry_attempts=8,
             max_event_age=Duration.hours(6),
         )
+
+
+def _event_pattern(pattern: Mapping[str, Any]) -> events.EventPattern:
+    """The CDK form of one of the kit's event patterns (:mod:`kmslab.trail.patterns`)."""
+    return events.EventPattern(
+        source=list(pattern["source"]), detail_type=list(pattern["detail-type"]), detail=dict(pattern["detail"])
+    )

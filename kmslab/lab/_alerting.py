@@ -32,15 +32,6 @@ TOPIC_NAME = "kmslab-lab-alerts"
 QUEUE_NAME = "kmslab-lab-alert-inbox"
 TABLE_NAME = "kmslab-lab-idempotency"
 
-#: the alerting stack's rule, minus the ``suffix`` operator the local event bus does not match:
-#: the subscriber checks ``errorMessage`` ends with :data:`PENDING_DELETION_SUFFIX` itself
-PENDING_DELETION_SUFFIX = "is pending deletion."
-PENDING_DELETION_PATTERN: Mapping[str, Any] = {
-    "source": ["aws.kms"],
-    "detail-type": ["AWS API Call via CloudTrail"],
-    "detail": {"eventSource": ["kms.amazonaws.com"], "errorCode": ["KMSInvalidStateException"]},
-}
-
 
 class AlertingUnavailableError(LabError):
     """The alerting Lambda handlers or moto cannot be loaded."""

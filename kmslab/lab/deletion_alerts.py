@@ -13,14 +13,10 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from kmslab.lab._alerting import (
-    PENDING_DELETION_PATTERN,
-    PENDING_DELETION_SUFFIX,
-    AlertingWorld,
-    invoke_key_use_alert,
-)
+from kmslab.lab._alerting import AlertingWorld, invoke_key_use_alert
 from kmslab.lab._steps import Fact, LabContext, LabError, Step, show_refusal
 from kmslab.lab.key_access import key_policy
+from kmslab.trail.patterns import KEY_USE_PENDING_DELETION
 
 PENDING_DAYS = 7
 MESSAGE = b"invoice 2026-0042"
@@ -37,11 +33,8 @@ def schedule(ctx: LabContext) -> Sequence[Fact]:
     blob = ctx.client("alice").encrypt(KeyId=alias, Plaintext=MESSAGE, EncryptionContext=CONTEXT)["CiphertextBlob"]
     events: list[dict[str, Any]] = []
 
-    def catch(event: dict[str, Any]) -> None:
-        if str(event.get("detail", {}).get("errorMessage", "")).endswith(PENDING_DELETION_SUFFIX):
-            events.append(event)
-
-    ctx.closers.append(ctx.recorder.subscribe(catch, pattern=PENDING_DELETION_PATTERN))
+    # the alerting stack's own rule pattern, on the local KMS's event bus
+    ctx.closers.append(ctx.recorder.subscribe(events.append, pattern=KEY_USE_PENDING_DELETION))
     before = ctx.control.now()
     out = ctx.kms.schedule_key_deletion(KeyId=meta["KeyId"], PendingWindowInDays=PENDING_DAYS)
     ctx.expect(out["KeyState"] == "PendingDeletion", f"the key is PendingDeletion, got {out['KeyState']}")

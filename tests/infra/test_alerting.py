@@ -19,6 +19,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Capture, Match, Template
 from moto import mock_aws
 
+from kmslab.trail.events import matches
+from kmslab.trail.patterns import KEY_DELETION_SCHEDULED, KEY_USE_PENDING_DELETION
 from stacks.alerting import (
     ALARM_NAME,
     METRIC_NAME,
@@ -325,6 +327,19 @@ def test_synthesized_patterns_match_exactly_the_intended_sample_events(notify, d
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
     expected = {load_event(name)["detail"]["eventID"] for name in EXPECTED_MATCHES[description_word]}
     assert delivered == expected
+
+
+@pytest.mark.parametrize("description_word", sorted(EXPECTED_MATCHES))
+def test_the_local_event_bus_matches_the_synthesized_patterns_as_eventbridge_does(notify, description_word):
+    # the offline lab subscribes with these patterns: the local matcher must pick the same samples
+    pattern = rule_pattern(notify, description_word)
+    matched = {name for name in event_names() if matches(pattern, load_event(name))}
+    assert matched == EXPECTED_MATCHES[description_word]
+
+
+def test_the_rules_deploy_the_patterns_the_offline_lab_uses(notify):
+    assert rule_pattern(notify, "pending deletion") == KEY_USE_PENDING_DELETION
+    assert rule_pattern(notify, "scheduled for deletion") == KEY_DELETION_SCHEDULED
 
 
 # -- AWS's alarm path ------------------------------------------------------------------------
