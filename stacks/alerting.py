@@ -35,6 +35,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from kmslab.trail.patterns import KEY_DELETION_SCHEDULED, KEY_USE_PENDING_DELETION
@@ -54,30 +55,26 @@ ALARM_NAME = "KMSKeyPendingDeletionErrorAlarm"
 
 ALL_MANAGEMENT_EVENTS = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
 
-# Powertools for AWS Lambda (Python) v3 public layer, published by account 017000801446 in each
-# commercial region as AWSLambdaPowertoolsPythonV3-<python>-<arch>:<version>. The version is a pin:
-# bump it with the pinned aws-lambda-powertools in requirements-dev.txt.
-POWERTOOLS_ACCOUNT = "017000801446"
-POWERTOOLS_LAYER_VERSION = 38
+# Powertools for AWS Lambda (Python) v3 public layer. Its ARN carries a layer number that differs per
+# runtime and architecture, so the stack resolves it at deploy time from the public SSM parameter that
+# Powertools publishes for each release: /aws/service/powertools/python/<arch>/<python>/<version>.
+# The version is the aws-lambda-powertools pinned in requirements-dev.txt (a test keeps the two equal),
+# so the layer runs exactly the Powertools the handler tests ran.
+POWERTOOLS_VERSION = "3.37.0"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
 
 
-def powertools_layer_arn(version: int = POWERTOOLS_LAYER_VERSION) -> str:
-    """Return the region-aware ARN of the public Powertools v3 layer for our runtime and architecture.
+def powertools_layer_parameter(version: str = POWERTOOLS_VERSION) -> str:
+    """Return the name of the public SSM parameter that holds the Powertools layer ARN for our runtime.
 
     Args:
-        version: the layer version.
+        version: the Powertools for AWS Lambda (Python) release, e.g. ``3.37.0``.
 
     Returns:
-        An ARN with the deploying region as a token.
+        The parameter name, e.g. ``/aws/service/powertools/python/arm64/python3.14/3.37.0``.
     """
-    python = RUNTIME.name.replace(".", "")  # python3.14 -> python314
-    arch = ARCHITECTURE.name  # arm64 or x86_64, as the layer names spell them
-    return (
-        f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{POWERTOOLS_ACCOUNT}:layer:"
-        f"AWSLambdaPowertoolsPythonV3-{python}-{arch}:{version}"
-    )
+    return f"/aws/service/powertools/python/{ARCHITECTURE.name}/{RUNTIME.name}/{version}"
 
 
 def asset_excludes(handler: str, root: Path = LAMBDA_ROOT) -> list[str]:
@@ -113,7 +110,7 @@ class AlertingStack(Stack):
         trail_log_group: the trail's CloudWatch Logs group, for AWS's metric-filter alarm. When None and
             ``config.trail_cloudwatch_logs`` is on, the group is imported by its configured name (no
             cross-stack reference; deploy after the trail stack); when that is off, the alarm is skipped.
-        powertools_layer_version: the public Powertools layer version to use.
+        powertools_version: the Powertools for AWS Lambda (Python) release whose public layer the functions use.
         reserved_concurrency: reserved concurrency per function; None leaves the account pool shared
             (new accounts cannot reserve any).
         **kwargs: passed to :class:`aws_cdk.Stack`.
@@ -129,7 +126,7 @@ class AlertingStack(Stack):
         *,
         config: KitConfig,
         trail_log_group: logs.ILogGroup | None = None,
-        powertools_layer_version: int = POWERTOOLS_LAYER_VERSION,
+        powertools_version: str = POWERTOOLS_VERSION,
         reserved_concurrency: int | None = None,
         **kwargs: Any,
     ) -> None:
@@ -198,9 +195,8 @@ class AlertingStack(Stack):
             "Idempotency records live 48 hours and are rebuilt by the next delivery; PITR covers recovery.",
         )
 
-        layer = lambda_.LayerVersion.from_layer_version_arn(
-            self, "PowertoolsLayer", powertools_layer_arn(powertools_layer_version)
-        )
+        layer_arn = ssm.StringParameter.value_for_string_parameter(self, powertools_layer_parameter(powertools_version))
+        layer = lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", layer_arn)
 
         # creating the two functions
         self.key_use_function, self.key_use_dlq = self._function(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,7 @@ from stacks.alerting import (
     METRIC_NAME,
     METRIC_NAMESPACE,
     PENDING_DELETION_FILTER_PATTERN,
+    POWERTOOLS_VERSION,
     AlertingStack,
     asset_excludes,
 )
@@ -35,6 +37,8 @@ from stacks.nag import apply_nag
 from tests.events import event_names, load_event
 
 pytestmark = pytest.mark.infra
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def Config(**settings: Any) -> KitConfig:  # noqa: N802 - reads like the value object it builds
@@ -156,15 +160,23 @@ def test_email_subscription_only_when_configured(notify, cancel):
 # -- the functions ---------------------------------------------------------------------------
 
 
+def test_the_layer_runs_the_powertools_release_the_handler_tests_ran() -> None:
+    pinned = re.search(r"^aws-lambda-powertools==(\S+)$", (ROOT / "requirements-dev.txt").read_text(), re.M)
+    assert pinned is not None
+    assert pinned.group(1) == POWERTOOLS_VERSION
+
+
 def test_functions_run_the_latest_python_on_arm_with_the_powertools_layer(notify):
     found = functions(notify)
     assert set(found) == {"key_use_alert", "deletion_watch"}
     for props in found.values():
         assert props["Runtime"] == "python3.14"
         assert props["Architectures"] == ["arm64"]
-        layer = json.dumps(props["Layers"])
-        assert ":017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:" in layer
-        assert '{"Ref": "AWS::Region"}' in layer
+        [layer] = props["Layers"]
+        # the layer ARN comes from Powertools' public SSM parameter for this runtime, resolved at deploy time
+        parameter = notify.template.to_json()["Parameters"][layer["Ref"]]
+        assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
+        assert parameter["Default"] == f"/aws/service/powertools/python/arm64/python3.14/{POWERTOOLS_VERSION}"
         assert props["DeadLetterConfig"]["TargetArn"]
         assert props["LoggingConfig"]["LogGroup"]
     assert found["key_use_alert"]["Handler"] == "key_use_alert.app.lambda_handler"
