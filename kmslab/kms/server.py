@@ -146,7 +146,7 @@ class KmsServer:
         """
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="kmslab-kms-http", daemon=True
+                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="kmslab-kms-http", daemon=True
             )
             self._thread.start()
         return self

@@ -1,4 +1,4 @@
-"""Fixtures for the local KMS engine tests: a fresh engine on a fixed clock, and its in-process boto3 client."""
+"""Fixtures for the local KMS tests: a fresh engine on a fixed clock, and a boto3 client talking to it over HTTP."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from kmslab.kms import FixedClock, LocalKms
+from kmslab.kms.server import KmsServer
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -29,6 +31,13 @@ def kms_engine(tmp_path: Path, clock: FixedClock) -> Iterator[LocalKms]:
 
 
 @pytest.fixture
-def kms(kms_engine: LocalKms) -> Any:
-    """A real boto3 KMS client (botocore serialization and parsing) answered in process by ``kms_engine``."""
-    return kms_engine.boto3_client()
+def kms(kms_engine: LocalKms) -> Iterator[Any]:
+    """A boto3 KMS client that reaches ``kms_engine`` through the HTTP endpoint, as any SDK would."""
+    with KmsServer(kms_engine, port=0, owns_kms=False) as server:
+        yield boto3.client(
+            "kms",
+            endpoint_url=server.url,
+            region_name=kms_engine.region,
+            aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+            aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",  # noqa: S106 - AWS's example key
+        )
