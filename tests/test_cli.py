@@ -120,3 +120,11 @@ def test_serve_with_a_corrupt_clock_file_exits_2_with_one_line(tmp_path: Path) -
     assert done.returncode == 2 and done.stdout == ""
     expected = f"cannot open the local KMS in {data_dir}: {data_dir}/clock-offset.json is not a valid clock offset file"
     assert done.stderr.strip() == f"kmslab: error: {expected}"
+
+
+def test_a_missing_input_file_is_one_line_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nope.bin"
+    status, out, err = run_main(["envelope", "decrypt", "--in", str(missing), "--out", str(tmp_path / "x")], capsys)
+    assert status == 2 and out == ""
+    assert err == f"kmslab: error: {missing}: No such file or directory\n"
+    assert not (tmp_path / "x").exists()
