@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
@@ -21,7 +21,7 @@ from constructs import Construct
 
 from kmslab.audit.queries import DEFAULT_DAYS, load_queries, render
 from kmslab.audit.schema import DEFAULT_TABLE, glue_table_input
-from stacks.buckets import access_log_bucket
+from stacks.buckets import access_log_bucket, kms_bucket
 from stacks.nag import acknowledge
 
 #: Athena cancels a query of this workgroup once it has scanned this many bytes (10 GiB).
@@ -86,27 +86,17 @@ class AnalyticsStack(Stack):
         self.access_logs_bucket = access_log_bucket(self, "ResultsAccessLogs")
 
         # creating the results bucket: SSE-KMS with the audit key, no public access, TLS only, versioned
-        self.results_bucket = s3.Bucket(
+        self.results_bucket = kms_bucket(
             self,
             "QueryResults",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=audit_key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=self.access_logs_bucket,
-            server_access_logs_prefix="query-results/",
+            key=audit_key,
+            access_logs=self.access_logs_bucket,
+            access_logs_prefix="query-results/",
             lifecycle_rules=[
                 s3.LifecycleRule(expiration=Duration.days(30), noncurrent_version_expiration=Duration.days(7))
             ],
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        acknowledge(
-            self._results_resource(),
-            "NIST.800.53.R5-S3BucketReplicationEnabled",
-            "Query results are reproducible from the trail and expire after 30 days; replication adds nothing.",
+            no_replication_reason="Query results are reproducible from the trail and expire after 30 days; "
+            "replication adds nothing.",
         )
 
         # creating the Glue database and the CloudTrail table from the one schema definition
@@ -250,8 +240,10 @@ class AnalyticsStack(Stack):
             ],
         )
         results_id = stack.resolve(stack.get_logical_id(self._results_resource()))
+        policy_resource = policy.node.default_child
+        assert policy_resource is not None
         acknowledge(
-            policy.node.default_child,
+            policy_resource,
             f"AwsSolutions-IAM5[Resource::<{results_id}.Arn>/{RESULTS_PREFIX}*]",
             "Athena writes each query's result objects under the workgroup's results prefix, one name per query.",
         )

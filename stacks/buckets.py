@@ -1,4 +1,4 @@
-"""Bucket building blocks the storage and trail stacks share: the access-log bucket and the encryption guard."""
+"""Bucket building blocks the stacks share: the SSE-KMS bucket, the access-log bucket and the encryption guard."""
 
 from __future__ import annotations
 
@@ -10,10 +10,56 @@ from constructs import Construct
 
 from stacks.nag import acknowledge
 
-__all__ = ["access_log_bucket", "deny_unexpected_encryption"]
+__all__ = ["access_log_bucket", "deny_unexpected_encryption", "kms_bucket"]
 
 _SSE_HEADER = "s3:x-amz-server-side-encryption"
 _SSE_KEY_HEADER = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+
+
+def kms_bucket(
+    scope: Construct,
+    construct_id: str,
+    *,
+    key: kms.IKey,
+    access_logs: s3.IBucket,
+    access_logs_prefix: str,
+    no_replication_reason: str,
+    lifecycle_rules: list[s3.LifecycleRule] | None = None,
+) -> s3.Bucket:
+    """A kit bucket: SSE-KMS under ``key`` with S3 Bucket Keys, TLS only, no public access, owner-enforced,
+    versioned, server access logs to ``access_logs``, retained.
+
+    Args:
+        scope: Parent construct.
+        construct_id: Construct id.
+        key: The KMS key that encrypts every object by default.
+        access_logs: The bucket that receives this bucket's server access logs.
+        access_logs_prefix: The key prefix of this bucket's access logs.
+        no_replication_reason: Why this bucket needs no cross-Region replication (the NIST rule's acknowledgement).
+        lifecycle_rules: Expiry rules, if the contents are temporary.
+
+    Returns:
+        The bucket.
+    """
+    bucket = s3.Bucket(
+        scope,
+        construct_id,
+        encryption=s3.BucketEncryption.KMS,
+        encryption_key=key,
+        bucket_key_enabled=True,
+        enforce_ssl=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        versioned=True,
+        server_access_logs_bucket=access_logs,
+        server_access_logs_prefix=access_logs_prefix,
+        lifecycle_rules=lifecycle_rules,
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+    resource = bucket.node.default_child
+    assert isinstance(resource, s3.CfnBucket)
+    acknowledge(resource, "NIST.800.53.R5-S3BucketReplicationEnabled", no_replication_reason)
+    return bucket
 
 
 def access_log_bucket(scope: Construct, construct_id: str) -> s3.Bucket:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.buckets import access_log_bucket, deny_unexpected_encryption
+from stacks.buckets import access_log_bucket, deny_unexpected_encryption, kms_bucket
 from stacks.config import KitConfig
-from stacks.nag import acknowledge
 
 __all__ = ["StorageStack"]
 
@@ -39,25 +37,13 @@ class StorageStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
         self.access_log_bucket = access_log_bucket(self, "AccessLogBucket")
-        self.data_bucket = s3.Bucket(
+        self.data_bucket = kms_bucket(
             self,
             "DataBucket",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=data_key,
-            bucket_key_enabled=True,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            versioned=True,
-            server_access_logs_bucket=self.access_log_bucket,
-            server_access_logs_prefix="data-bucket/",
-            removal_policy=RemovalPolicy.RETAIN,
+            key=data_key,
+            access_logs=self.access_log_bucket,
+            access_logs_prefix="data-bucket/",
+            no_replication_reason="Workshop data bucket: versioned and retained in one Region; "
+            "cross-Region replication is out of scope.",
         )
         deny_unexpected_encryption(self.data_bucket, data_key)
-        resource = self.data_bucket.node.default_child
-        assert isinstance(resource, s3.CfnBucket)
-        acknowledge(
-            resource,
-            "NIST.800.53.R5-S3BucketReplicationEnabled",
-            "Workshop data bucket: versioned and retained in one Region; cross-Region replication is out of scope.",
-        )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -19,7 +19,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.arns import log_stream_arn, trail_arn
-from stacks.buckets import access_log_bucket
+from stacks.buckets import access_log_bucket, kms_bucket
 from stacks.config import KitConfig
 from stacks.keys import removal_policy
 from stacks.nag import acknowledge
@@ -95,19 +95,14 @@ class TrailStack(Stack):
             )
 
     def _trail_bucket(self, audit_key: kms.IKey) -> s3.Bucket:
-        bucket = s3.Bucket(
+        bucket = kms_bucket(
             self,
             "TrailBucket",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=audit_key,
-            bucket_key_enabled=True,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            versioned=True,
-            server_access_logs_bucket=self.access_log_bucket,
-            server_access_logs_prefix="trail-bucket/",
-            removal_policy=RemovalPolicy.RETAIN,
+            key=audit_key,
+            access_logs=self.access_log_bucket,
+            access_logs_prefix="trail-bucket/",
+            no_replication_reason="Workshop trail bucket: versioned, retained, digest-validated; "
+            "cross-Region replication is out of scope.",
         )
         cloudtrail_principal = iam.ServicePrincipal("cloudtrail.amazonaws.com")
         bucket.add_to_resource_policy(
@@ -129,13 +124,6 @@ class TrailStack(Stack):
                     "StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": self.trail_arn}
                 },
             )
-        )
-        resource = bucket.node.default_child
-        assert isinstance(resource, s3.CfnBucket)
-        acknowledge(
-            resource,
-            "NIST.800.53.R5-S3BucketReplicationEnabled",
-            "Workshop trail bucket: versioned, retained, digest-validated; cross-Region replication is out of scope.",
         )
         return bucket
 
