@@ -42,13 +42,19 @@ def create_alias(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def _existing_alias(ctx: RequestContext, name: str) -> Alias:
+    """The alias named ``name`` in the request's region, or NotFoundException as AWS words it."""
+    alias = ctx.kms._aliases.get((ctx.region, name))
+    if alias is None:
+        raise NotFoundException(f"Alias {alias_arn(ctx.region, ctx.account, name)} is not found.")
+    return alias
+
+
 def update_alias(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     """UpdateAlias: point an alias at another key of the same type and usage."""
     name = p["AliasName"]
     _check_name(name)
-    alias = ctx.kms._aliases.get((ctx.region, name))
-    if alias is None:
-        raise NotFoundException(f"Alias {alias_arn(ctx.region, ctx.account, name)} is not found.")
+    alias = _existing_alias(ctx, name)
     old = ctx.kms._keys.get((ctx.region, alias.target_key_id))
     key, _ = ctx.resolve(p["TargetKeyId"], aliases=False)
     ctx.authorize("kms:UpdateAlias", key, context={"kms:AliasName": name})
@@ -70,9 +76,7 @@ def delete_alias(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     """DeleteAlias."""
     name = p["AliasName"]
     _check_name(name)
-    alias = ctx.kms._aliases.get((ctx.region, name))
-    if alias is None:
-        raise NotFoundException(f"Alias {alias_arn(ctx.region, ctx.account, name)} is not found.")
+    alias = _existing_alias(ctx, name)
     key = ctx.kms._keys.get((ctx.region, alias.target_key_id))
     if key is not None:
         ctx.key_arns.append(key.arn)
