@@ -31,6 +31,13 @@ def test_every_group_has_help(group: str, capsys: pytest.CaptureFixture[str]) ->
     assert "Commands:" in out
 
 
+@pytest.mark.parametrize("argv", [[], ["kms"], ["envelope"], ["audit"], ["lab"]])
+def test_bare_group_prints_its_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run_main(argv, capsys)
+    assert status == 0 and err == ""
+    assert out.startswith("Usage: kmslab") and "Commands:" in out
+
+
 def test_top_level_help_lists_every_group() -> None:
     done = subprocess.run([KMSLAB, "--help"], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0
