@@ -123,11 +123,36 @@ def lifecycle(ctx: LabContext) -> Sequence[Fact]:
     operations = [r["operation"] for r in mine]
     for needed in ("CreateKey", "CreateAlias", "ScheduleKeyDeletion", "CancelKeyDeletion", "EnableKey"):
         ctx.expect(needed in operations, f"the key's history has {needed}, got {operations}")
+    mine = _newest_first(ctx, mine)
+    order = [r["operation"] for r in mine]
+    ctx.expect(
+        order.index("EnableKey") < order.index("CancelKeyDeletion") < order.index("ScheduleKeyDeletion")
+        and order[-1] == "CreateKey",
+        f"newest first: EnableKey before CancelKeyDeletion before ScheduleKeyDeletion, CreateKey last; got {order}",
+    )
     columns = ("eventtime", "operation", "principal", "pending_window_days")
     return [
         ("lifecycle events", f"{len(rows)} in all; the history of chapter 7's key, newest first:"),
         *show_table(columns, [tuple(r[c] for c in columns) for r in mine]),
     ]
+
+
+def _newest_first(ctx: LabContext, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Order rows newest first, breaking ties within one second by the order the calls happened.
+
+    CloudTrail's ``eventTime`` has whole seconds, so ``ORDER BY eventtime DESC`` leaves calls made in
+    the same second in no particular order (on Athena too). The recorder keeps the records in the
+    order the endpoint answered them, which settles the tie.
+    """
+    position: dict[tuple[str, str, str], int] = {}
+    for index, record in enumerate(_records(ctx)):
+        for resource in record.get("resources") or [{}]:
+            position[(str(record["eventTime"]), str(record["eventName"]), str(resource.get("ARN")))] = index
+    return sorted(
+        rows,
+        key=lambda r: (str(r["eventtime"]), position.get((str(r["eventtime"]), r["operation"], str(r["key_arn"])), -1)),
+        reverse=True,
+    )
 
 
 _CRYPTO_OPERATIONS = frozenset(
