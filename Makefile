@@ -8,8 +8,9 @@ PYTEST_ARGS ?=
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: install lab test lint format typecheck synth bench clean
+.PHONY: install lab test lint format typecheck synth bench clean guide guide-build chromium
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -29,8 +30,8 @@ $(NODE_STAMP): package.json package-lock.json
 lab: install
 	$(VENV)/bin/kmslab lab run
 
-## test: every test, offline, in parallel
-test: install
+## test: every test, offline, in parallel (the guide's browser check needs Debian's chromium)
+test: install chromium
 	$(PY) -m pytest -n auto $(PYTEST_ARGS)
 
 ## lint: ruff (lint and format check) and mypy on kmslab/ and lambda/
@@ -48,8 +49,22 @@ format: install
 synth: install
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx cdk synth --quiet
 
+## guide: serve the workshop site on http://127.0.0.1:8000 (rebuilds on change)
+guide: install synth
+	$(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8000
+
+## guide-build: build the workshop site into site/ with --strict
+guide-build: install synth
+	$(VENV)/bin/mkdocs build --strict
+
+## chromium: Debian's headless Chromium, for the guide's browser check (installed when missing)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 \
+		&& { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| { echo "make: Debian's chromium is needed for the guide's browser check (apt-get install chromium)" >&2; exit 2; }; }
+
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules cdk.out site workshop/_screenshots .pytest_cache .mypy_cache .ruff_cache

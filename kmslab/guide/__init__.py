@@ -1,0 +1,1 @@
+"""Tools behind the workshop guide: the architecture diagram drawn from the synthesized stacks."""
