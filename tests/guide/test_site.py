@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import json
 import os
 import shutil
 import subprocess
@@ -20,6 +19,8 @@ from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlparse
 
 import pytest
+
+from tests.assembly import synthesize_kit
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -37,19 +38,10 @@ BROWSER_ARGS = [
 pytestmark = pytest.mark.slow
 
 
-def _synthesize(outdir: Path) -> None:
-    """Synthesize the default kit exactly as ``npx cdk synth`` would (cdk.json's context), offline."""
-    context = json.loads((ROOT / "cdk.json").read_text())["context"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CDK_DEFAULT_")}
-    env |= {"CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(context)}
-    env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("guide")
-    _synthesize(work / "cdk.out")
+    synthesize_kit(work / "cdk.out")
     env = os.environ | {"KMSLAB_CDK_OUT": str(work / "cdk.out"), "NO_MKDOCS_2_WARNING": "1"}
     done = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(work / "site")],
