@@ -329,6 +329,7 @@ class Deployer:
             stack_name=record.name,
             logical_id=lid,
             client=lambda service: self._env.client(service, region),
+            client_in=self._env.client,
             asset=self._env.asset,
         )
 

@@ -37,6 +37,7 @@ class ProvisionContext:
     stack_name: str
     logical_id: str
     client: Callable[[str], Any]
+    client_in: Callable[[str, str], Any] = field(default=lambda service, region: None)
     asset: Callable[[str], Any] = field(default=lambda key: None)
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -44,9 +45,20 @@ class ProvisionContext:
 class ResourceType(Protocol):
     """Creates, updates and deletes resources of one CloudFormation type."""
 
-    type_name: str
-    served: Served
-    note: str
+    @property
+    def type_name(self) -> str:
+        """The CloudFormation type, e.g. ``AWS::KMS::Key``."""
+        ...
+
+    @property
+    def served(self) -> Served:
+        """How the local cloud serves it."""
+        ...
+
+    @property
+    def note(self) -> str:
+        """One line on what the local service does with it."""
+        ...
 
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:
         """Create the resource.
