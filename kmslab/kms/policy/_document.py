@@ -22,6 +22,9 @@ PolicyKind = Literal["key", "identity"]
 INVALID_PRINCIPALS = "Policy contains a statement with one or more invalid principals."
 #: AWS KMS's message for a key policy statement without Principal or NotPrincipal.
 NO_PRINCIPAL = "Policy contains a statement with no principal."
+#: NotPrincipal with Allow: IAM's NotPrincipal reference says "NotPrincipal must be used with
+#: "Effect":"Deny". Using it with "Effect":"Allow" is not supported." (It would allow everyone else.)
+NOT_PRINCIPAL_ALLOW = "Policy contains a statement with NotPrincipal and Effect Allow, which is not supported."
 
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _PARTITION = r"aws(?:-cn|-us-gov|-iso(?:-[a-z])?)?"
@@ -202,6 +205,8 @@ def _statement(index: int, raw: Any, kind: PolicyKind) -> Statement:
     if kind == "key":
         if "Principal" not in raw and "NotPrincipal" not in raw:
             raise _fail(NO_PRINCIPAL)
+        if "NotPrincipal" in raw and effect == "Allow":
+            raise _fail(NOT_PRINCIPAL_ALLOW)
         principal = _principals(raw["Principal"]) if "Principal" in raw else None
         not_principal = _principals(raw["NotPrincipal"]) if "NotPrincipal" in raw else None
     elif "Principal" in raw or "NotPrincipal" in raw:
