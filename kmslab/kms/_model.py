@@ -241,7 +241,8 @@ def _map_checker(shape: dict[str, Any], shapes: dict[str, Any]) -> _Checker:
         out: dict[Any, Any] = {}
         for k, v in value.items():
             if v is None:
-                errors.append(f"Value null at '{path}.{k}' failed to satisfy constraint: Member must not be null")
+                shown = _printable(k) if isinstance(k, str) else k
+                errors.append(f"Value null at '{path}.{shown}' failed to satisfy constraint: Member must not be null")
                 continue
             out[key(k, path, errors)] = val(v, f"{path}.{_printable(k) if isinstance(k, str) else k}", errors)
         return out

@@ -67,3 +67,21 @@ def test_deny_not_principal_account_arn_does_not_exempt_the_account_admin() -> N
         assert exc.value.response["Error"]["Code"] == "MalformedPolicyDocumentException"
     finally:
         kms.close()
+
+
+def test_a_stored_allow_not_principal_statement_has_no_effect_and_does_not_lock_the_key() -> None:
+    # A key whose policy was stored before Allow + NotPrincipal was refused: its owner can still act.
+    from kmslab.kms.authz import explain
+    from kmslab.kms.policy import parse_policy
+
+    everyone_but_alice = {"Sid": "Everyone", "Effect": "Allow", "NotPrincipal": {"AWS": ALICE}, "Action": "kms:*"}
+    text = policy({**everyone_but_alice, "Resource": "*"})
+    parsed = parse_policy(text, stored=True)
+    assert parsed.statements[1].not_principal is not None
+    key = f"arn:aws:kms:us-east-1:{ACCT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    admin = explain(principal=ADMIN, action="kms:PutKeyPolicy", store=STORE, key_arn=key, key_policy=text)
+    assert admin.allowed and [r.sid for r in admin.deciding] == ["Account", "statement #1"]
+    why = dict((ref.sid, reason) for ref, reason in admin.skipped)
+    assert why["Everyone"] == "Allow with NotPrincipal is not supported, so the statement has no effect"
+    no_iam = parse_identities({"account": ACCT, "identities": []})
+    assert not explain(principal=ADMIN, action="kms:Decrypt", store=no_iam, key_arn=key, key_policy=text).allowed

@@ -120,7 +120,7 @@ class Decision:
 @lru_cache(maxsize=256)
 def _key_policy(text: str) -> Policy:
     """Parse a key policy once: the engine sends the same text on every request for a key."""
-    return parse_policy(text, kind="key")
+    return parse_policy(text, kind="key", stored=True)
 
 
 def _merge(results: list[PolicyResult]) -> PolicyResult:

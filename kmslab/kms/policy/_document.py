@@ -186,7 +186,7 @@ def _condition(value: Any) -> dict[str, dict[str, tuple[str, ...]]]:
     return out
 
 
-def _statement(index: int, raw: Any, kind: PolicyKind) -> Statement:
+def _statement(index: int, raw: Any, kind: PolicyKind, stored: bool) -> Statement:
     if not isinstance(raw, dict):
         raise _fail("Policy contains a statement that is not a JSON object.")
     unknown = set(raw) - _STATEMENT_KEYS
@@ -205,7 +205,7 @@ def _statement(index: int, raw: Any, kind: PolicyKind) -> Statement:
     if kind == "key":
         if "Principal" not in raw and "NotPrincipal" not in raw:
             raise _fail(NO_PRINCIPAL)
-        if "NotPrincipal" in raw and effect == "Allow":
+        if "NotPrincipal" in raw and effect == "Allow" and not stored:
             raise _fail(NOT_PRINCIPAL_ALLOW)
         principal = _principals(raw["Principal"]) if "Principal" in raw else None
         not_principal = _principals(raw["NotPrincipal"]) if "NotPrincipal" in raw else None
@@ -225,7 +225,7 @@ def _statement(index: int, raw: Any, kind: PolicyKind) -> Statement:
     )
 
 
-def parse_policy(document: str | Mapping[str, Any], *, kind: PolicyKind = "key") -> Policy:
+def parse_policy(document: str | Mapping[str, Any], *, kind: PolicyKind = "key", stored: bool = False) -> Policy:
     """Parse and validate a policy document.
 
     A key policy statement without ``Action`` or ``Resource`` is accepted and never matches,
@@ -235,6 +235,9 @@ def parse_policy(document: str | Mapping[str, Any], *, kind: PolicyKind = "key")
         document: JSON text, or an already-parsed dict (for example a ``KeyPolicy`` taken from a
             synthesized CloudFormation template with resolved ARNs).
         kind: ``key`` (every statement needs a principal) or ``identity`` (no principal allowed).
+        stored: the key policy is already on a key, set before Allow + NotPrincipal was refused:
+            such a statement is kept (it never applies) instead of failing every request on the key,
+            which would lock its owner out of PutKeyPolicy too.
 
     Returns:
         The parsed policy.
@@ -266,5 +269,5 @@ def parse_policy(document: str | Mapping[str, Any], *, kind: PolicyKind = "key")
     items = raw if isinstance(raw, list) else [raw]
     if not items:
         raise _fail("The policy document has an empty Statement element.")
-    statements = tuple(_statement(i, item, kind) for i, item in enumerate(items))
+    statements = tuple(_statement(i, item, kind, stored) for i, item in enumerate(items))
     return Policy(statements=statements, version=version, id=pid, kind=kind)

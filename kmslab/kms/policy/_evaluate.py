@@ -107,7 +107,10 @@ def evaluate_policy(
         via_account = False
         reason: str | None = None
         if policy.kind == "key":
-            if statement.principal is not None:
+            if statement.not_principal is not None and statement.effect == "Allow":
+                # Only in a policy stored before it was refused (parse_policy(stored=True)).
+                reason = "Allow with NotPrincipal is not supported, so the statement has no effect"
+            elif statement.principal is not None:
                 hit = match_principals(statement.principal, caller)
                 if hit is None:
                     reason = f"Principal does not name {caller.arn}"
