@@ -96,7 +96,7 @@ def _string_checker(shape: dict[str, Any]) -> _Checker:
         if not isinstance(value, str):
             errors.append(f"Value {_show(value)} at '{path}' failed to satisfy constraint: Member must be a string")
             return value
-        if has_lone_surrogate(value):
+        if not value.isascii() and _SURROGATE.search(value) is not None:
             errors.append(f"Value at '{path}' failed to satisfy constraint: {_INVALID_UTF16}")
             return value
         if enum is not None and value not in enum:
@@ -250,29 +250,43 @@ def _map_checker(shape: dict[str, Any], shapes: dict[str, Any]) -> _Checker:
     return check
 
 
-def _encryption_context_checker(shape: dict[str, Any], shapes: dict[str, Any]) -> _Checker:
-    """An encryption context: a string map whose pairs fit the ciphertext's 2-byte lengths."""
-    base = _map_checker(shape, shapes)
+def _encryption_context_checker() -> _Checker:
+    """An encryption context: a map of strings that are valid UTF-16 and fit the ciphertext's 2-byte lengths.
+
+    One pass over the pairs (the hot path of every cryptographic call): the model gives the key and
+    value shapes no constraints beyond being strings.
+    """
+    limit = _MAX_CONTEXT_ITEM_BYTES
+
+    def item_error(text: Any, where: str, errors: list[str]) -> None:
+        if type(text) is not str:
+            errors.append(f"Value {_show(text)} at '{where}' failed to satisfy constraint: Member must be a string")
+        elif not text.isascii() and _SURROGATE.search(text) is not None:
+            errors.append(f"Value at '{where}' failed to satisfy constraint: {_INVALID_UTF16}")
+        elif len(text) * 4 > limit and len(text.encode()) > limit:  # len * 4 bounds the UTF-8 size
+            errors.append(
+                f"Value at '{where}' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {limit} bytes in UTF-8"
+            )
 
     def check(value: Any, path: str, errors: list[str]) -> Any:
-        before = len(errors)
-        out = base(value, path, errors)
-        if len(errors) != before or not isinstance(out, dict):
-            return out
-        if len(out) > _MAX_CONTEXT_PAIRS:
+        if not isinstance(value, dict):
+            errors.append(f"Value at '{path}' failed to satisfy constraint: Member must be a map")
+            return value
+        if len(value) > _MAX_CONTEXT_PAIRS:
             errors.append(
-                f"Value at '{path}' failed to satisfy constraint: "
-                f"Member must have at most {_MAX_CONTEXT_PAIRS} key-value pairs"
+                f"Value at '{path}' failed to satisfy constraint: Member must have at most {_MAX_CONTEXT_PAIRS} pairs"
             )
-        for k, v in out.items():
-            for what, text in (("Map keys", k), ("Map values", v)):
-                # len * 4 bounds the UTF-8 size: most contexts are short and skip the encode.
-                if len(text) * 4 > _MAX_CONTEXT_ITEM_BYTES and len(text.encode()) > _MAX_CONTEXT_ITEM_BYTES:
-                    errors.append(
-                        f"Value at '{path}.{k[:64]}' failed to satisfy constraint: "
-                        f"{what} must have length less than or equal to {_MAX_CONTEXT_ITEM_BYTES} bytes in UTF-8"
-                    )
-        return out
+        for k, v in value.items():
+            key_ok = type(k) is str and k.isascii() and len(k) <= limit // 4
+            if not key_ok:
+                item_error(k, path, errors)
+            shown = (_printable(k) if isinstance(k, str) else k) if not key_ok else k
+            if v is None:
+                errors.append(f"Value null at '{path}.{shown}' failed to satisfy constraint: Member must not be null")
+            elif not (type(v) is str and v.isascii() and len(v) <= limit // 4):
+                item_error(v, f"{path}.{shown}", errors)
+        return dict(value)  # a copy, as every other checker returns: operations never alias the raw request
 
     return check
 
@@ -311,7 +325,7 @@ def _compile(shape_name: str, shapes: dict[str, Any]) -> _Checker:
         return _list_checker(shape, shapes)
     if kind == "map":
         if shape_name == "EncryptionContextType":
-            return _encryption_context_checker(shape, shapes)
+            return _encryption_context_checker()
         return _map_checker(shape, shapes)
     if kind == "string":
         return _string_checker(shape)
