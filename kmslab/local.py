@@ -119,5 +119,5 @@ def build_endpoint(
     if recorder is not None:
         from kmslab.trail import TARGET_PREFIX, lookup_service
 
-        server.add_service(TARGET_PREFIX, lookup_service(recorder))
+        server.add_service(TARGET_PREFIX, lookup_service(recorder, identities=store))
     return LocalEndpoint(server=server, recorder=recorder, identities=store)

@@ -22,6 +22,17 @@ from kmslab.kms.errors import SerializationException, ValidationException
 
 _Checker = Callable[[Any, str, list[str]], Any]
 
+# A JSON "\ud800" escape decodes to a lone surrogate in Python: text that is not valid UTF-16 and
+# cannot be encoded to UTF-8. AWS answers such a string with a 400 ValidationException; left in, it
+# would break the ciphertext's encryption-context encoding (UnicodeEncodeError, a 500) and the
+# CloudTrail file (DuckDB refuses the escape).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_INVALID_UTF16 = "Member must be valid UTF-16 text (it holds an unpaired surrogate)"
+# The ciphertext's encryption-context encoding has 2-byte lengths (as the AWS Encryption SDK's
+# format does): at most 65,535 pairs, and 65,535 UTF-8 bytes per key or value.
+_MAX_CONTEXT_ITEM_BYTES = 0xFFFF
+_MAX_CONTEXT_PAIRS = 0xFFFF
+
 # Members the model leaves optional (for features the local KMS lacks) but a request cannot do without.
 _ALSO_REQUIRED: dict[str, tuple[str, ...]] = {
     "Decrypt": ("CiphertextBlob",),
@@ -59,6 +70,23 @@ def _show(value: Any) -> str:
     return f"'{text}'"
 
 
+def has_lone_surrogate(text: str) -> bool:
+    """Tell whether a string holds an unpaired surrogate (so it is not valid UTF-16 or UTF-8).
+
+    Args:
+        text: the string.
+
+    Returns:
+        True when the string cannot be encoded to UTF-8.
+    """
+    return not text.isascii() and _SURROGATE.search(text) is not None
+
+
+def _printable(text: str) -> str:
+    """Return ``text`` fit to quote in a message: unpaired surrogates become U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text) if has_lone_surrogate(text) else text
+
+
 def _string_checker(shape: dict[str, Any]) -> _Checker:
     enum = shape.get("enum")
     lo, hi = shape.get("min"), shape.get("max")
@@ -67,6 +95,9 @@ def _string_checker(shape: dict[str, Any]) -> _Checker:
     def check(value: Any, path: str, errors: list[str]) -> Any:
         if not isinstance(value, str):
             errors.append(f"Value {_show(value)} at '{path}' failed to satisfy constraint: Member must be a string")
+            return value
+        if not value.isascii() and _SURROGATE.search(value) is not None:
+            errors.append(f"Value at '{path}' failed to satisfy constraint: {_INVALID_UTF16}")
             return value
         if enum is not None and value not in enum:
             allowed = ", ".join(enum)
@@ -210,10 +241,52 @@ def _map_checker(shape: dict[str, Any], shapes: dict[str, Any]) -> _Checker:
         out: dict[Any, Any] = {}
         for k, v in value.items():
             if v is None:
-                errors.append(f"Value null at '{path}.{k}' failed to satisfy constraint: Member must not be null")
+                shown = _printable(k) if isinstance(k, str) else k
+                errors.append(f"Value null at '{path}.{shown}' failed to satisfy constraint: Member must not be null")
                 continue
-            out[key(k, path, errors)] = val(v, f"{path}.{k}", errors)
+            out[key(k, path, errors)] = val(v, f"{path}.{_printable(k) if isinstance(k, str) else k}", errors)
         return out
+
+    return check
+
+
+def _encryption_context_checker() -> _Checker:
+    """An encryption context: a map of strings that are valid UTF-16 and fit the ciphertext's 2-byte lengths.
+
+    One pass over the pairs (the hot path of every cryptographic call): the model gives the key and
+    value shapes no constraints beyond being strings.
+    """
+    limit = _MAX_CONTEXT_ITEM_BYTES
+
+    def item_error(text: Any, where: str, errors: list[str]) -> None:
+        if type(text) is not str:
+            errors.append(f"Value {_show(text)} at '{where}' failed to satisfy constraint: Member must be a string")
+        elif not text.isascii() and _SURROGATE.search(text) is not None:
+            errors.append(f"Value at '{where}' failed to satisfy constraint: {_INVALID_UTF16}")
+        elif len(text) * 4 > limit and len(text.encode()) > limit:  # len * 4 bounds the UTF-8 size
+            errors.append(
+                f"Value at '{where}' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {limit} bytes in UTF-8"
+            )
+
+    def check(value: Any, path: str, errors: list[str]) -> Any:
+        if not isinstance(value, dict):
+            errors.append(f"Value at '{path}' failed to satisfy constraint: Member must be a map")
+            return value
+        if len(value) > _MAX_CONTEXT_PAIRS:
+            errors.append(
+                f"Value at '{path}' failed to satisfy constraint: Member must have at most {_MAX_CONTEXT_PAIRS} pairs"
+            )
+        for k, v in value.items():
+            key_ok = type(k) is str and k.isascii() and len(k) <= limit // 4
+            if not key_ok:
+                item_error(k, path, errors)
+            shown = (_printable(k) if isinstance(k, str) else k) if not key_ok else k
+            if v is None:
+                errors.append(f"Value null at '{path}.{shown}' failed to satisfy constraint: Member must not be null")
+            elif not (type(v) is str and v.isascii() and len(v) <= limit // 4):
+                item_error(v, f"{path}.{shown}", errors)
+        return dict(value)  # a copy, as every other checker returns: operations never alias the raw request
 
     return check
 
@@ -251,6 +324,8 @@ def _compile(shape_name: str, shapes: dict[str, Any]) -> _Checker:
     if kind == "list":
         return _list_checker(shape, shapes)
     if kind == "map":
+        if shape_name == "EncryptionContextType":
+            return _encryption_context_checker()
         return _map_checker(shape, shapes)
     if kind == "string":
         return _string_checker(shape)

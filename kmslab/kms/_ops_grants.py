@@ -24,6 +24,7 @@ from kmslab.kms.errors import (
     NotFoundException,
     ValidationException,
 )
+from kmslab.kms.policy import NEW_GRANT_CONSTRAINTS_KEY
 
 if TYPE_CHECKING:
     from kmslab.kms.engine import LocalKms
@@ -50,6 +51,10 @@ _SYMMETRIC_ONLY = frozenset(
     {"GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext"}
 )
 _TAG = 16
+# CreateGrant API reference, Constraints: "Each constraint value can include up to 8 encryption
+# context pairs. The encryption context value in each constraint cannot exceed 384 characters."
+_MAX_CONSTRAINT_PAIRS = 8
+_MAX_CONSTRAINT_VALUE = 384
 
 
 def _token_key(kms: LocalKms) -> bytes:
@@ -141,6 +146,30 @@ def _check_grant(key: Key, grantee: str | None, operations: list[str], constrain
         raise ValidationException("A grant can have EncryptionContextSubset or EncryptionContextEquals, not both.")
 
 
+def _check_constraint_limits(constraints: dict[str, Any]) -> None:
+    """Refuse a constraint with more than 8 pairs or a value longer than 384 characters."""
+    errors = []
+    for kind in ("EncryptionContextSubset", "EncryptionContextEquals"):
+        pairs = constraints.get(kind)
+        if pairs is None:
+            continue
+        path = f"constraints.{kind[:1].lower()}{kind[1:]}"
+        if len(pairs) > _MAX_CONSTRAINT_PAIRS:
+            errors.append(
+                f"Value at '{path}' failed to satisfy constraint: "
+                f"Member must have at most {_MAX_CONSTRAINT_PAIRS} encryption context pairs"
+            )
+        for key, value in pairs.items():
+            if len(value) > _MAX_CONSTRAINT_VALUE:
+                errors.append(
+                    f"Value at '{path}.{key[:64]}' failed to satisfy constraint: "
+                    f"Member must have length less than or equal to {_MAX_CONSTRAINT_VALUE}"
+                )
+    if errors:
+        noun = "error" if len(errors) == 1 else "errors"
+        raise ValidationException(f"{len(errors)} validation {noun} detected: " + "; ".join(errors))
+
+
 def _same_named_grant(
     key: Key,
     name: str | None,
@@ -170,10 +199,13 @@ def create_grant(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     operations = list(dict.fromkeys(p["Operations"]))
     grantee = p.get("GranteePrincipal") or p.get("GranteeServicePrincipal")
     constraints = p.get("Constraints") or {}
+    _check_constraint_limits(constraints)
     tokens = check_tokens(ctx.kms, p.get("GrantTokens", ()))
     context: dict[str, Any] = {
         "kms:GrantOperations": operations,
         "kms:GrantIsForAWSResource": ctx.caller.invoked_by is not None,
+        # A grant that allows CreateGrant under a constraint only passes on an equally strict one.
+        NEW_GRANT_CONSTRAINTS_KEY: constraints,
     }
     if grantee:
         context["kms:GranteePrincipal"] = grantee

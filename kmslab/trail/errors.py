@@ -56,3 +56,9 @@ class UnknownCloudTrailOperation(LookupEventsError):
     """The CloudTrail endpoint here answers LookupEvents only."""
 
     code = "UnknownOperationException"
+
+
+class CloudTrailAccessDeniedException(LookupEventsError):
+    """The caller's IAM policies do not allow ``cloudtrail:LookupEvents``."""
+
+    code = "AccessDeniedException"

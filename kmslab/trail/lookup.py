@@ -4,7 +4,9 @@
 epoch seconds) and returns the response body CloudTrail sends back: newest event first, at most
 one lookup attribute, 1-50 results per page, an opaque ``NextToken`` bound to the query.
 :func:`lookup_service` wraps it as a handler the local HTTP endpoint mounts for the
-``com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101`` target prefix.
+``com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101`` target prefix. With identities, the
+handler first authorizes the caller as AWS does: ``cloudtrail:LookupEvents`` must be allowed by
+the caller's IAM (identity-based) policies, CloudTrail having no resource-based policy for it.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kmslab.trail.errors import (
+    CloudTrailAccessDeniedException,
     InvalidEventCategoryException,
     InvalidLookupAttributesException,
     InvalidMaxResultsException,
@@ -25,7 +28,11 @@ from kmslab.trail.errors import (
     UnknownCloudTrailOperation,
 )
 
+if TYPE_CHECKING:
+    from kmslab.kms.authz.identities import IdentityStore
+
 TARGET_PREFIX = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101"
+LOOKUP_ACTION = "cloudtrail:LookupEvents"
 MAX_RESULTS = 50
 
 
@@ -218,13 +225,52 @@ class RecordSource(Protocol):
 ServiceHandler = Callable[[str, dict[str, Any], Any, str], dict[str, Any]]
 
 
-def lookup_service(source: RecordSource) -> ServiceHandler:
+def authorize_lookup(store: IdentityStore, caller: Any, region: str) -> None:
+    """Allow a LookupEvents call by returning, or refuse it as AWS does.
+
+    LookupEvents has no resource-level permissions and CloudTrail no resource-based policy, so the
+    caller's IAM policies alone decide: an applicable Deny refuses, an applicable Allow permits,
+    nothing is an implicit deny. The account's root user holds every permission of its account.
+
+    Args:
+        store: the identities and their IAM policies.
+        caller: the signed caller (a :class:`~kmslab.kms.seams.Caller`), or None when unknown.
+        region: the request's region (``aws:RequestedRegion``).
+
+    Raises:
+        CloudTrailAccessDeniedException: the caller may not call LookupEvents.
+    """
+    from kmslab.kms.policy import evaluate_policy, is_root, request_context  # noqa: PLC0415 - only with identities
+    from kmslab.kms.seams import AuthorizationRequest, Caller  # noqa: PLC0415
+
+    if not isinstance(caller, Caller):
+        raise CloudTrailAccessDeniedException(f"The caller is not authorized to perform: {LOOKUP_ACTION}")
+    head = f"User: {caller.arn} is not authorized to perform: {LOOKUP_ACTION}"
+    context = request_context(AuthorizationRequest(caller=caller, action=LOOKUP_ACTION, region=region))
+    allowed = is_root(caller) and caller.account == store.account
+    for named in store.policies_for(caller):
+        result = evaluate_policy(
+            named.policy, source=named.name, caller=caller, action=LOOKUP_ACTION, resource="*", context=context
+        )
+        if result.denies:
+            raise CloudTrailAccessDeniedException(f"{head} with an explicit deny in an identity-based policy")
+        allowed = allowed or bool(result.allows)
+    if not allowed:
+        raise CloudTrailAccessDeniedException(
+            f"{head} because no identity-based policy allows the {LOOKUP_ACTION} action"
+        )
+
+
+def lookup_service(source: RecordSource, *, identities: IdentityStore | None = None) -> ServiceHandler:
     """Return the CloudTrail service handler the local HTTP endpoint mounts.
 
-    Mount it with ``server.add_service(TARGET_PREFIX, lookup_service(recorder))``.
+    Mount it with ``server.add_service(TARGET_PREFIX, lookup_service(recorder, identities=store))``.
 
     Args:
         source: where records come from (a recorder).
+        identities: the identities of an endpoint run with ``--identities``: the caller must then be
+            allowed ``cloudtrail:LookupEvents`` by its IAM policies. None (every caller acts as the
+            account root) authorizes nothing.
 
     Returns:
         ``handler(operation, body, caller, region) -> response body``; it raises the
@@ -234,6 +280,8 @@ def lookup_service(source: RecordSource) -> ServiceHandler:
     def handle(operation: str, body: dict[str, Any], caller: Any, region: str) -> dict[str, Any]:
         if operation != "LookupEvents":
             raise UnknownCloudTrailOperation(f"The local CloudTrail endpoint does not support {operation}.")
+        if identities is not None:
+            authorize_lookup(identities, caller, region)
         records = [r for r in source.records() if not region or r.get("awsRegion") == region]
         return lookup_events(records, body or {})
 

@@ -8,12 +8,21 @@ per key the call touched.
 
 Request parameters are copied through a per-operation allow-list: plaintext, ciphertext,
 messages, signatures, MACs, key material and import tokens never reach a record.
+
+A record holds standard JSON only (RFC 8259), whatever the request held: a refused request is
+recorded too, with its parameters as sent. An unpaired surrogate (a JSON ``"\ud800"`` escape) in
+caller-supplied text becomes U+FFFD, the Unicode replacement character, and a NaN or infinite
+number becomes null, so every reader of the trail (DuckDB, Athena, ``json.loads``) can parse it.
+:func:`records_json` is the strict serializer for writing records.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -183,6 +192,43 @@ _ERROR_CODES = {"AccessDeniedException": "AccessDenied"}
 _DATE_FIELDS = frozenset({"CreationDate", "DeletionDate", "ValidTo", "ImportDate", "RotationDate"})
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: Request parameters nested deeper than this are recorded as null (CloudTrail records have a size
+#: limit too); it keeps a hostile request from failing the copy and so going unrecorded.
+_MAX_DEPTH = 32
+
+
+def standard_text(text: str) -> str:
+    """Return text that encodes to UTF-8: unpaired surrogates become U+FFFD.
+
+    Args:
+        text: any Python string (a JSON ``"\ud800"`` escape decodes to an unpaired surrogate).
+
+    Returns:
+        The same text when it is valid, else a copy with U+FFFD for each unpaired surrogate.
+    """
+    if text.isascii() or _SURROGATE.search(text) is None:
+        return text
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def records_json(records: Iterable[Mapping[str, Any]]) -> bytes:
+    """Serialize records as a CloudTrail log file body, in standard JSON only.
+
+    Args:
+        records: CloudTrail records (from :func:`to_cloudtrail_record`).
+
+    Returns:
+        ``{"Records": [...]}`` as UTF-8 bytes.
+
+    Raises:
+        ValueError: a record holds NaN, an infinity or an unpaired surrogate (a record built by
+            :func:`to_cloudtrail_record` never does).
+    """
+    text = json.dumps({"Records": list(records)}, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    return text.encode("utf-8")  # strict: an unpaired surrogate raises UnicodeEncodeError (a ValueError)
+
+
 def format_event_time(moment: datetime) -> str:
     """Return CloudTrail's ``eventTime`` text for a moment.
 
@@ -345,15 +391,21 @@ def cloudtrail_date(value: float | datetime) -> str:
     return f"{moment:%b} {moment.day}, {moment.year}, {hour}:{moment:%M:%S} {'AM' if moment.hour < 12 else 'PM'}"
 
 
-def _plain_copy(value: Any) -> Any:
-    """Copy JSON-like data so a record never aliases the caller's request."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain_copy(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain_copy(v) for v in value]
-    if isinstance(value, bytes | bytearray | memoryview):
+def _plain_copy(value: Any, depth: int = 0) -> Any:
+    """Copy JSON-like data as standard JSON values, so a record never aliases the caller's request."""
+    if isinstance(value, str):
+        return standard_text(value)
+    if isinstance(value, bool | int | None):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if depth >= _MAX_DEPTH:
         return None
-    return value
+    if isinstance(value, Mapping):
+        return {standard_text(str(k)): _plain_copy(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain_copy(v, depth + 1) for v in value]
+    return None  # bytes and anything else that is not JSON
 
 
 def _arn_account(arn: str, default: str) -> str:
@@ -391,11 +443,11 @@ def to_cloudtrail_record(call: ApiCall, *, event_id: str | None = None) -> dict[
         "eventName": call.operation,
         "awsRegion": call.region,
         "sourceIPAddress": invoked_by or caller.source_ip,
-        "userAgent": invoked_by or caller.user_agent or "AWS Internal",
+        "userAgent": standard_text(invoked_by or caller.user_agent or "AWS Internal"),
     }
     if call.error_code:
         record["errorCode"] = _ERROR_CODES.get(call.error_code, call.error_code)
-        record["errorMessage"] = call.error_message or ""
+        record["errorMessage"] = standard_text(call.error_message or "")
     record["requestParameters"] = request_parameters(call.operation, call.request)
     record["responseElements"] = None if call.error_code else response_elements(call.operation, call.response)
     record["requestID"] = call.request_id

@@ -161,3 +161,61 @@ def test_explain_rejects_non_principal_arns(bad: str) -> None:
 
     with pytest.raises(IdentityFileError):
         explain(principal=bad, action="kms:Decrypt", store=parse_identities(IDENTITIES))
+
+
+# --- issue 17: an unknown action is refused; the output always names what decided ------------------
+
+
+@pytest.mark.parametrize(
+    ("action", "says"),
+    [
+        ("kms:Fly", "unknown action 'kms:Fly'"),
+        ("Fly", "unknown action 'Fly'"),
+        ("kms:Decrpyt", "did you mean kms:Decrypt?"),
+        ("kms:ReEncrypt", "kms:ReEncryptFrom"),
+        ("kms:Generate*", "is a pattern"),
+        ("s3:GetObject", "not a KMS action"),
+    ],
+)
+def test_unknown_action_is_one_line_and_exit_status_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], action: str, says: str
+) -> None:
+    from kmslab.cli import main
+
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps(POLICY))
+    argv = ["kms", "explain", "--principal", BOB, "--action", action, "--key", KEY, "--policy-file", str(policy)]
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    out, err = capsys.readouterr()
+    assert exc.value.code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and says in err and "Traceback" not in err
+    with pytest.raises(ExplainError, match="action"):
+        explain(principal=BOB, action=action, store=parse_identities(IDENTITIES), key_arn=KEY, key_policy=POLICY)
+
+
+def test_actions_are_matched_without_regard_to_case_and_permission_only_ones_are_known() -> None:
+    store = parse_identities(IDENTITIES)
+    assert explain(principal=BOB, action="KMS:encrypt", store=store, key_arn=KEY, key_policy=POLICY).action == (
+        "kms:Encrypt"
+    )
+    for action in ("kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:SynchronizeMultiRegionKey", "kms:GenerateMac"):
+        assert explain(principal=BOB, action=action, store=store, key_arn=KEY, key_policy=POLICY).action == action
+
+
+def test_text_output_names_what_decided_even_when_no_statement_applies() -> None:
+    from kmslab.kms.authz.explain import format_decision
+
+    store = parse_identities(IDENTITIES)
+    only_alice = {"Statement": [POLICY["Statement"][1]]}
+    denied = format_decision(
+        explain(principal=BOB, action="kms:Decrypt", store=store, key_arn=KEY, key_policy=only_alice)
+    )
+    assert "deciding: no statement or grant allows kms:Decrypt here" in denied
+    assert "not applicable: [Allow] key policy: SalesOnly" in denied
+    root = format_decision(explain(principal=f"arn:aws:iam::{ACCT}:root", action="kms:CreateKey", store=store))
+    assert "deciding: no statement: the root user holds every permission" in root
+    allowed = format_decision(explain(principal=BOB, action="kms:Encrypt", store=store, key_arn=KEY, key_policy=POLICY))
+    assert "deciding: [Allow] key policy: Enable IAM User Permissions" in allowed
+    assert "deciding: [Allow] identity policy bob-encrypt" in allowed

@@ -71,6 +71,19 @@ def test_operations_must_fit_the_key(kms: Any, key_id: str) -> None:
     assert error_of(exc)[0] == "ValidationException"
 
 
+def test_constraint_limits_eight_pairs_and_384_character_values(kms: Any, key_id: str) -> None:
+    # CreateGrant API reference: up to 8 encryption context pairs per constraint, values up to 384 characters.
+    eight = {f"k{i}": "v" * 384 for i in range(8)}
+    for kind in ("EncryptionContextSubset", "EncryptionContextEquals"):
+        kms.create_grant(KeyId=key_id, GranteePrincipal=APP, Operations=["Decrypt"], Constraints={kind: eight})
+        for bad in ({**eight, "k8": "v"}, {"k": "v" * 385}):
+            with pytest.raises(ClientError) as exc:
+                kms.create_grant(KeyId=key_id, GranteePrincipal=APP, Operations=["Decrypt"], Constraints={kind: bad})
+            assert error_of(exc)[0] == "ValidationException"
+            assert "constraints." in error_of(exc)[1]
+    assert len(kms.list_grants(KeyId=key_id)["Grants"]) == 2
+
+
 def test_revoke_and_retire(kms: Any, key_id: str) -> None:
     a = kms.create_grant(KeyId=key_id, GranteePrincipal=APP, Operations=["Decrypt"])
     b = kms.create_grant(KeyId=key_id, GranteePrincipal=APP, RetiringPrincipal=OPS, Operations=["Encrypt"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kmslab.kms.policy import constraints_hold, grant_allows, may_retire
+from kmslab.kms.policy import constraint_at_least_as_strict, constraints_hold, grant_allows, may_retire
 from kmslab.kms.seams import Caller
 
 ACCT = "111122223333"
@@ -63,3 +63,40 @@ def test_retiring() -> None:
     assert may_retire(grant(Operations=["RetireGrant"]), BOB, ACCT)
     assert may_retire(g, Caller.root(ACCT), ACCT)
     assert not may_retire(g, Caller.root("444455556666"), ACCT)
+
+
+def test_new_grant_constraint_must_be_as_strict_as_the_creating_grant() -> None:
+    equals = {"EncryptionContextEquals": {"a": "1"}}
+    subset = {"EncryptionContextSubset": {"a": "1"}}
+    assert constraint_at_least_as_strict(None, None) is None
+    assert constraint_at_least_as_strict({}, subset) is None
+    assert constraint_at_least_as_strict(equals, equals) is None
+    assert constraint_at_least_as_strict(equals, {"EncryptionContextEquals": {"A": "1"}}) is None
+    longer = {"EncryptionContextEquals": {"a": "1", "b": "2"}}
+    for weaker in (None, {}, subset, longer, {"EncryptionContextEquals": {}}):
+        assert constraint_at_least_as_strict(equals, weaker) is not None, weaker
+    assert constraint_at_least_as_strict(equals, {"EncryptionContextEquals": {"a": "1"}, **subset}) is not None
+    assert constraint_at_least_as_strict(subset, subset) is None
+    assert constraint_at_least_as_strict(subset, {"EncryptionContextSubset": {"a": "1", "b": "2"}}) is None
+    assert constraint_at_least_as_strict(subset, {"EncryptionContextEquals": {"a": "1", "b": "2"}}) is None
+    for weaker in (None, {"EncryptionContextSubset": {"b": "2"}}, {"EncryptionContextEquals": {"a": "2"}}):
+        assert constraint_at_least_as_strict(subset, weaker) is not None, weaker
+
+
+def test_create_grant_through_a_constrained_grant_checks_the_new_constraint() -> None:
+    parent = grant(Operations=["Decrypt", "CreateGrant"], Constraints={"EncryptionContextEquals": {"a": "1"}})
+
+    def create(constraints: dict[str, Any] | None) -> str | None:
+        return grant_allows(
+            parent,
+            caller=BOB,
+            operation="CreateGrant",
+            encryption_context={},
+            key_spec="SYMMETRIC_DEFAULT",
+            requested_operations=["Decrypt"],
+            requested_constraints=constraints,
+        )
+
+    assert create(None) is not None
+    assert create({"EncryptionContextSubset": {"a": "1"}}) is not None
+    assert create({"EncryptionContextEquals": {"a": "1"}}) is None

@@ -10,7 +10,7 @@ import click
 
 from kmslab.kms.authz.errors import ExplainError
 from kmslab.kms.authz.explain import explain as explain_decision
-from kmslab.kms.authz.explain import format_decision
+from kmslab.kms.authz.explain import format_decision, kms_action
 from kmslab.kms.authz.identities import IdentityStore, load_identities
 from kmslab.kms.seams import DEFAULT_ACCOUNT
 
@@ -121,6 +121,10 @@ def explain(
     --principal arn:aws:iam::111122223333:user/bob --action kms:Decrypt --key alias/demo
     --context kms:EncryptionContext:dept=sales
     """
+    try:
+        action = kms_action(action)  # before anything is read or fetched
+    except ExplainError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--action'") from None
     store = load_identities(identities_file) if identities_file else IdentityStore(DEFAULT_ACCOUNT)
     context = _parse_context(contexts)
     key_arn: str | None = None

@@ -28,6 +28,7 @@ from typing import Any
 
 from kmslab.kms.authz.identities import IdentityStore
 from kmslab.kms.policy import (
+    NEW_GRANT_CONSTRAINTS_KEY,
     Policy,
     PolicyResult,
     StatementRef,
@@ -119,7 +120,7 @@ class Decision:
 @lru_cache(maxsize=256)
 def _key_policy(text: str) -> Policy:
     """Parse a key policy once: the engine sends the same text on every request for a key."""
-    return parse_policy(text, kind="key")
+    return parse_policy(text, kind="key", stored=True)
 
 
 def _merge(results: list[PolicyResult]) -> PolicyResult:
@@ -220,6 +221,7 @@ def decide(request: AuthorizationRequest, store: IdentityStore, *, now: datetime
     key_spec = request.context.get("kms:KeySpec")
     requested_raw = request.context.get("kms:GrantOperations")
     requested = [requested_raw] if isinstance(requested_raw, str) else requested_raw
+    new_constraints = request.context.get(NEW_GRANT_CONSTRAINTS_KEY)
     for grant in request.grants:
         ref = StatementRef(source=f"grant {grant.get('GrantId')}", sid=str(grant.get("GrantId")), effect="Allow")
         why = grant_allows(
@@ -229,6 +231,7 @@ def decide(request: AuthorizationRequest, store: IdentityStore, *, now: datetime
             encryption_context=ec,
             key_spec=key_spec,
             requested_operations=requested,
+            requested_constraints=new_constraints if isinstance(new_constraints, dict) else None,
         )
         if why is None:
             token = " (named by a grant token)" if _named_by_token(grant.get("GrantId"), request.grant_tokens) else ""

@@ -32,13 +32,20 @@ from kmslab.kms.policy._document import (
 from kmslab.kms.policy._evaluate import PolicyResult, StatementRef, evaluate_policy
 from kmslab.kms.policy._match import arn_match, glob_match
 from kmslab.kms.policy._principals import is_root, match_principals, principal_arn, root_arn
-from kmslab.kms.policy.grants import constraints_hold, grant_allows, may_retire
+from kmslab.kms.policy.grants import (
+    NEW_GRANT_CONSTRAINTS_KEY,
+    constraint_at_least_as_strict,
+    constraints_hold,
+    grant_allows,
+    may_retire,
+)
 from kmslab.kms.seams import AuthorizationRequest, Caller
 
 __all__ = [
     "INVALID_PRINCIPALS",
     "LOCKOUT_MESSAGE",
     "MAX_POLICY_BYTES",
+    "NEW_GRANT_CONSTRAINTS_KEY",
     "NO_PRINCIPAL",
     "Operator",
     "Policy",
@@ -49,6 +56,7 @@ __all__ = [
     "arn_match",
     "check_key",
     "check_lockout",
+    "constraint_at_least_as_strict",
     "constraints_hold",
     "default_key_policy",
     "encryption_context",

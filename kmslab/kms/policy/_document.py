@@ -22,6 +22,9 @@ PolicyKind = Literal["key", "identity"]
 INVALID_PRINCIPALS = "Policy contains a statement with one or more invalid principals."
 #: AWS KMS's message for a key policy statement without Principal or NotPrincipal.
 NO_PRINCIPAL = "Policy contains a statement with no principal."
+#: NotPrincipal with Allow: IAM's NotPrincipal reference says "NotPrincipal must be used with
+#: "Effect":"Deny". Using it with "Effect":"Allow" is not supported." (It would allow everyone else.)
+NOT_PRINCIPAL_ALLOW = "Policy contains a statement with NotPrincipal and Effect Allow, which is not supported."
 
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _PARTITION = r"aws(?:-cn|-us-gov|-iso(?:-[a-z])?)?"
@@ -183,7 +186,7 @@ def _condition(value: Any) -> dict[str, dict[str, tuple[str, ...]]]:
     return out
 
 
-def _statement(index: int, raw: Any, kind: PolicyKind) -> Statement:
+def _statement(index: int, raw: Any, kind: PolicyKind, stored: bool) -> Statement:
     if not isinstance(raw, dict):
         raise _fail("Policy contains a statement that is not a JSON object.")
     unknown = set(raw) - _STATEMENT_KEYS
@@ -202,6 +205,8 @@ def _statement(index: int, raw: Any, kind: PolicyKind) -> Statement:
     if kind == "key":
         if "Principal" not in raw and "NotPrincipal" not in raw:
             raise _fail(NO_PRINCIPAL)
+        if "NotPrincipal" in raw and effect == "Allow" and not stored:
+            raise _fail(NOT_PRINCIPAL_ALLOW)
         principal = _principals(raw["Principal"]) if "Principal" in raw else None
         not_principal = _principals(raw["NotPrincipal"]) if "NotPrincipal" in raw else None
     elif "Principal" in raw or "NotPrincipal" in raw:
@@ -220,7 +225,7 @@ def _statement(index: int, raw: Any, kind: PolicyKind) -> Statement:
     )
 
 
-def parse_policy(document: str | Mapping[str, Any], *, kind: PolicyKind = "key") -> Policy:
+def parse_policy(document: str | Mapping[str, Any], *, kind: PolicyKind = "key", stored: bool = False) -> Policy:
     """Parse and validate a policy document.
 
     A key policy statement without ``Action`` or ``Resource`` is accepted and never matches,
@@ -230,6 +235,9 @@ def parse_policy(document: str | Mapping[str, Any], *, kind: PolicyKind = "key")
         document: JSON text, or an already-parsed dict (for example a ``KeyPolicy`` taken from a
             synthesized CloudFormation template with resolved ARNs).
         kind: ``key`` (every statement needs a principal) or ``identity`` (no principal allowed).
+        stored: the key policy is already on a key, set before Allow + NotPrincipal was refused:
+            such a statement is kept (it never applies) instead of failing every request on the key,
+            which would lock its owner out of PutKeyPolicy too.
 
     Returns:
         The parsed policy.
@@ -261,5 +269,5 @@ def parse_policy(document: str | Mapping[str, Any], *, kind: PolicyKind = "key")
     items = raw if isinstance(raw, list) else [raw]
     if not items:
         raise _fail("The policy document has an empty Statement element.")
-    statements = tuple(_statement(i, item, kind) for i, item in enumerate(items))
+    statements = tuple(_statement(i, item, kind, stored) for i, item in enumerate(items))
     return Policy(statements=statements, version=version, id=pid, kind=kind)

@@ -107,12 +107,19 @@ def evaluate_policy(
         via_account = False
         reason: str | None = None
         if policy.kind == "key":
-            if statement.principal is not None:
+            if statement.not_principal is not None and statement.effect == "Allow":
+                # Only in a policy stored before it was refused (parse_policy(stored=True)).
+                reason = "Allow with NotPrincipal is not supported, so the statement has no effect"
+            elif statement.principal is not None:
                 hit = match_principals(statement.principal, caller)
                 if hit is None:
                     reason = f"Principal does not name {caller.arn}"
                 via_account = hit == "account" and statement.effect == "Allow"
-            elif statement.not_principal is not None and match_principals(statement.not_principal, caller):
+            elif statement.not_principal is not None and match_principals(statement.not_principal, caller) == "direct":
+                # Only a principal the element names itself is exempt. An account ARN there exempts
+                # the account's root user, not every principal of the account: IAM's "NotPrincipal"
+                # reference has the account listed next to the exempt user so that the account
+                # check does not deny that user, while every other user of the account stays denied.
                 reason = f"NotPrincipal excludes {caller.arn}"
         if reason is None:
             reason = _why_not(statement, action, resource, context)
