@@ -48,6 +48,17 @@ class Handler:
         raise NeedsReplacement
 
 
+class Reapply(Handler):
+    """A handler whose ``create`` is an idempotent put: an update puts the new properties again."""
+
+    def apply(
+        self, physical_id: str, old: Mapping[str, Any], new: Mapping[str, Any], ctx: ProvisionContext
+    ) -> Provisioned:
+        """Put the new properties on the same resource."""
+        made = self.create(new, ctx)
+        return Provisioned(physical_id, made.attributes)
+
+
 def physical_name(ctx: ProvisionContext, *, max_length: int, lower: bool = False) -> str:
     """A name as CloudFormation generates one: ``<stack>-<logical id>-<random suffix>``.
 

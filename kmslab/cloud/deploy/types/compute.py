@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kmslab.cloud.deploy.resources import ProvisionContext, Provisioned
-from kmslab.cloud.deploy.types._base import Handler, physical_name, policy_text, tag_list
+from kmslab.cloud.deploy.types._base import Handler, Reapply, physical_name, policy_text, tag_list
 
 _FUNCTION_CONFIG = ("Description", "Handler", "MemorySize", "Role", "Runtime", "Timeout", "Layers", "Environment")
 
@@ -90,7 +90,7 @@ class Permission(Handler):
             lam.remove_permission(FunctionName=properties["FunctionName"], StatementId=physical_id)
 
 
-class EventInvokeConfig(Handler):
+class EventInvokeConfig(Reapply):
     """``AWS::Lambda::EventInvokeConfig``: retries and maximum event age of asynchronous invocations."""
 
     type_name = "AWS::Lambda::EventInvokeConfig"
@@ -111,12 +111,6 @@ class EventInvokeConfig(Handler):
         }
         ctx.client("lambda").put_function_event_invoke_config(**args)
         return Provisioned(f"{properties['FunctionName']}:{properties.get('Qualifier', '$LATEST')}")
-
-    def apply(
-        self, physical_id: str, old: Mapping[str, Any], new: Mapping[str, Any], ctx: ProvisionContext
-    ) -> Provisioned:
-        self.create(new, ctx)
-        return Provisioned(physical_id)
 
     def delete(self, physical_id: str, properties: Mapping[str, Any], ctx: ProvisionContext) -> None:
         lam = ctx.client("lambda")

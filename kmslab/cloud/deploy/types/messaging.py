@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kmslab.cloud.deploy.resources import ProvisionContext, Provisioned
-from kmslab.cloud.deploy.types._base import Handler, physical_name, policy_text, tag_list
+from kmslab.cloud.deploy.types._base import Handler, Reapply, physical_name, policy_text, tag_list
 
 _TOPIC_ATTRIBUTES = {"DisplayName": "DisplayName", "KmsMasterKeyId": "KmsMasterKeyId", "FifoTopic": "FifoTopic"}
 _QUEUE_ATTRIBUTES = (
@@ -62,7 +62,7 @@ class Topic(Handler):
         ctx.client("sns").delete_topic(TopicArn=physical_id)
 
 
-class TopicPolicy(Handler):
+class TopicPolicy(Reapply):
     """``AWS::SNS::TopicPolicy``: sets each topic's access policy."""
 
     type_name = "AWS::SNS::TopicPolicy"
@@ -75,12 +75,6 @@ class TopicPolicy(Handler):
                 TopicArn=topic, AttributeName="Policy", AttributeValue=policy_text(properties["PolicyDocument"])
             )
         return Provisioned(f"{ctx.stack_name}-{ctx.logical_id}")
-
-    def apply(
-        self, physical_id: str, old: Mapping[str, Any], new: Mapping[str, Any], ctx: ProvisionContext
-    ) -> Provisioned:
-        self.create(new, ctx)
-        return Provisioned(physical_id)
 
     def delete(self, physical_id: str, properties: Mapping[str, Any], ctx: ProvisionContext) -> None:
         return None  # the topics keep their default policy; deleting a topic removes it anyway
@@ -141,7 +135,7 @@ class Queue(Handler):
             sqs.delete_queue(QueueUrl=physical_id)
 
 
-class QueuePolicy(Handler):
+class QueuePolicy(Reapply):
     """``AWS::SQS::QueuePolicy``: sets each queue's access policy."""
 
     type_name = "AWS::SQS::QueuePolicy"
@@ -152,12 +146,6 @@ class QueuePolicy(Handler):
         for url in properties["Queues"]:
             sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy_text(properties["PolicyDocument"])})
         return Provisioned(f"{ctx.stack_name}-{ctx.logical_id}")
-
-    def apply(
-        self, physical_id: str, old: Mapping[str, Any], new: Mapping[str, Any], ctx: ProvisionContext
-    ) -> Provisioned:
-        self.create(new, ctx)
-        return Provisioned(physical_id)
 
     def delete(self, physical_id: str, properties: Mapping[str, Any], ctx: ProvisionContext) -> None:
         sqs = ctx.client("sqs")

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kmslab.cloud.deploy.resources import ProvisionContext, Provisioned
-from kmslab.cloud.deploy.types._base import Handler, physical_name, policy_text, tag_list
+from kmslab.cloud.deploy.types._base import Handler, Reapply, physical_name, policy_text, tag_list
 
 
 class Bucket(Handler):
@@ -107,7 +107,7 @@ class Bucket(Handler):
                 s3.delete_bucket_tagging(Bucket=name)
 
 
-class BucketPolicy(Handler):
+class BucketPolicy(Reapply):
     """``AWS::S3::BucketPolicy``: the local S3 checks the policy's principals and grammar."""
 
     type_name = "AWS::S3::BucketPolicy"
@@ -118,11 +118,6 @@ class BucketPolicy(Handler):
         bucket = str(properties["Bucket"])
         ctx.client("s3").put_bucket_policy(Bucket=bucket, Policy=policy_text(properties["PolicyDocument"]))
         return Provisioned(bucket)
-
-    def apply(
-        self, physical_id: str, old: Mapping[str, Any], new: Mapping[str, Any], ctx: ProvisionContext
-    ) -> Provisioned:
-        return self.create(new, ctx)
 
     def delete(self, physical_id: str, properties: Mapping[str, Any], ctx: ProvisionContext) -> None:
         s3 = ctx.client("s3")
