@@ -8,7 +8,7 @@ CloudTrail's own ``__type``, message and status.
 from __future__ import annotations
 
 from kmslab.errors import KmslabError
-from kmslab.kms.errors import KmsError
+from kmslab.kms.errors import DependencyTimeoutException, KmsError
 
 
 class TrailError(KmslabError):
@@ -56,3 +56,7 @@ class UnknownCloudTrailOperation(LookupEventsError):
     """The CloudTrail endpoint here answers LookupEvents only."""
 
     code = "UnknownOperationException"
+
+
+class TrailJournalUnavailable(TrailError, DependencyTimeoutException):
+    """A call's CloudTrail record could not be made durable, so the call is not acknowledged (503, retryable)."""
