@@ -13,7 +13,8 @@ Each entry is framed as::
     b"KTJ1" | length (4 bytes, big-endian) | CRC-32 of length + payload (4 bytes) | payload
 
 so a torn last entry (a crash in the middle of a write, never acknowledged) is detected and dropped
-when the segment is read back.
+when the segment is read back. A segment is zero-filled ahead of its entries (1 MiB at a time), so
+an append overwrites blocks the file already has and its sync need not commit a new file size.
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ _LENGTH = struct.Struct(">I")
 #: an entry longer than this is taken for garbage (a record is a few KiB at most)
 MAX_ENTRY = 64 * 1024 * 1024
 _SUFFIX = ".journal"
-_sync = getattr(os, "fdatasync", os.fsync)  # appends: fdatasync also syncs the size that makes them readable
+_sync = getattr(os, "fdatasync", os.fsync)
+#: zeros written ahead in a segment (a segment holds about 500 records of about 1 KiB before it is folded)
+_PREALLOCATE = 1024 * 1024  # appends: fdatasync also syncs the size that makes them readable
 
 
 class JournalInUse(TrailError):
@@ -78,7 +81,7 @@ def decode_frames(data: bytes) -> tuple[list[bytes], int]:
     """Read the entries of a segment, up to the first incomplete or damaged one.
 
     Args:
-        data: the segment's bytes.
+        data: the segment's bytes (entries, then the zeros written ahead of them).
 
     Returns:
         (the entries, the number of bytes after the last good entry: 0 unless the tail is torn).
@@ -97,6 +100,8 @@ def decode_frames(data: bytes) -> tuple[list[bytes], int]:
             break
         entries.append(payload)
         offset = end
+    if data.count(0, offset) == size - offset:  # only the zeros written ahead of entries: a clean end
+        return entries, 0
     return entries, size - offset
 
 
@@ -134,6 +139,7 @@ class Journal:
         self._fd: int | None = None
         self._path: Path | None = None
         self._size = 0  # durable bytes of the active segment
+        self._capacity = 0  # bytes of the active segment written ahead (entries, then zeros)
         self._entries = 0  # durable entries of the active segment
 
     @property
@@ -252,16 +258,24 @@ class Journal:
     # -- internals ---------------------------------------------------------------------------------
 
     def _write(self, frames: list[bytes]) -> BaseException | None:
-        """Write and sync one batch (the leader, without the condition held)."""
+        """Write and sync one batch (the leader, without the condition held).
+
+        Entries overwrite zeros written ahead, so the sync need not commit a new file size (no
+        file-system journal commit): that halves its cost on ext4.
+        """
         data = b"".join(frames)
         try:
             if self._fd is None:
                 self._create()
             assert self._fd is not None
+            end = self._size + len(data)
+            if end > self._capacity:
+                self._zero_fill(end + _PREALLOCATE)
             view = memoryview(data)
+            offset = self._size
             while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
+                written = os.pwrite(self._fd, view, offset)
+                view, offset = view[written:], offset + written
             _sync(self._fd)
         except OSError as exc:
             self._cut_failed_write()
@@ -274,15 +288,28 @@ class Journal:
     def _create(self) -> None:
         name = f"seg-{time.time_ns():020d}-{secrets.token_hex(4)}{_SUFFIX}"
         path = self.directory / name
-        fd = open_private(path, os.O_WRONLY | os.O_APPEND | os.O_EXCL)
+        fd = open_private(path, os.O_WRONLY | os.O_EXCL)
+        self._capacity = 0
         try:
+            self._fd = fd
+            self._zero_fill(_PREALLOCATE)
             fsync_dir(self.directory)  # the segment's name is durable before any entry in it is acknowledged
         except OSError:
+            self._fd = None
             os.close(fd)
             path.unlink(missing_ok=True)
             raise
         with self._cond:
             self._fd, self._path, self._size, self._entries = fd, path, 0, 0
+
+    def _zero_fill(self, capacity: int) -> None:
+        """Write zeros up to ``capacity`` bytes and sync them, size included."""
+        assert self._fd is not None
+        zeros = bytes(min(capacity - self._capacity, _PREALLOCATE))
+        while self._capacity < capacity:
+            chunk = zeros[: capacity - self._capacity]
+            self._capacity += os.pwrite(self._fd, chunk, self._capacity)
+        os.fsync(self._fd)
 
     def _cut_failed_write(self) -> None:
         """Cut a failed write off the active segment and seal it: later entries go to a fresh segment."""
