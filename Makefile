@@ -9,7 +9,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install lab test lint format typecheck synth bench clean
+.PHONY: install lab test lint format typecheck synth bench soak clean
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -48,6 +48,11 @@ synth: install
 
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+## soak: kill -9 the local KMS under write load SOAK_KILLS times (default 50, a few minutes); nothing acknowledged may be lost
+SOAK_KILLS ?= 50
+soak: install
+	$(PY) tests/soak/soak.py --kills $(SOAK_KILLS)
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache
