@@ -212,11 +212,6 @@ class TrailRecorder:
         with self._lock:
             return list(self._files)
 
-    @property
-    def journal_dir(self) -> Path:
-        """The folder of the journal (inside the trail directory)."""
-        return self._journal.directory
-
     def flush(self) -> list[Path]:
         """Fold every journaled record into log files now.
 
