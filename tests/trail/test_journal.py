@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import stat
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -138,3 +140,22 @@ def test_one_process_per_trail_directory(tmp_path: Path) -> None:
     second = Journal(tmp_path)  # released: the next one may open it
     second.close()
     second.release()
+
+
+def test_serve_on_a_trail_directory_in_use_is_one_line_and_status_2(tmp_path: Path) -> None:
+    holder = Journal(tmp_path / "trail")
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "kmslab", "kms", "serve", "--port", "0"]
+            + ["--data-dir", str(tmp_path / "kms"), "--trail-dir", str(tmp_path / "trail")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        holder.close()
+        holder.release()
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "is in use by another process" in result.stderr
+    assert "Traceback" not in result.stderr
