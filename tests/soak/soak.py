@@ -13,7 +13,9 @@ and, once the next server has started (its trail recorder folds the journal the 
 * every acknowledged call (a 200 answer, or a 4xx KMS error the engine recorded) has exactly one
   CloudTrail record, matched by the ``requestID`` the answer's ``x-amzn-RequestId`` header carried.
 
-A last server is stopped cleanly (SIGTERM) and the trail checked again. Writers call CreateKey,
+In about one cycle in five, a server is also killed while it starts (it may be folding the killed
+one's journal), before the one that is checked. A last server is stopped cleanly (SIGTERM) and the
+trail checked again. Writers call CreateKey,
 TagResource (a fresh tag key per call), Encrypt with a unique encryption context and DescribeKey of
 a missing key (a NotFoundException, recorded as an error).
 
@@ -54,6 +56,7 @@ from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
 REGION = "us-east-1"
 ACCOUNT = "111122223333"
 TAGS_PER_KEY = 40  # KMS allows 50 tags per key
+START_KILLS = 0.2  # the share of cycles that also kill a server while it starts (and folds the journal)
 _URL = re.compile(r"http://[0-9.:\[\]]+")
 
 
@@ -79,6 +82,7 @@ class Figures:
     """The soak's outcome."""
 
     kills: int = 0
+    start_kills: int = 0
     lost_writes: int = 0
     lost_records: int = 0
     duplicated_records: int = 0
@@ -91,12 +95,24 @@ class Figures:
         return not (self.lost_writes or self.lost_records or self.duplicated_records or self.integrity_failures)
 
 
+def _command(data_dir: Path, trail_dir: Path) -> list[str]:
+    command = [sys.executable, "-m", "kmslab", "kms", "serve", "--port", "0"]
+    return [*command, "--data-dir", str(data_dir), "--trail-dir", str(trail_dir)]
+
+
+def kill_while_starting(data_dir: Path, trail_dir: Path, delay: float) -> None:
+    """Start a server and SIGKILL it ``delay`` seconds later, perhaps while it folds the last one's journal."""
+    process = subprocess.Popen(_command(data_dir, trail_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(delay)
+    process.send_signal(signal.SIGKILL)
+    process.wait(30)
+
+
 class Server:
     """One ``kmslab kms serve`` child process."""
 
     def __init__(self, data_dir: Path, trail_dir: Path) -> None:
-        command = [sys.executable, "-m", "kmslab", "kms", "serve", "--port", "0"]
-        command += ["--data-dir", str(data_dir), "--trail-dir", str(trail_dir)]
+        command = _command(data_dir, trail_dir)
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
@@ -250,6 +266,9 @@ def run(
     data_dir, trail_dir = work / "kms", work / "trail"
     ledger, figures, trail = Ledger(), Figures(), TrailReader(trail_dir)
     for cycle in range(1, kills + 2):
+        if cycle > 1 and rng.random() < START_KILLS:
+            kill_while_starting(data_dir, trail_dir, rng.uniform(0.05, 0.8))
+            figures.start_kills += 1
         server = Server(data_dir, trail_dir)  # its recorder folds what the killed one journaled
         trail.check(ledger, figures)
         if cycle > kills:
@@ -303,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         work = args.work_dir or Path(scratch)
         ledger, figures = run(args.kills, args.threads, args.min_run, args.max_run, seed, work, args.quiet)
     print(
-        f"kills {figures.kills}; acknowledged writes {ledger.writes}; acknowledged calls {len(ledger.calls)} "
+        f"kills {figures.kills} under load (+{figures.start_kills} while starting); "
+        f"acknowledged writes {ledger.writes}; acknowledged calls {len(ledger.calls)} "
         f"(with a record: {len(ledger.calls) - figures.lost_records}); "
         f"records in log files {figures.records_read} in {figures.folded_files} files; "
         f"lost writes {figures.lost_writes}; lost records {figures.lost_records}; "
