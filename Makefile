@@ -10,7 +10,7 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: install lab test lint format typecheck synth bench clean guide guide-build chromium
+.PHONY: install lab test lint format typecheck synth bench soak clean guide guide-build chromium
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -65,6 +65,11 @@ chromium:
 
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+## soak: kill -9 the local KMS under write load SOAK_KILLS times (default 50, a few minutes); nothing acknowledged may be lost
+SOAK_KILLS ?= 50
+soak: install
+	$(PY) tests/soak/soak.py --kills $(SOAK_KILLS)
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out site workshop/_screenshots .pytest_cache .mypy_cache .ruff_cache

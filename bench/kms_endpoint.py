@@ -1,12 +1,15 @@
 """Benchmark: KMS calls per second through boto3 over HTTP, local KMS endpoint vs moto vs the client's ceiling.
 
-Three servers on free ports, each driven by the same boto3 client settings (one client, keep-alive,
+Four servers on free ports, each driven by the same boto3 client settings (one client, keep-alive,
 sequential calls; optionally N threads with a client each):
 
 1. ours: the local KMS endpoint as ``kmslab kms serve`` runs it (``kmslab.kms.server.build_server`` over a
    temporary data directory, then ``serve_forever``);
-2. moto: ``moto.server.ThreadedMotoServer`` (its KMS backend);
-3. ceiling: a trivial threaded HTTP/1.1 server (keep-alive, TCP_NODELAY, one write per answer, the least
+2. trail: the same endpoint with a CloudTrail trail, as ``kmslab kms serve --trail-dir`` runs it
+   (``kmslab.local.build_endpoint``): every call's record is synced to the trail's journal before the
+   call is answered (one sync shared by concurrent calls), so its cost shows in ``trail/ours``;
+3. moto: ``moto.server.ThreadedMotoServer`` (its KMS backend);
+4. ceiling: a trivial threaded HTTP/1.1 server (keep-alive, TCP_NODELAY, one write per answer, the least
    parsing that frames a request) returning canned copies of real answers of ours: what this client can do
    against a server that does no work.
 
@@ -15,7 +18,8 @@ applications that call it (the realistic setup). ``--in-process`` runs them as t
 process instead (as ``ThreadedMotoServer`` is meant to be used; they then share the client's GIL).
 Operations: Encrypt of 1 KiB plaintext and GenerateDataKey (AES_256). The servers take turns within
 each round; each one's best round counts (it damps the noise of a shared machine) and the median
-round is printed next to it. Targets: ours >= 2.5x moto and >= 0.8x ceiling (best rounds).
+round is printed next to it. Targets: ours >= 2.5x moto and >= 0.8x ceiling (best rounds); the trail's
+figures (``trail/ceiling``, ``trail/ours``) are reported next to them.
 Not a test: it prints figures and exits 0.
 
 Usage::
@@ -116,6 +120,17 @@ def ours() -> Iterator[str]:
 
 
 @contextlib.contextmanager
+def ours_with_trail() -> Iterator[str]:
+    """Run our endpoint with a CloudTrail trail (``kmslab kms serve --trail-dir``); yield its URL."""
+    from kmslab.local import build_endpoint
+
+    with tempfile.TemporaryDirectory(prefix="kmslab-bench-") as work:
+        endpoint = build_endpoint(data_dir=Path(work, "kms"), trail_dir=Path(work, "trail"), port=0, region=REGION)
+        with endpoint.server as server:
+            yield server.url
+
+
+@contextlib.contextmanager
 def moto() -> Iterator[str]:
     """Run moto's threaded server; yield its URL."""
     from moto.server import ThreadedMotoServer
@@ -196,7 +211,11 @@ def ceiling(answers: dict[str, bytes]) -> Iterator[str]:
 
 def in_process(name: str, answers: dict[str, bytes]) -> contextlib.AbstractContextManager[str]:
     """Start server ``name`` in this process (it then shares the GIL with the client)."""
-    return ours() if name == "ours" else moto() if name == "moto" else ceiling(answers)
+    if name == "ours":
+        return ours()
+    if name == "trail":
+        return ours_with_trail()
+    return moto() if name == "moto" else ceiling(answers)
 
 
 @contextlib.contextmanager
@@ -231,8 +250,8 @@ def in_child(name: str, answers: dict[str, bytes]) -> Iterator[str]:
 
 def child_main(name: str, answers_path: str) -> int:
     """Serve ``name`` until stdin closes (the child side of :func:`in_child`)."""
-    if name == "ours":
-        return serve_ours()
+    if name in ("ours", "trail"):
+        return serve_ours(trail=name == "trail")
     answers = {op: body.encode() for op, body in json.loads(Path(answers_path).read_text()).items()}
     with in_process(name, answers) as url:
         print(url, flush=True)
@@ -240,15 +259,22 @@ def child_main(name: str, answers_path: str) -> int:
     return 0
 
 
-def serve_ours() -> int:
+def serve_ours(*, trail: bool = False) -> int:
     """Serve our endpoint the way ``kmslab kms serve`` does (``build_server``, then ``serve_forever``).
 
+    With ``trail``, as ``kmslab kms serve --trail-dir`` does (``build_endpoint`` with a trail directory).
     Stops when stdin closes (or on SIGINT/SIGTERM).
     """
     from kmslab.kms.server import build_server
+    from kmslab.local import build_endpoint
 
-    with tempfile.TemporaryDirectory(prefix="kmslab-bench-") as data_dir:
-        server = build_server(data_dir=data_dir, port=0, region=REGION)
+    with tempfile.TemporaryDirectory(prefix="kmslab-bench-") as work:
+        if trail:
+            server = build_endpoint(
+                data_dir=Path(work, "kms"), trail_dir=Path(work, "trail"), port=0, region=REGION
+            ).server
+        else:
+            server = build_server(data_dir=work, port=0, region=REGION)
         server.start()
         print(server.url, flush=True)
 
@@ -301,21 +327,27 @@ def report(results: Rounds, label: str) -> bool:
     the median of the per-round ratios (ours against the others measured in the same round).
     """
     print(f"\n{label}")
-    print(f"{'operation':<22}{'':<8}{'ours':>10}{'moto':>10}{'ceiling':>10}{'ours/moto':>12}{'ours/ceiling':>14}")
+    print(
+        f"{'operation':<22}{'':<8}{'ours':>10}{'trail':>10}{'moto':>10}{'ceiling':>10}{'ours/moto':>12}"
+        f"{'ours/ceiling':>14}{'trail/ceiling':>15}{'trail/ours':>12}"
+    )
     met = True
     for operation in OPERATIONS:
-        mine, theirs, top = (results[name, operation] for name in ("ours", "moto", "ceiling"))
+        mine, trailed, theirs, top = (results[name, operation] for name in ("ours", "trail", "moto", "ceiling"))
         name = "Encrypt (1 KiB)" if operation == "Encrypt" else "GenerateDataKey"
         vs_moto, vs_top = max(mine) / max(theirs), max(mine) / max(top)
         print(
-            f"{name:<22}{'best':<8}{max(mine):>8.0f}/s{max(theirs):>8.0f}/s{max(top):>8.0f}/s"
-            f"{vs_moto:>11.2f}x{vs_top:>13.2f}x"
+            f"{name:<22}{'best':<8}{max(mine):>8.0f}/s{max(trailed):>8.0f}/s{max(theirs):>8.0f}/s{max(top):>8.0f}/s"
+            f"{vs_moto:>11.2f}x{vs_top:>13.2f}x{max(trailed) / max(top):>14.2f}x{max(trailed) / max(mine):>11.2f}x"
         )
         med_moto = statistics.median(a / b for a, b in zip(mine, theirs, strict=True))
         med_top = statistics.median(a / b for a, b in zip(mine, top, strict=True))
+        med_trail_top = statistics.median(a / b for a, b in zip(trailed, top, strict=True))
+        med_trail = statistics.median(a / b for a, b in zip(trailed, mine, strict=True))
         print(
-            f"{'':<22}{'median':<8}{statistics.median(mine):>8.0f}/s{statistics.median(theirs):>8.0f}/s"
-            f"{statistics.median(top):>8.0f}/s{med_moto:>11.2f}x{med_top:>13.2f}x"
+            f"{'':<22}{'median':<8}{statistics.median(mine):>8.0f}/s{statistics.median(trailed):>8.0f}/s"
+            f"{statistics.median(theirs):>8.0f}/s{statistics.median(top):>8.0f}/s{med_moto:>11.2f}x{med_top:>13.2f}x"
+            f"{med_trail_top:>14.2f}x{med_trail:>11.2f}x"
         )
         ok_moto, ok_top = vs_moto >= TARGET_VS_MOTO, vs_top >= TARGET_VS_CEILING
         met = met and ok_moto and ok_top
@@ -344,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run each server in its own process, like 'kmslab kms serve' (the default)",
     )
-    parser.add_argument("--serve", choices=("ours", "moto", "ceiling"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=("ours", "trail", "moto", "ceiling"), help=argparse.SUPPRESS)
     parser.add_argument("--answers", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
@@ -365,8 +397,13 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     start = in_process if args.in_process else in_child
-    with start("ours", answers) as mine, start("moto", answers) as theirs, start("ceiling", answers) as top:
-        urls = {"ours": mine, "moto": theirs, "ceiling": top}
+    with (
+        start("ours", answers) as mine,
+        start("trail", answers) as trailed,
+        start("moto", answers) as theirs,
+        start("ceiling", answers) as top,
+    ):
+        urls = {"ours": mine, "trail": trailed, "moto": theirs, "ceiling": top}
         met = report(
             measure(urls, args.calls, args.rounds, 1, progress),
             f"1 client, sequential, keep-alive ({setup}; calls/s)",

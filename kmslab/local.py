@@ -61,7 +61,7 @@ def build_endpoint(
         identities: an identities file (or a loaded store): requests must then be signed (SigV4)
             with one of its access keys, and key policies, IAM policies and grants decide every call.
             Without it, every caller acts as the account root.
-        flush_interval: the longest a CloudTrail record waits before it is written, in seconds.
+        flush_interval: the longest a CloudTrail record waits in the trail journal before it is in a log file, in s.
         sinks: more event sinks for the engine.
         verbose: log one line per request to stderr.
 

@@ -142,6 +142,9 @@ class LocalKms:
     def add_sink(self, sink: EventSink) -> None:
         """Hand every later call to ``sink``.
 
+        Sinks run before the call is answered. A sink that raises a :class:`KmsError` (the CloudTrail
+        journal could not keep the record) turns the answer into that error; other failures are logged.
+
         Args:
             sink: a callable taking one :class:`ApiCall`.
         """
@@ -274,11 +277,16 @@ class LocalKms:
             error_message=None if error is None else error.message,
             key_arns=tuple(ctx.key_arns),
         )
+        refusal: KmsError | None = None
         for sink in self._sinks:
             try:
                 sink(record)
+            except KmsError as exc:  # a durable sink (the CloudTrail journal) could not keep the record
+                refusal = refusal or exc
             except Exception:
                 log.exception("event sink %r failed on %s", sink, ctx.operation)
+        if refusal is not None:  # answer only calls whose record is kept: this one is not acknowledged
+            raise refusal
 
     def _commit(self, ctx: RequestContext) -> None:
         if not (ctx.dirty_keys or ctx.deleted_keys or ctx.dirty_aliases or ctx.deleted_aliases):

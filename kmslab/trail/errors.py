@@ -8,7 +8,7 @@ CloudTrail's own ``__type``, message and status.
 from __future__ import annotations
 
 from kmslab.errors import KmslabError
-from kmslab.kms.errors import KmsError
+from kmslab.kms.errors import DependencyTimeoutException, KmsError
 
 
 class TrailError(KmslabError):
@@ -62,3 +62,7 @@ class CloudTrailAccessDeniedException(LookupEventsError):
     """The caller's IAM policies do not allow ``cloudtrail:LookupEvents``."""
 
     code = "AccessDeniedException"
+
+
+class TrailJournalUnavailable(TrailError, DependencyTimeoutException):
+    """A call's CloudTrail record could not be made durable, so the call is not acknowledged (503, retryable)."""

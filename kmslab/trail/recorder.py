@@ -1,19 +1,24 @@
-"""The CloudTrail recorder: an event sink that writes real CloudTrail log files.
+"""The CloudTrail recorder: an event sink that writes real CloudTrail log files, losing nothing it acknowledged.
 
 Files land where a trail delivers them in S3::
 
     DIR/AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/
         <account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<16 alphanumerics>.json.gz
 
-each holding ``{"Records": [...]}``. Records are buffered in memory and written by a background
-thread at least every ``flush_interval`` seconds, when a file's worth has gathered, and on
-:meth:`TrailRecorder.close`. Each file is written to a hidden temporary name, synced, then renamed
-into place, so a crash never leaves a torn log file.
+each holding ``{"Records": [...]}``. Each record is first appended to the trail directory's journal
+(:mod:`kmslab.trail.journal`) and synced, so the engine answers a call only once its record is on
+disk; concurrent calls share one sync. A background thread folds the journal into log files at
+least every ``flush_interval`` seconds, as soon as a file's worth has gathered, and on
+:meth:`TrailRecorder.close`; a journal left by a crash is folded when the next recorder starts.
+Each file is written to a hidden temporary name, synced, then renamed into place, so a crash never
+leaves a torn log file; a segment's file names derive from the segment, so folding it again after a
+crash rewrites the same files instead of duplicating records. Files are 0600, directories 0700.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import logging
 import os
@@ -24,29 +29,36 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
 from kmslab.kms.seams import ApiCall
+from kmslab.trail._files import make_private_dirs, write_atomically
+from kmslab.trail.errors import TrailJournalUnavailable
 from kmslab.trail.events import EventBus, EventHandler, to_eventbridge_event
+from kmslab.trail.journal import Journal, decode_frames
 from kmslab.trail.record import to_cloudtrail_record
 
 _LOGGER = logging.getLogger(__name__)
 _ALNUM = string.ascii_letters + string.digits
 
 
-def log_file_name(account: str, region: str, event_time: str) -> str:
+def log_file_name(account: str, region: str, event_time: str, *, seed: bytes | None = None) -> str:
     """Return a CloudTrail log file name.
 
     Args:
         account: the account ID.
         region: the region.
         event_time: a record's ``eventTime`` (``YYYY-MM-DDTHH:MM:SSZ``).
+        seed: derive the 16 alphanumerics from these bytes (the same seed, the same name); random when None.
 
     Returns:
         ``<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<16 alphanumerics>.json.gz``.
     """
     stamp = event_time[0:4] + event_time[5:7] + event_time[8:10] + "T" + event_time[11:13] + event_time[14:16] + "Z"
-    suffix = "".join(secrets.choice(_ALNUM) for _ in range(16))
+    if seed is None:
+        suffix = "".join(secrets.choice(_ALNUM) for _ in range(16))
+    else:
+        suffix = "".join(_ALNUM[byte % len(_ALNUM)] for byte in hashlib.sha256(seed).digest()[:16])
     return f"{account}_CloudTrail_{region}_{stamp}_{suffix}.json.gz"
 
 
@@ -67,38 +79,44 @@ def log_file_dir(trail_dir: Path, account: str, region: str, event_time: str) ->
 
 
 def write_log_file(path: Path, records: list[dict[str, Any]]) -> None:
-    """Write one gzip CloudTrail log file atomically (temporary file, fsync, rename).
+    """Write one gzip CloudTrail log file atomically (0600 temporary file, fsync, rename, directory fsync).
+
+    Missing folders are created 0700.
 
     Args:
         path: the final file path.
         records: the records.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
+    make_private_dirs(path.parent)
     payload = json.dumps({"Records": records}, separators=(",", ":")).encode()
-    try:
-        with temporary.open("wb") as raw:
-            with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as zipped:
-                zipped.write(payload)
-            raw.flush()
-            os.fsync(raw.fileno())
-        temporary.replace(path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+
+    def write(raw: BinaryIO) -> None:
+        with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as zipped:
+            zipped.write(payload)
+
+    write_atomically(path, write)
 
 
 class TrailRecorder:
     """An :class:`~kmslab.kms.seams.EventSink` that records every KMS call as CloudTrail does.
 
+    A call's record is durable in the journal before the sink returns, so the engine answers only
+    recorded calls; if the journal cannot be written, the sink raises
+    :class:`~kmslab.trail.errors.TrailJournalUnavailable` (a KMS ``DependencyTimeoutException``, 503)
+    and the call is not acknowledged.
+
     Args:
-        trail_dir: where log files go (the trail bucket's stand-in).
+        trail_dir: where log files go (the trail bucket's stand-in); created 0700 when missing.
         account: the account ID in paths and names.
-        flush_interval: the longest a record waits in memory, in seconds.
-        max_records_per_file: a file is written as soon as this many records gathered for it.
+        flush_interval: the longest a record waits in the journal before it is in a log file, in seconds.
+        max_records_per_file: the journal is folded into files as soon as this many records gathered.
         recent_limit: how many recent records stay in memory for LookupEvents.
         bus: the event bus records are published to (a new one when None).
         background: run the flusher thread (turn off to flush by hand in tests).
+
+    Raises:
+        JournalInUse: another process records into ``trail_dir``.
+        OSError: the trail directory cannot be created.
     """
 
     def __init__(
@@ -122,48 +140,50 @@ class TrailRecorder:
         self.max_records_per_file = max_records_per_file
         self.bus = bus or EventBus()
         self._lock = threading.Lock()
-        self._write_lock = threading.Lock()
-        self._pending: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._fold_lock = threading.Lock()
         self._recent: deque[dict[str, Any]] = deque(maxlen=recent_limit)
         self._files: list[Path] = []
         self._closed = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        make_private_dirs(self.trail_dir)
+        self._journal = Journal(self.trail_dir)
+        try:  # a journal left by a crash: its records were acknowledged, deliver them now
+            self._fold_sealed()
+        except Exception:  # the segments stay; every later flush retries them
+            _LOGGER.exception("could not fold the journal left in %s into log files", self._journal.directory)
         if background:
             self._thread = threading.Thread(target=self._run, name="kmslab-trail-flusher", daemon=True)
             self._thread.start()
 
     def __call__(self, call: ApiCall) -> None:
-        """Record one answered call; never raises.
+        """Record one answered call durably before returning.
 
         Args:
             call: the answered request.
+
+        Raises:
+            TrailJournalUnavailable: the record could not be made durable; the call must not be acknowledged.
         """
         try:
-            self.record(to_cloudtrail_record(call))
-        except Exception:  # a sink must not fail the request it observes
+            record = to_cloudtrail_record(call)
+            payload = _journal_entry(record)
+        except Exception:  # a record that cannot be built is a bug; it must not fail the request it observes
             _LOGGER.exception("could not record %s call %s", call.operation, call.request_id)
+            return
+        self._append(record, payload)
 
     def record(self, record: dict[str, Any]) -> None:
-        """Buffer an already built CloudTrail record, keep it for lookups and publish it.
+        """Journal an already built CloudTrail record durably, keep it for lookups and publish it.
 
         Args:
             record: the record.
+
+        Raises:
+            TrailJournalUnavailable: the record could not be made durable.
+            RuntimeError: the recorder is closed.
         """
-        region = str(record.get("awsRegion", ""))
-        day = str(record.get("eventTime", ""))[:10]
-        full: list[dict[str, Any]] | None = None
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the recorder is closed")
-            batch = self._pending.setdefault((region, day), [])
-            batch.append(record)
-            self._recent.append(record)
-            if len(batch) >= self.max_records_per_file:
-                full = self._pending.pop((region, day))
-        if full is not None:
-            self._write(region, full)
-        self.bus.publish(to_eventbridge_event(record))
+        self._append(record, _journal_entry(record))
 
     def subscribe(self, handler: EventHandler, *, pattern: Mapping[str, Any] | None = None) -> Callable[[], None]:
         """Deliver the EventBridge event of every future record to a handler.
@@ -193,33 +213,33 @@ class TrailRecorder:
             return list(self._files)
 
     def flush(self) -> list[Path]:
-        """Write every buffered record now.
+        """Fold every journaled record into log files now.
 
         Returns:
             The files written.
+
+        Raises:
+            OSError: a file could not be written; its records stay in the journal for the next flush.
         """
-        with self._lock:
-            pending, self._pending = self._pending, {}
-        written = []
-        items = list(pending.items())
-        for index, ((region, _day), batch) in enumerate(items):
-            try:
-                written.append(self._write(region, batch))
-            except Exception:
-                with self._lock:  # put back what was not written, so a later flush retries it
-                    for key, unwritten in items[index:]:
-                        self._pending[key] = unwritten + self._pending.get(key, [])
-                raise
-        return written
+        self._journal.rotate()
+        return self._fold_sealed()
 
     def close(self) -> None:
-        """Stop the flusher and write everything still buffered; later records are refused."""
+        """Stop the flusher and fold everything journaled into log files; later records are refused.
+
+        Raises:
+            OSError: a file could not be written; the records stay in the journal for the next start.
+        """
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
         with self._lock:
             self._closed = True
-        self.flush()
+        try:
+            self._journal.close()
+            self._fold_sealed()
+        finally:
+            self._journal.release()
 
     def __enter__(self) -> TrailRecorder:
         return self
@@ -229,12 +249,67 @@ class TrailRecorder:
     ) -> None:
         self.close()
 
-    def _write(self, region: str, batch: list[dict[str, Any]]) -> Path:
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _append(self, record: dict[str, Any], payload: bytes) -> None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the recorder is closed")
+        try:
+            self._journal.append(payload)
+        except OSError as exc:
+            _LOGGER.error("could not journal a CloudTrail record: %s", exc)
+            raise TrailJournalUnavailable(
+                "The CloudTrail record of this call could not be written, so the call is not acknowledged; "
+                "retry the request."
+            ) from exc
+        with self._lock:
+            self._recent.append(record)
+        self.bus.publish(to_eventbridge_event(record))
+        full = self._journal.active_entries >= self.max_records_per_file
+        if full and self._journal.rotate(at_least=self.max_records_per_file) is not None:
+            try:
+                self._fold_sealed()
+            except Exception:  # the records are safe in the journal; the next flush retries
+                _LOGGER.exception("could not write CloudTrail log files")
+
+    def _fold_sealed(self) -> list[Path]:
+        """Fold every sealed journal segment into log files, then delete it (oldest first)."""
+        written: list[Path] = []
+        with self._fold_lock:
+            for segment in self._journal.sealed():
+                written += self._fold(segment)
+                self._journal.discard(segment)
+        return written
+
+    def _fold(self, segment: Path) -> list[Path]:
+        entries, torn = decode_frames(segment.read_bytes())
+        if torn:
+            _LOGGER.warning(
+                "dropped a torn last entry (%d bytes, never acknowledged) of the journal segment %s", torn, segment
+            )
+        groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for index, entry in enumerate(entries):
+            try:
+                record = json.loads(entry)
+            except ValueError:  # a checksum-valid entry always parses; keep going if one ever does not
+                _LOGGER.error("skipped an unreadable entry %d of the journal segment %s", index, segment)
+                continue
+            key = (str(record.get("awsRegion", "")), str(record.get("eventTime", ""))[:10])
+            groups.setdefault(key, []).append(record)
+        written: list[Path] = []
+        for (region, day), records in groups.items():
+            for start in range(0, len(records), self.max_records_per_file):
+                batch = records[start : start + self.max_records_per_file]
+                seed = f"{segment.name}/{region}/{day}/{start}".encode()
+                written.append(self._write(region, batch, seed))
+        return written
+
+    def _write(self, region: str, batch: list[dict[str, Any]], seed: bytes) -> Path:
         first_time = str(batch[0].get("eventTime", ""))
         folder = log_file_dir(self.trail_dir, self.account, region, first_time)
-        path = folder / log_file_name(self.account, region, first_time)
-        with self._write_lock:
-            write_log_file(path, batch)
+        path = folder / log_file_name(self.account, region, first_time, seed=seed)
+        write_log_file(path, batch)
         with self._lock:
             self._files.append(path)
         return path
@@ -243,5 +318,9 @@ class TrailRecorder:
         while not self._stop.wait(self.flush_interval):
             try:
                 self.flush()
-            except Exception:  # keep flushing later; the records stay lost only if the disk never recovers
+            except Exception:  # keep flushing later; the records wait in the journal
                 _LOGGER.exception("could not flush CloudTrail records")
+
+
+def _journal_entry(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, separators=(",", ":")).encode()
