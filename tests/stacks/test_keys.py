@@ -8,8 +8,8 @@ import aws_cdk as cdk
 from aws_cdk.assertions import Capture, Match
 
 from stacks.key_policy import ADMIN_ACTIONS, SYMMETRIC_USER_ACTIONS
-from tests.infra.conftest import ACCOUNT, REGION, REPLICA_REGION, Synthesized, ref, resource
-from tests.infra.policy_eval import CRYPTO_ACTIONS, allowed_actions, expand
+from tests.stacks.conftest import ACCOUNT, REGION, REPLICA_REGION, Synthesized, ref, resource
+from tests.stacks.policy_eval import CRYPTO_ACTIONS, allowed_actions, expand
 
 ADMIN_FORBIDDEN = {"kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey"}
 USER_FORBIDDEN = {"kms:ScheduleKeyDeletion", "kms:PutKeyPolicy", "kms:DisableKey", "kms:CancelKeyDeletion"}

@@ -16,7 +16,7 @@ from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from kmslab.audit.queries import load_queries
 from kmslab.audit.schema import COLUMNS, INPUT_FORMAT, SERDE
 from stacks.analytics import DEFAULT_BYTES_SCANNED_CUTOFF, AnalyticsStack
-from tests.infra.conftest import cdk_json_context
+from tests.stacks.conftest import cdk_json_context
 
 pytestmark = pytest.mark.infra
 

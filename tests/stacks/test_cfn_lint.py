@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cfnlint.api import ManualArgs, lint
 
-from tests.infra.conftest import Synthesized
+from tests.stacks.conftest import Synthesized
 
 
 def lint_synth(synth: Synthesized) -> list[str]:

@@ -15,7 +15,7 @@ import pytest
 from kmslab.kms.authz import IdentityStore, KmsAuthorizer
 from kmslab.kms.errors import AccessDeniedException
 from kmslab.kms.seams import AuthorizationRequest, Caller
-from tests.infra.conftest import ACCOUNT, REGION, Synthesized, cfn, resource
+from tests.stacks.conftest import ACCOUNT, REGION, Synthesized, cfn, resource
 
 KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 PSEUDO = {"AWS::Partition": "aws", "AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::URLSuffix": "amazonaws.com"}

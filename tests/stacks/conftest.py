@@ -167,7 +167,7 @@ def ref(construct: Any, attribute: str | None = None) -> Any:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Everything under tests/infra is an ``infra`` test."""
+    """Everything under tests/stacks is an ``infra`` test."""
     here = Path(__file__).parent
     for item in items:
         if Path(str(item.fspath)).is_relative_to(here):

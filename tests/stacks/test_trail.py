@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_cdk.assertions import Capture, Match
 
-from tests.infra.conftest import ACCOUNT, REGION, Synthesized, ref, resource
+from tests.stacks.conftest import ACCOUNT, REGION, Synthesized, ref, resource
 
 TRAIL_ARN = f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/kmslab-trail"
 

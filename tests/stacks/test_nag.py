@@ -9,7 +9,7 @@ import pytest
 from aws_cdk import aws_s3 as s3
 
 from stacks.nag import PACKS, acknowledge, apply_nag, pack_of
-from tests.infra.conftest import Synthesized
+from tests.stacks.conftest import Synthesized
 
 ACK_KEY = cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
 
