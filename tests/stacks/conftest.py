@@ -44,7 +44,8 @@ FULL_CONTEXT: dict[str, Any] = {
     "rotation_period_days": "180",
     "deletion_window_days": 30,
     "key_admin_arns": f"arn:aws:iam::{ACCOUNT}:role/SecurityAdmin",
-    "key_user_arns": [f"arn:aws:iam::{ACCOUNT}:role/AppRunner", f"arn:aws:iam::{ACCOUNT}:role/Auditor"],
+    "key_user_arns": [f"arn:aws:iam::{ACCOUNT}:role/AppRunner", f"arn:aws:iam::{ACCOUNT}:role/Deployer"],
+    "auditor_arns": f"arn:aws:iam::{ACCOUNT}:role/Auditor,arn:aws:iam::{ACCOUNT}:user/path/Reviewer",
 }
 NO_LOGS_CONTEXT: dict[str, Any] = {**DEFAULT_CONTEXT, "trail_cloudwatch_logs": "false"}
 
