@@ -9,7 +9,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install lab test lint format typecheck synth bench clean
+.PHONY: install lab test lint format typecheck synth check-aws bench clean
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -42,9 +42,14 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-## synth: synthesize every stack into cdk.out/ (offline, no credentials)
+## synth: synthesize every stack into cdk.out/ (offline, no credentials), then print the cdk-nag summary
 synth: install
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx cdk synth --quiet
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx cdk synth --quiet; status=$$?; \
+	$(PY) -m stacks.nag_summary cdk.out/validation-report.json; exit $$status
+
+## check-aws: preflight before a deploy: every SSM parameter and bootstrap version the templates need
+check-aws: synth
+	$(VENV)/bin/kmslab doctor --aws
 
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

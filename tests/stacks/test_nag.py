@@ -98,3 +98,23 @@ def test_acknowledge_refuses_vague_or_broad_suppressions() -> None:
         acknowledge(bucket, "AwsSolutions-*", "wildcards would hide future findings too")
     with pytest.raises(ValueError, match="not a rule"):
         acknowledge(bucket, "HIPAA.Security-S3BucketLoggingEnabled", "a pack the kit does not apply at all")
+
+
+def test_synth_summary_counts_open_findings_and_acknowledgements_per_pack(full_synth: Synthesized) -> None:
+    from stacks.nag_summary import main, summary_lines
+
+    lines = summary_lines(dict(full_synth.report))
+    assert lines[0].startswith("cdk-nag AwsSolutions: 0 open, ") and "AwsSolutions-IAM5 x" in lines[0]
+    assert lines[1].startswith("cdk-nag NIST.800.53.R5: 0 open, ") and "NIST.800.53.R5-LambdaInsideVPC x2" in lines[1]
+    assert len(lines) == 2
+    assert main([str(full_synth.outdir / "validation-report.json")]) == 0
+    broken = {
+        "pluginReports": [
+            {
+                "pluginName": "AwsSolutions",
+                "violations": [{"ruleName": "AwsSolutions-S1", "violatingConstructs": [{"constructPath": "A/B"}]}],
+            }
+        ]
+    }
+    assert summary_lines(broken)[0] == "cdk-nag AwsSolutions: 1 open, 0 acknowledged"
+    assert summary_lines(broken)[-1] == "  open: AwsSolutions-S1 at A/B"
