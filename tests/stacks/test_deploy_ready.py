@@ -128,8 +128,8 @@ def data_bucket_policy(default_synth: Synthesized) -> Any:
             return value
         if value == {"Fn::GetAtt": [bucket_id, "Arn"]}:
             return BUCKET_ARN
-        if set(value) == {"Fn::ImportValue"}:
-            return KEY_ARN  # the data key's ARN, the policy's one import
+        if set(value) in ({"Fn::ImportValue"}, {"Fn::GetStackOutput"}):
+            return KEY_ARN  # the data key's ARN, the policy's one cross-stack reference
         if set(value) == {"Fn::Join"}:
             separator, parts = value["Fn::Join"]
             return separator.join(str(resolve(p)) for p in parts)
