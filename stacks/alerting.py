@@ -114,6 +114,7 @@ class AlertingStack(Stack):
             table=self.idempotency_table,
             removal_policy=removal,
             reserved_concurrency=reserved_concurrency,
+            other_regions=config.regions[1:],
         )
         if trail_log_group is None and config.trail_cloudwatch_logs:
             trail_log_group = logs.LogGroup.from_log_group_name(self, "TrailLogGroup", config.trail_log_group_name)

@@ -53,6 +53,7 @@ class KmsAlerts(Construct):
         table: dynamodb.ITable,
         removal_policy: RemovalPolicy,
         reserved_concurrency: int | None = None,
+        other_regions: tuple[str, ...] = (),
     ) -> None:
         """Create the functions and the rules.
 
@@ -67,6 +68,8 @@ class KmsAlerts(Construct):
             table: The idempotency table.
             removal_policy: What happens to the log groups when the stack goes.
             reserved_concurrency: Reserved concurrency per function, or None.
+            other_regions: Regions whose events are forwarded here (the replica Region): with ``cancel``, the
+                function cancels deletions there too (it calls KMS in the event's Region).
         """
         super().__init__(scope, construct_id)
         common: dict[str, Any] = {
@@ -84,11 +87,16 @@ class KmsAlerts(Construct):
         key_use_statements = [describe]
         key_use_acks = {_WILDCARD: _WILDCARD_REASON}
         if on_use == "cancel":
-            any_key = f"arn:{Aws.PARTITION}:kms:{Aws.REGION}:{Aws.ACCOUNT_ID}:key/*"
+            keys = [
+                f"arn:{Aws.PARTITION}:kms:{region}:{Aws.ACCOUNT_ID}:key/*" for region in (Aws.REGION, *other_regions)
+            ]
             key_use_statements.append(
-                iam.PolicyStatement(sid="CancelKeyDeletion", actions=["kms:CancelKeyDeletion"], resources=[any_key])
+                iam.PolicyStatement(sid="CancelKeyDeletion", actions=["kms:CancelKeyDeletion"], resources=keys)
             )
             key_use_acks[_ANY_KEY] = _ANY_KEY_REASON
+            for region in other_regions:
+                rule = f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:{region}:<AWS::AccountId>:key/*]"
+                key_use_acks[rule] = _ANY_KEY_REASON
         self.key_use = AlertFunction(
             self,
             "KeyUseAlert",
