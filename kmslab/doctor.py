@@ -90,7 +90,10 @@ def _stacks(cdk_out: Path) -> Iterator[tuple[str, str, str, dict[str, Any], dict
             continue
         account, _, region = str(artifact.get("environment", "")).removeprefix("aws://").partition("/")
         properties = artifact.get("properties", {})
-        template = _read_json(cdk_out / properties["templateFile"])
+        template_file = properties.get("templateFile")
+        if not isinstance(template_file, str):
+            raise DoctorError(f"{cdk_out / 'manifest.json'}: stack {name} names no template file")
+        template = _read_json(cdk_out / template_file)
         yield name, account, region, properties, template
 
 
@@ -177,9 +180,11 @@ def run(checks: Iterable[Check], session: Any) -> list[Result]:
 
 
 def _has_credentials(session: Any) -> bool:
+    from botocore.exceptions import BotoCoreError
+
     try:
         return session.get_credentials() is not None
-    except Exception:  # noqa: BLE001 - a broken profile is "no usable credentials", said in one line
+    except BotoCoreError:  # a broken profile or credential source: no usable credentials
         return False
 
 

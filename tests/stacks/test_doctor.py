@@ -105,3 +105,11 @@ def test_without_a_cloud_assembly_it_says_to_synth_first(tmp_path: Path) -> None
     result = CliRunner().invoke(doctor, ["--cdk-out", str(tmp_path)])
     assert result.exit_code != 0
     assert "run 'make synth' first" in str(result.exception) + result.output
+
+
+def test_a_manifest_without_a_template_file_is_one_clear_error(tmp_path: Path) -> None:
+    from kmslab.doctor import DoctorError
+
+    (tmp_path / "manifest.json").write_text('{"artifacts": {"S": {"type": "aws:cloudformation:stack"}}}')
+    with pytest.raises(DoctorError, match="names no template file"):
+        plan(tmp_path)
