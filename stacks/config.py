@@ -84,8 +84,8 @@ class KitConfig:
         on_use: What the alerting stack does when a key pending deletion is used: notify or cancel.
         signing_key: Optional asymmetric SIGN_VERIFY key spec (one of ``SIGNING_KEY_SPECS``).
         hmac_key: Whether to create an HMAC_256 GENERATE_VERIFY_MAC key.
-        multi_region_replica_region: Optional second Region: the data key becomes a multi-Region primary with a
-            replica there.
+        multi_region_replica_region: Optional second Region: a separate multi-Region key gets a replica there,
+            and that Region's KMS alert events are forwarded home and covered by the Athena table.
         removal: Removal policy of keys and the trail log group: retain (default) or destroy.
         trail_cloudwatch_logs: Whether the trail also delivers to a KMS-encrypted CloudWatch Logs group.
     """
