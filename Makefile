@@ -10,7 +10,7 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: install lab test lint format typecheck synth bench soak clean guide guide-build chromium
+.PHONY: install lab test lint format typecheck synth check-aws bench soak clean guide guide-build chromium
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -45,9 +45,14 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-## synth: synthesize every stack into cdk.out/ (offline, no credentials)
+## synth: synthesize every stack into cdk.out/ (offline, no credentials), then print the cdk-nag summary
 synth: install
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx cdk synth --quiet
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx cdk synth --quiet; status=$$?; \
+	$(PY) -m stacks.nag_summary cdk.out/validation-report.json; exit $$status
+
+## check-aws: preflight before a deploy: every SSM parameter and bootstrap version the templates need
+check-aws: synth
+	$(VENV)/bin/kmslab doctor --aws
 
 ## guide: serve the workshop site on http://127.0.0.1:8000 (rebuilds on change)
 guide: install synth

@@ -39,10 +39,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="kmslab-synth-") as outdir:
         synth_s, synth_rc, synth_out = _timed(["npx", "cdk", "synth", "--quiet", "--output", outdir], env)
     tests_s, tests_rc, tests_out = _timed(
-        [sys.executable, "-m", "pytest", "tests/infra", "-q", "-p", "no:cacheprovider", "-m", "infra"], env
+        [sys.executable, "-m", "pytest", "tests/stacks", "-q", "-p", "no:cacheprovider", "-m", "infra"], env
     )
     print(f"npx cdk synth (all stacks, cdk-nag on): {synth_s:6.2f} s  (exit {synth_rc})")
-    print(f"pytest tests/infra (one synth per config): {tests_s:6.2f} s  (exit {tests_rc})")
+    print(f"pytest tests/stacks (one synth per config): {tests_s:6.2f} s  (exit {tests_rc})")
     print(f"ratio tests/synth: {tests_s / synth_s:5.2f}x")
     for rc, out in ((synth_rc, synth_out), (tests_rc, tests_out)):
         if rc != 0:

@@ -25,9 +25,15 @@ def kms_bucket(
     access_logs_prefix: str,
     no_replication_reason: str,
     lifecycle_rules: list[s3.LifecycleRule] | None = None,
+    bucket_key: bool = True,
+    bucket_name: str | None = None,
 ) -> s3.Bucket:
-    """A kit bucket: SSE-KMS under ``key`` with S3 Bucket Keys, TLS only, no public access, owner-enforced,
-    versioned, server access logs to ``access_logs``, retained.
+    """A kit bucket: SSE-KMS under ``key`` (S3 Bucket Keys unless turned off), SSE-C blocked, TLS only, no public
+    access, owner-enforced, versioned, server access logs to ``access_logs``, retained.
+
+    A Bucket Key changes what KMS sees: S3 asks KMS for a bucket-level key with the encryption context
+    ``aws:s3:arn`` = the *bucket* ARN (not the object ARN), and caches it. Key policy conditions on the
+    encryption context must match that.
 
     Args:
         scope: Parent construct.
@@ -37,6 +43,8 @@ def kms_bucket(
         access_logs_prefix: The key prefix of this bucket's access logs.
         no_replication_reason: Why this bucket needs no cross-Region replication (the NIST rule's acknowledgement).
         lifecycle_rules: Expiry rules, if the contents are temporary.
+        bucket_key: Use an S3 Bucket Key (fewer KMS calls; changes the encryption context, see above).
+        bucket_name: A fixed name, or None for a generated one.
 
     Returns:
         The bucket.
@@ -46,7 +54,12 @@ def kms_bucket(
         construct_id,
         encryption=s3.BucketEncryption.KMS,
         encryption_key=key,
-        bucket_key_enabled=True,
+        bucket_key_enabled=bucket_key,
+        bucket_name=bucket_name,
+        # SSE-C would store objects under a key the client holds and KMS never sees: no key policy, no audit.
+        # BlockedEncryptionTypes on the encryption rule (AWS::S3::Bucket ServerSideEncryptionRule; the L2
+        # blocked_encryption_types prop since aws-cdk-lib 2.245) makes S3 refuse SSE-C uploads.
+        blocked_encryption_types=[s3.BlockedEncryptionType.SSE_C],
         enforce_ssl=True,
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
         object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
@@ -56,9 +69,7 @@ def kms_bucket(
         lifecycle_rules=lifecycle_rules,
         removal_policy=RemovalPolicy.RETAIN,
     )
-    resource = bucket.node.default_child
-    assert isinstance(resource, s3.CfnBucket)
-    acknowledge(resource, "NIST.800.53.R5-S3BucketReplicationEnabled", no_replication_reason)
+    acknowledge(bucket, "NIST.800.53.R5-S3BucketReplicationEnabled", no_replication_reason)
     return bucket
 
 
@@ -87,15 +98,13 @@ def access_log_bucket(scope: Construct, construct_id: str) -> s3.Bucket:
         versioned=True,
         removal_policy=RemovalPolicy.RETAIN,
     )
-    resource = bucket.node.default_child
-    assert isinstance(resource, s3.CfnBucket)
     acknowledge(
-        resource,
+        bucket,
         "NIST.800.53.R5-S3DefaultEncryptionKMS",
         "S3 server access log target: SSE-S3 so the S3 logging service needs no use of a customer managed key.",
     )
     acknowledge(
-        resource,
+        bucket,
         "NIST.800.53.R5-S3BucketReplicationEnabled",
         "Workshop access logs: versioned and retained in one Region; cross-Region replication is out of scope.",
     )
@@ -103,37 +112,42 @@ def access_log_bucket(scope: Construct, construct_id: str) -> s3.Bucket:
 
 
 def deny_unexpected_encryption(bucket: s3.Bucket, key: kms.IKey) -> None:
-    """Deny uploads that ask for any encryption other than SSE-KMS with ``key``.
+    """Deny uploads that ask for any encryption other than SSE-KMS with ``key`` named by its full ARN.
 
     The bucket's default encryption already encrypts every upload that sends no encryption headers with
-    ``key`` (SSE-KMS, bucket key on), so AWS recommends relying on default encryption rather than denying
-    header-less uploads (which breaks clients that do not send the header). What default encryption cannot
-    stop is a client that *asks* for something else: SSE-S3 (``AES256``), DSSE-KMS, or SSE-KMS with another
-    key. These two statements deny exactly those requests: each applies only when the header is present
-    (``Null: false``) and differs from the expected value.
+    ``key`` (SSE-KMS), so AWS recommends relying on default encryption rather than denying header-less uploads
+    (which breaks clients that do not send the header). What default encryption cannot stop is a client that
+    *asks* for something else. Three statements deny exactly those requests:
+
+    * ``DenyNonKmsEncryptionHeader``: an encryption header other than ``aws:kms`` (SSE-S3 ``AES256``,
+      DSSE-KMS ``aws:kms:dsse``);
+    * ``DenyKmsWithoutKeyId``: ``aws:kms`` with no key id header. S3 then does not fall back to the bucket's
+      default key but to the AWS managed key ``aws/s3`` (PutObject API reference, the
+      ``x-amz-server-side-encryption-aws-kms-key-id`` header), whose policy the kit does not control;
+    * ``DenyOtherKmsKey``: a key id header that is not this key's ARN. S3 also accepts a key id or an alias
+      there, but the condition compares what the client sent, before S3 resolves it, so those forms are denied
+      too: **full key ARN only** (the README and the guide say so).
+
+    SSE-C is blocked on the bucket itself (``BlockedEncryptionTypes``, see :func:`kms_bucket`).
 
     Args:
         bucket: The bucket whose policy gets the statements.
         key: The only KMS key uploads may name.
     """
     objects = bucket.arn_for_objects("*")
-    bucket.add_to_resource_policy(
-        iam.PolicyStatement(
-            sid="DenyNonKmsEncryptionHeader",
-            effect=iam.Effect.DENY,
-            principals=[iam.AnyPrincipal()],
-            actions=["s3:PutObject"],
-            resources=[objects],
-            conditions={"StringNotEquals": {_SSE_HEADER: "aws:kms"}, "Null": {_SSE_HEADER: "false"}},
-        )
+    statements = (
+        ("DenyNonKmsEncryptionHeader", {"StringNotEquals": {_SSE_HEADER: "aws:kms"}, "Null": {_SSE_HEADER: "false"}}),
+        ("DenyKmsWithoutKeyId", {"StringEquals": {_SSE_HEADER: "aws:kms"}, "Null": {_SSE_KEY_HEADER: "true"}}),
+        ("DenyOtherKmsKey", {"StringNotEquals": {_SSE_KEY_HEADER: key.key_arn}, "Null": {_SSE_KEY_HEADER: "false"}}),
     )
-    bucket.add_to_resource_policy(
-        iam.PolicyStatement(
-            sid="DenyOtherKmsKey",
-            effect=iam.Effect.DENY,
-            principals=[iam.AnyPrincipal()],
-            actions=["s3:PutObject"],
-            resources=[objects],
-            conditions={"StringNotEquals": {_SSE_KEY_HEADER: key.key_arn}, "Null": {_SSE_KEY_HEADER: "false"}},
+    for sid, conditions in statements:
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=sid,
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[objects],
+                conditions=conditions,
+            )
         )
-    )

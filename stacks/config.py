@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
+from aws_cdk import RemovalPolicy
 from constructs import Construct
 
 __all__ = ["SIGNING_KEY_SPECS", "ConfigError", "KitConfig"]
@@ -73,16 +74,18 @@ class KitConfig:
         region: The primary Region every stack deploys to.
         key_admin_arns: IAM principals that administer the keys (never use them). Empty: the kit creates a
             ``<prefix>-key-admin`` role that principals of the account can assume.
-        key_user_arns: IAM principals that use the data key and read audit logs. Empty: the kit creates a
+        key_user_arns: IAM principals that use the data key (and the signing/HMAC keys). Empty: the kit creates a
             ``<prefix>-key-user`` role that principals of the account can assume.
+        auditor_arns: IAM principals that read the trail and run the audit queries in Athena. Empty: the kit
+            creates a ``<prefix>-auditor`` role that principals of the account can assume.
         rotation_period_days: Automatic rotation period of symmetric keys (90-2560).
         deletion_window_days: Waiting period before a scheduled key deletion completes (7-30).
         alert_email: Optional address subscribed to key-usage alerts (used by the alerting stack).
         on_use: What the alerting stack does when a key pending deletion is used: notify or cancel.
         signing_key: Optional asymmetric SIGN_VERIFY key spec (one of ``SIGNING_KEY_SPECS``).
         hmac_key: Whether to create an HMAC_256 GENERATE_VERIFY_MAC key.
-        multi_region_replica_region: Optional second Region: the data key becomes a multi-Region primary with a
-            replica there.
+        multi_region_replica_region: Optional second Region: a separate multi-Region key gets a replica there,
+            and that Region's KMS alert events are forwarded home and covered by the Athena table.
         removal: Removal policy of keys and the trail log group: retain (default) or destroy.
         trail_cloudwatch_logs: Whether the trail also delivers to a KMS-encrypted CloudWatch Logs group.
     """
@@ -92,6 +95,7 @@ class KitConfig:
     region: str = DEFAULT_REGION
     key_admin_arns: tuple[str, ...] = ()
     key_user_arns: tuple[str, ...] = ()
+    auditor_arns: tuple[str, ...] = ()
     rotation_period_days: int = 365
     deletion_window_days: int = 7
     alert_email: str | None = None
@@ -119,7 +123,7 @@ class KitConfig:
             raise _fail("account", f"{self.account!r} is not a 12-digit AWS account id")
         if not _REGION_RE.match(self.region):
             raise _fail("region", f"{self.region!r} is not an AWS Region name")
-        for name in ("key_admin_arns", "key_user_arns"):
+        for name in ("key_admin_arns", "key_user_arns", "auditor_arns"):
             for arn in getattr(self, name):
                 if not _PRINCIPAL_RE.match(arn):
                     raise _fail(name, f"{arn!r} is not an IAM root, role or user ARN")
@@ -162,6 +166,17 @@ class KitConfig:
     def trail_log_group_name(self) -> str:
         """Name of the CloudWatch Logs group the trail delivers to."""
         return f"/{self.prefix}/cloudtrail"
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """The Regions the kit deploys to: the home Region, then the replica Region if one is set."""
+        replica = self.multi_region_replica_region
+        return (self.region,) if replica is None else (self.region, replica)
+
+    @property
+    def removal_policy(self) -> RemovalPolicy:
+        """Removal policy of keys and log groups: RETAIN for ``retain``, DESTROY for ``destroy``."""
+        return RemovalPolicy.DESTROY if self.removal == "destroy" else RemovalPolicy.RETAIN
 
     @property
     def stack_prefix(self) -> str:
@@ -266,6 +281,7 @@ _SETTINGS: dict[str, Any] = {
     "region": _str,
     "key_admin_arns": _str_tuple,
     "key_user_arns": _str_tuple,
+    "auditor_arns": _str_tuple,
     "rotation_period_days": _int,
     "deletion_window_days": _int,
     "alert_email": _opt_str,

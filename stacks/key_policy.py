@@ -24,14 +24,18 @@ __all__ = [
 ]
 
 #: Key administration: manage the key's life cycle, never use it for cryptography.
+#:
+#: Two actions are left out on purpose, because each would let an administrator give itself use of the key:
+#: ``kms:CreateGrant`` (``kms:Create*``) grants Decrypt, and ``kms:PutKeyPolicy`` (``kms:Put*``) rewrites the
+#: policy. Key policy changes go through CloudFormation: the stack's deployment (CloudFormation execution)
+#: role gets ``kms:PutKeyPolicy`` from its IAM policy through ``EnableIamPolicies``. The key policy cannot stop
+#: a principal whose *IAM* policies allow ``kms:PutKeyPolicy`` or ``kms:*`` (AdministratorAccess): keep those
+#: away from key administrators (README, "What the key policies guarantee").
 ADMIN_ACTIONS = (
-    # kms:CreateAlias, not kms:Create*: Create* would include kms:CreateGrant, with which an administrator
-    # could grant itself Decrypt. Key administrators manage the key; they never use it.
     "kms:CreateAlias",
     "kms:Describe*",
     "kms:Enable*",
     "kms:List*",
-    "kms:Put*",
     "kms:Update*",
     "kms:Revoke*",
     "kms:Disable*",

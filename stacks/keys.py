@@ -1,10 +1,16 @@
-"""The kit's KMS keys: a data key, an audit key for CloudTrail, and optional signing, HMAC and multi-Region keys."""
+"""The kit's KMS keys: a data key, an audit key for CloudTrail, and optional signing, HMAC and multi-Region keys.
+
+The multi-Region key is a key of its own (logical ID ``MultiRegionKey``), never the data key switched to
+multi-Region: ``MultiRegion`` cannot change on an existing key ("If you change the value of the MultiRegion
+property on an existing KMS key, the update request fails", AWS::KMS::Key in the CloudFormation reference), so
+turning ``multi_region_replica_region`` on after the first deploy adds a key instead of failing the update.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
@@ -13,19 +19,7 @@ from stacks import key_policy
 from stacks.arns import log_group_arn, trail_arn
 from stacks.config import KitConfig
 
-__all__ = ["KeysStack", "key_principals", "removal_policy"]
-
-
-def removal_policy(config: KitConfig) -> RemovalPolicy:
-    """The removal policy the config asks for (keys and log groups).
-
-    Args:
-        config: The kit settings.
-
-    Returns:
-        RETAIN for ``retain``, DESTROY for ``destroy``.
-    """
-    return RemovalPolicy.DESTROY if config.removal == "destroy" else RemovalPolicy.RETAIN
+__all__ = ["KeysStack", "key_principals"]
 
 
 def key_principals(
@@ -65,10 +59,13 @@ class KeysStack(Stack):
         audit_key: Symmetric key for CloudTrail log files and the trail's CloudWatch Logs group, rotation on.
         signing_key: Asymmetric SIGN_VERIFY key, or None.
         hmac_key: HMAC_256 GENERATE_VERIFY_MAC key, or None.
+        multi_region_key: Multi-Region primary key replicated to ``multi_region_replica_region``, or None.
         admin_principals: Principals in the ``AllowKeyAdministration`` statements.
-        user_principals: Principals in the ``AllowKeyUse`` statements (also the audit log readers).
+        user_principals: Principals in the ``AllowKeyUse`` statements.
+        auditor_principals: Principals that may decrypt the trail's log files (``AllowAuditorsReadTrail``).
         admin_role: The workshop key-admin role the stack created, or None.
         user_role: The workshop key-user role the stack created, or None.
+        auditor_role: The workshop auditor role the stack created, or None.
         trail_arn: ARN of the kit's trail (built from its name; the trail lives in the trail stack).
     """
 
@@ -89,6 +86,9 @@ class KeysStack(Stack):
         self.user_principals, self.user_role = key_principals(
             self, config.key_user_arns, role_name=f"{config.prefix}-key-user", create=True
         )
+        self.auditor_principals, self.auditor_role = key_principals(
+            self, config.auditor_arns, role_name=f"{config.prefix}-auditor", create=True
+        )
         # The trail is in another stack: its ARN comes from the configured name, not from a cross-stack token,
         # so the key policy (needed before the trail can be created) has no dependency on the trail stack.
         self.trail_arn = trail_arn(self, config.trail_name)
@@ -97,6 +97,7 @@ class KeysStack(Stack):
         self.audit_key = self._audit_key()
         self.signing_key = self._signing_key() if config.signing_key else None
         self.hmac_key = self._hmac_key() if config.hmac_key else None
+        self.multi_region_key = self._multi_region_key() if config.multi_region_replica_region else None
 
     def _base_statements(self) -> list[iam.PolicyStatement]:
         return [key_policy.root_statement(), key_policy.admin_statement(self.admin_principals)]
@@ -124,7 +125,7 @@ class KeysStack(Stack):
             enable_key_rotation=symmetric,
             rotation_period=Duration.days(self.config.rotation_period_days) if symmetric else None,
             pending_window=Duration.days(self.config.deletion_window_days),
-            removal_policy=removal_policy(self.config),
+            removal_policy=self.config.removal_policy,
             multi_region=multi_region or None,
             policy=iam.PolicyDocument(statements=statements),
         )
@@ -140,7 +141,20 @@ class KeysStack(Stack):
                 key_policy.user_statement(users, key_policy.SYMMETRIC_USER_ACTIONS),
                 key_policy.aws_resource_grants_statement(users),
             ],
-            multi_region=self.config.multi_region_replica_region is not None,
+        )
+
+    def _multi_region_key(self) -> kms.Key:
+        users = self.user_principals
+        return self._key(
+            "MultiRegionKey",
+            alias="multi-region",
+            description="kmslab multi-Region key: primary of the replica in multi_region_replica_region.",
+            statements=[
+                *self._base_statements(),
+                key_policy.user_statement(users, key_policy.SYMMETRIC_USER_ACTIONS),
+                key_policy.aws_resource_grants_statement(users),
+            ],
+            multi_region=True,
         )
 
     def _audit_key(self) -> kms.Key:
@@ -168,8 +182,8 @@ class KeysStack(Stack):
                 conditions={"StringEquals": {"aws:SourceArn": self.trail_arn}},
             ),
             iam.PolicyStatement(
-                sid="AllowLogReadersDecrypt",
-                principals=list(self.user_principals),
+                sid="AllowAuditorsReadTrail",
+                principals=list(self.auditor_principals),
                 actions=["kms:Decrypt", "kms:ReEncryptFrom"],
                 resources=["*"],
                 conditions={

@@ -11,6 +11,7 @@ from stacks.analytics import AnalyticsStack
 from stacks.config import KitConfig
 from stacks.key_replica import KeyReplicaStack
 from stacks.keys import KeysStack
+from stacks.principals import attachable
 from stacks.storage import StorageStack
 from stacks.trail import TrailStack
 
@@ -28,7 +29,8 @@ class Kit:
         trail: CloudTrail trail, its bucket and log group.
         analytics: Glue table, Athena workgroup and the audit named queries over the trail bucket.
         alerting: Alerts on use of keys pending deletion and on scheduled deletions (SNS, Lambda, EventBridge).
-        key_replica: Replica of the data key in ``multi_region_replica_region``, or None.
+        key_replica: Replica of the multi-Region key in ``multi_region_replica_region`` (and the forwarding of
+            that Region's KMS events home), or None.
     """
 
     config: KitConfig
@@ -85,12 +87,17 @@ def build_kit(app: cdk.App, config: KitConfig) -> Kit:
         env=env,
         description="kmslab: multi-Region CloudTrail trail encrypted with the audit key",
     )
+    readers = [*([keys.auditor_role] if keys.auditor_role else []), *attachable(trail, "Auditor", config.auditor_arns)]
+    if readers:
+        trail.grant_read_logs(roles=readers)
     analytics = AnalyticsStack(
         app,
         f"{name}Analytics",
         config=config,
         trail_bucket=trail.trail_bucket,
         audit_key=keys.audit_key,
+        auditors=[keys.auditor_role] if keys.auditor_role else [],
+        auditor_arns=config.auditor_arns,
         env=env,
         description="kmslab: Glue table and Athena queries over the trail's KMS events",
     )
@@ -103,15 +110,15 @@ def build_kit(app: cdk.App, config: KitConfig) -> Kit:
         description="kmslab: alerts on use of KMS keys pending deletion and on scheduled deletions",
     )
     key_replica = None
-    if replica_region is not None:
+    if replica_region is not None and keys.multi_region_key is not None:
         key_replica = KeyReplicaStack(
             app,
             f"{name}KeyReplica",
             config=config,
-            primary_key=keys.data_key,
+            primary_key=keys.multi_region_key,
             env=cdk.Environment(account=config.account, region=replica_region),
             cross_region_references=True,
-            description="kmslab: replica of the multi-Region data key",
+            description="kmslab: replica of the multi-Region key, and KMS events forwarded to the home Region",
         )
     return Kit(
         config=config,

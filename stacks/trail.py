@@ -2,12 +2,14 @@
 
 The trail is the L1 ``CfnTrail``: the L2 ``Trail`` always adds bucket statements without ``aws:SourceArn`` and
 an inline-policy role for CloudWatch Logs; here both are exactly what CloudTrail needs. Known deployment
-failures this avoids: the audit key policy allows CloudTrail before the trail exists (aws-cdk#3822), and the
-trail depends on its bucket policy so CloudTrail's bucket check passes on create (aws-cdk#20344, #11602).
+failures this avoids: the audit key policy allows CloudTrail before the trail exists (aws-cdk#3822), the
+trail depends on its bucket policy so CloudTrail's bucket check passes on create (aws-cdk#20344, #11602), and
+the trail bucket has no S3 Bucket Key (aws-cdk#23391, see ``_trail_bucket``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import Stack
@@ -21,8 +23,7 @@ from constructs import Construct
 from stacks.arns import log_stream_arn, trail_arn
 from stacks.buckets import access_log_bucket, kms_bucket
 from stacks.config import KitConfig
-from stacks.keys import removal_policy
-from stacks.nag import acknowledge
+from stacks.nag import acknowledge, finding_resource
 
 __all__ = ["TrailStack"]
 
@@ -94,6 +95,39 @@ class TrailStack(Stack):
                 "CloudWatch Logs delivery was turned off in the kit config (trail_cloudwatch_logs=false).",
             )
 
+    def grant_read_logs(self, *, roles: Sequence[iam.IRole] = (), users: Sequence[iam.IUser] = ()) -> iam.ManagedPolicy:
+        """Let auditors list the trail bucket and read this account's log files (what Athena reads for them).
+
+        Decrypting the files is the audit key policy's business (``AllowAuditorsReadTrail``).
+
+        Args:
+            roles: Auditor roles.
+
+        Returns:
+            The managed policy, attached to them.
+        """
+        objects = self.trail_bucket.arn_for_objects(f"AWSLogs/{self.account}/*")
+        policy = iam.ManagedPolicy(
+            self,
+            "TrailReadersPolicy",
+            description="Read the kmslab trail's log files (auditors, for the Athena audit queries)",
+            roles=list(roles),
+            statements=[
+                iam.PolicyStatement(
+                    sid="ListTheTrail",
+                    actions=["s3:ListBucket", "s3:GetBucketLocation"],
+                    resources=[self.trail_bucket.bucket_arn],
+                ),
+                iam.PolicyStatement(sid="ReadTheTrail", actions=["s3:GetObject"], resources=[objects]),
+            ],
+        )
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{finding_resource(self, objects)}]",
+            "Athena reads every log file CloudTrail delivers under this account's AWSLogs/ prefix.",
+        )
+        return policy
+
     def _trail_bucket(self, audit_key: kms.IKey) -> s3.Bucket:
         bucket = kms_bucket(
             self,
@@ -101,6 +135,14 @@ class TrailStack(Stack):
             key=audit_key,
             access_logs=self.access_log_bucket,
             access_logs_prefix="trail-bucket/",
+            # No S3 Bucket Key here. CloudTrail's guide ("Configure AWS KMS key policies for CloudTrail") says
+            # that with a Bucket Key, CloudTrail needs kms:Decrypt to create or update an SSE-KMS trail;
+            # without it, creation fails with InsufficientEncryptionPolicyException. Turning the Bucket Key off
+            # keeps CloudTrail at GenerateDataKey* + DescribeKey, and keeps the encryption context of each log
+            # file the one CloudTrail documents (aws:cloudtrail:arn and the object's aws:s3:arn), which the
+            # auditors' Decrypt condition relies on. A trail writes a few files per Region every few minutes,
+            # so the KMS calls a Bucket Key would save are few.
+            bucket_key=False,
             no_replication_reason="Workshop trail bucket: versioned, retained, digest-validated; "
             "cross-Region replication is out of scope.",
         )
@@ -134,7 +176,7 @@ class TrailStack(Stack):
             log_group_name=self.config.trail_log_group_name,
             encryption_key=audit_key,
             retention=TRAIL_LOG_RETENTION,
-            removal_policy=removal_policy(self.config),
+            removal_policy=self.config.removal_policy,
         )
         streams = log_stream_arn(self, self.config.trail_log_group_name, f"{self.account}_CloudTrail_{self.region}*")
         policy = iam.ManagedPolicy(
@@ -152,26 +194,17 @@ class TrailStack(Stack):
         role = iam.Role(
             self,
             "TrailLogRole",
-            description="Assumed by CloudTrail (this trail only) to write to the trail's log group.",
-            assumed_by=iam.ServicePrincipal(
-                "cloudtrail.amazonaws.com", conditions={"StringEquals": {"aws:SourceArn": self.trail_arn}}
-            ),
+            description="Assumed by CloudTrail to write the kmslab trail's events to the trail's log group.",
+            # The trust policy CloudTrail documents ("Role policy document for CloudTrail to use CloudWatch Logs
+            # for monitoring"): the service principal, no condition. An aws:SourceArn condition here is not one
+            # CloudTrail is documented to send on AssumeRole, and has been reported to stop delivery
+            # (prowler-cloud/prowler#4714). The role's policy already limits it to this group's streams.
+            assumed_by=iam.ServicePrincipal("cloudtrail.amazonaws.com"),
             managed_policies=[policy],
         )
-        policy_resource = policy.node.default_child
-        assert isinstance(policy_resource, iam.CfnManagedPolicy)
         acknowledge(
-            policy_resource,
-            f"AwsSolutions-IAM5[Resource::{_nag_token(self, streams)}]",
+            policy,
+            f"AwsSolutions-IAM5[Resource::{finding_resource(self, streams)}]",
             "CloudTrail names its streams <account>_CloudTrail_<region>[_n]; the pattern covers only this group's.",
         )
         return log_group, role
-
-
-def _nag_token(stack: Stack, value: str) -> str:
-    """Render a string with tokens the way cdk-nag prints it in a finding id (``<AWS::Partition>``)."""
-    resolved = stack.resolve(value)
-    if isinstance(resolved, str):
-        return resolved
-    parts = resolved["Fn::Join"][1]
-    return "".join(p if isinstance(p, str) else f"<{p['Ref']}>" for p in parts)

@@ -4,13 +4,15 @@ The columns are those of the table AWS documents in "Create the table for CloudT
 Athena using partition projection" (Athena user guide), in its order and with its types. From
 this single definition come:
 
-* :func:`glue_table_input` - the Glue ``TableInput`` (CloudTrail SerDe and input format,
-  partition projection on the ``timestamp`` partition in the table *Parameters*);
+* :func:`glue_table_input` - the Glue ``TableInput`` (the Hive JSON SerDe with CloudTrail's input
+  format, as AWS's current example; partition projection on the ``region`` and ``timestamp``
+  partitions in the table *Parameters*);
 * :func:`duckdb_columns` and :func:`json_read_type` / :func:`view_expression` - what the offline
   engine reads from the ``.json.gz`` files and how it exposes the same column names and types.
 
-The table covers one account and one region (the storage template fixes both), as in AWS's
-example; create one table per region you log.
+The table covers one account and the kit's regions: AWS's example projects one region's days;
+the kit adds a ``region`` partition projected as an enum of its regions (home, and the replica
+region when there is one), so the queries see the replica region's KMS calls too.
 """
 
 from __future__ import annotations
@@ -21,7 +23,12 @@ from kmslab.audit.errors import AuditError
 
 DEFAULT_TABLE = "cloudtrail_logs"
 PARTITION_COLUMN = "timestamp"
-SERDE = "com.amazon.emr.hive.serde.CloudTrailSerde"
+#: The partition of the region folder (``AWSLogs/<account>/CloudTrail/<region>/``), projected as an enum.
+REGION_PARTITION = "region"
+# AWS's current CloudTrail table ("Create the table for CloudTrail logs in Athena using partition
+# projection", Athena user guide) reads the files with CloudTrailInputFormat and parses each record with
+# the Hive JSON SerDe; the legacy com.amazon.emr.hive.serde.CloudTrailSerde is no longer the documented one.
+SERDE = "org.apache.hive.hcatalog.data.JsonSerDe"
 INPUT_FORMAT = "com.amazon.emr.cloudtrail.CloudTrailInputFormat"
 OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
 PROJECTION_START = "2024/01/01"
@@ -228,43 +235,62 @@ def column(name: str) -> Field:
     raise AuditError(f"the CloudTrail table has no column {name!r}")
 
 
-def trail_location(bucket: str, account: str, region: str) -> str:
-    """Return the S3 prefix one region's CloudTrail logs are delivered under.
+def trail_location(bucket: str, account: str, region: str | None = None) -> str:
+    """Return the S3 prefix CloudTrail logs are delivered under (one region's, or every region's).
 
     Args:
         bucket: the trail bucket name (or a CloudFormation token).
         account: the account ID.
-        region: the region.
+        region: the region, or None for the prefix above the region folders.
 
     Returns:
-        ``s3://<bucket>/AWSLogs/<account>/CloudTrail/<region>``.
+        ``s3://<bucket>/AWSLogs/<account>/CloudTrail/<region>`` (or ``.../CloudTrail``).
     """
-    return f"s3://{bucket}/AWSLogs/{account}/CloudTrail/{region}"
+    base = f"s3://{bucket}/AWSLogs/{account}/CloudTrail"
+    return base if region is None else f"{base}/{region}"
 
 
-def projection_parameters(location: str, *, start: str = PROJECTION_START) -> dict[str, str]:
-    """Return the partition-projection table parameters for the ``timestamp`` partition.
+def projection_parameters(
+    location: str, *, start: str = PROJECTION_START, regions: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """Return the partition-projection table parameters.
 
     Args:
-        location: the region prefix (see :func:`trail_location`).
+        location: the prefix the template starts from: a region's prefix when ``regions`` is empty,
+            else the prefix above the region folders (see :func:`trail_location`).
         start: the first day of the projected range, ``yyyy/MM/dd``.
+        regions: the regions of the ``region`` enum partition; empty for ``timestamp`` only.
 
     Returns:
         The ``projection.*`` and ``storage.location.template`` parameters.
     """
-    return {
-        "projection.enabled": "true",
-        "projection.timestamp.type": "date",
-        "projection.timestamp.format": "yyyy/MM/dd",
-        "projection.timestamp.interval": "1",
-        "projection.timestamp.interval.unit": "DAYS",
-        "projection.timestamp.range": f"{start},NOW",
-        "storage.location.template": location + "/${timestamp}",
-    }
+    parameters = {"projection.enabled": "true"}
+    template = location
+    if regions:
+        parameters["projection.region.type"] = "enum"
+        parameters["projection.region.values"] = ",".join(regions)
+        template += "/${region}"
+    parameters.update(
+        {
+            "projection.timestamp.type": "date",
+            "projection.timestamp.format": "yyyy/MM/dd",
+            "projection.timestamp.interval": "1",
+            "projection.timestamp.interval.unit": "DAYS",
+            "projection.timestamp.range": f"{start},NOW",
+            "storage.location.template": template + "/${timestamp}",
+        }
+    )
+    return parameters
 
 
 def glue_table_input(
-    *, name: str, bucket: str, account: str, region: str, start: str = PROJECTION_START
+    *,
+    name: str,
+    bucket: str,
+    account: str,
+    region: str | None = None,
+    regions: tuple[str, ...] = (),
+    start: str = PROJECTION_START,
 ) -> dict[str, object]:
     """Return the Glue ``TableInput`` of the CloudTrail table (CloudFormation/Glue API shape).
 
@@ -272,33 +298,50 @@ def glue_table_input(
         name: the table name.
         bucket: the trail bucket name (or a token).
         account: the account ID (or a token).
-        region: the region (or a token).
+        region: one region (AWS's example: ``timestamp`` partition only); ignored when ``regions`` is set.
+        regions: the regions of a ``region`` enum partition (the kit's regions).
         start: the first projected day.
 
     Returns:
         A dict with ``Name``, ``TableType``, ``Parameters`` (projection here, not in the storage
         descriptor), ``PartitionKeys`` and ``StorageDescriptor``.
+
+    Raises:
+        AuditError: neither ``region`` nor ``regions`` is given.
     """
-    location = trail_location(bucket, account, region)
-    parameters = {"EXTERNAL": "TRUE", "classification": "cloudtrail", **projection_parameters(location, start=start)}
+    if not regions and region is None:
+        raise AuditError("the CloudTrail table needs a region or a list of regions")
+    location = trail_location(bucket, account, None if regions else region)
+    parameters = {
+        "EXTERNAL": "TRUE",
+        "classification": "cloudtrail",
+        **projection_parameters(location, start=start, regions=regions),
+    }
+    partitions = [{"Name": REGION_PARTITION, "Type": "string"}] if regions else []
+    partitions.append({"Name": PARTITION_COLUMN, "Type": "string"})
+    scope = "the kit's regions" if regions else "one region"
     return {
         "Name": name,
-        "Description": "CloudTrail logs (KMS calls included), one region, partitioned by day with projection",
+        "Description": f"CloudTrail logs (KMS calls included), {scope}, partitioned by day with projection",
         "TableType": "EXTERNAL_TABLE",
         "Parameters": parameters,
-        "PartitionKeys": [{"Name": PARTITION_COLUMN, "Type": "string"}],
+        "PartitionKeys": partitions,
         "StorageDescriptor": {
             "Columns": [{"Name": c.name, "Type": c.type.hive()} for c in COLUMNS],
             "Location": location,
             "InputFormat": INPUT_FORMAT,
             "OutputFormat": OUTPUT_FORMAT,
-            "SerdeInfo": {"SerializationLibrary": SERDE, "Parameters": {"serialization.format": "1"}},
+            "SerdeInfo": {"SerializationLibrary": SERDE},
         },
     }
 
 
 def duckdb_columns() -> list[tuple[str, str]]:
     """Return the offline table's columns and DuckDB types, the partition column last.
+
+    The offline table has the ``timestamp`` partition only: a local trail is one account's files, and
+    the ``awsregion`` column carries the record's region. The audit queries therefore filter regions on
+    ``awsregion``, never on the Athena table's ``region`` partition (a test checks that).
 
     Returns:
         ``[(name, duckdb_type), ...]`` with the same names as the Athena table.

@@ -52,7 +52,7 @@ def test_glue_table_input_has_projection_in_table_parameters() -> None:
     assert "Parameters" not in storage
     assert storage["Location"] == "s3://trail-bucket/AWSLogs/111122223333/CloudTrail/eu-west-1"
     assert storage["InputFormat"] == INPUT_FORMAT == "com.amazon.emr.cloudtrail.CloudTrailInputFormat"
-    assert storage["SerdeInfo"]["SerializationLibrary"] == SERDE == "com.amazon.emr.hive.serde.CloudTrailSerde"
+    assert storage["SerdeInfo"]["SerializationLibrary"] == SERDE == "org.apache.hive.hcatalog.data.JsonSerDe"
     assert table["PartitionKeys"] == [{"Name": "timestamp", "Type": "string"}]
     types = {c["Name"]: c["Type"] for c in storage["Columns"]}
     assert types["resources"] == "array<struct<arn:string,accountid:string,type:string>>"
@@ -91,3 +91,31 @@ def test_invalid_definitions_are_refused() -> None:
     with pytest.raises(AuditError):
         column("nope")
     assert len(COLUMNS) == len(set(COLUMN_NAMES))
+
+
+def test_glue_table_input_projects_a_region_enum_over_the_given_regions() -> None:
+    table = glue_table_input(name="t", bucket="b", account="111122223333", regions=("us-east-1", "eu-west-1"))
+    parameters = table["Parameters"]
+    assert isinstance(parameters, dict)
+    assert parameters["projection.region.type"] == "enum"
+    assert parameters["projection.region.values"] == "us-east-1,eu-west-1"
+    assert parameters["storage.location.template"] == "s3://b/AWSLogs/111122223333/CloudTrail/${region}/${timestamp}"
+    assert table["PartitionKeys"] == [{"Name": "region", "Type": "string"}, {"Name": "timestamp", "Type": "string"}]
+    storage = table["StorageDescriptor"]
+    assert isinstance(storage, dict)
+    assert storage["Location"] == "s3://b/AWSLogs/111122223333/CloudTrail"
+
+
+def test_glue_table_input_needs_a_region() -> None:
+    with pytest.raises(AuditError, match="region"):
+        glue_table_input(name="t", bucket="b", account="111122223333")
+
+
+def test_no_audit_query_filters_on_the_athena_only_region_partition() -> None:
+    # The offline table has no region partition (duckdb_columns); queries filter regions on awsregion.
+    import re
+
+    from kmslab.audit.queries import load_queries
+
+    for query in load_queries():
+        assert not re.search(r"\bregion\b", query.sql.lower()), query.name

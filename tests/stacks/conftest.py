@@ -44,7 +44,8 @@ FULL_CONTEXT: dict[str, Any] = {
     "rotation_period_days": "180",
     "deletion_window_days": 30,
     "key_admin_arns": f"arn:aws:iam::{ACCOUNT}:role/SecurityAdmin",
-    "key_user_arns": [f"arn:aws:iam::{ACCOUNT}:role/AppRunner", f"arn:aws:iam::{ACCOUNT}:role/Auditor"],
+    "key_user_arns": [f"arn:aws:iam::{ACCOUNT}:role/AppRunner", f"arn:aws:iam::{ACCOUNT}:role/Deployer"],
+    "auditor_arns": f"arn:aws:iam::{ACCOUNT}:role/Auditor,arn:aws:iam::{ACCOUNT}:user/path/Reviewer",
 }
 NO_LOGS_CONTEXT: dict[str, Any] = {**DEFAULT_CONTEXT, "trail_cloudwatch_logs": "false"}
 
@@ -167,7 +168,7 @@ def ref(construct: Any, attribute: str | None = None) -> Any:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Everything under tests/infra is an ``infra`` test."""
+    """Everything under tests/stacks is an ``infra`` test."""
     here = Path(__file__).parent
     for item in items:
         if Path(str(item.fspath)).is_relative_to(here):

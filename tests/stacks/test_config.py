@@ -10,7 +10,7 @@ import aws_cdk as cdk
 import pytest
 
 from stacks.config import ConfigError, KitConfig
-from tests.infra.conftest import ROOT
+from tests.stacks.conftest import ROOT
 
 
 def test_defaults() -> None:

@@ -16,16 +16,15 @@ from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from kmslab.audit.queries import load_queries
 from kmslab.audit.schema import COLUMNS, INPUT_FORMAT, SERDE
 from stacks.analytics import DEFAULT_BYTES_SCANNED_CUTOFF, AnalyticsStack
-from tests.infra.conftest import cdk_json_context
+from stacks.config import KitConfig
+from tests.stacks.conftest import cdk_json_context
 
 pytestmark = pytest.mark.infra
 
 
-@dataclass(frozen=True)
-class Config:
-    """The one KitConfig field the stack reads."""
-
-    prefix: str = "kmslab"
+def Config(**settings: object) -> KitConfig:  # noqa: N802 - reads like the value object it builds
+    """Kit settings for these tests."""
+    return KitConfig(**settings)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -60,7 +59,7 @@ def build(*, nag: bool = False, analyst: bool = False, **kwargs: object) -> Buil
         )
     stack = AnalyticsStack(app, "Analytics", config=Config(), trail_bucket=bucket, audit_key=key, **kwargs)  # type: ignore[arg-type]
     if analyst:
-        stack.grant_query(iam.Role(helper, "Analyst", assumed_by=iam.AccountRootPrincipal()))
+        stack.grant_query(roles=[iam.Role(helper, "Analyst", assumed_by=iam.AccountRootPrincipal())])
     if nag:
         cdk.Validations.of(stack).add_plugins(AwsSolutionsChecks(stack), NIST80053R5Checks(stack))
     return Built(app, helper, stack, Template.from_stack(stack))
@@ -100,9 +99,10 @@ def test_table_has_projection_in_table_parameters_and_the_cloudtrail_serde(built
     assert parameters["projection.timestamp.interval.unit"] == "DAYS"
     assert parameters["projection.timestamp.range"] == "2024/01/01,NOW"
     template = _resolved_join(parameters["storage.location.template"])
-    assert template.startswith("s3://${Import}/AWSLogs/${AWS::AccountId}/CloudTrail/${AWS::Region}/")
-    assert template.endswith("/${timestamp}")
-    assert value["PartitionKeys"] == [{"Name": "timestamp", "Type": "string"}]
+    assert template == "s3://${Import}/AWSLogs/${AWS::AccountId}/CloudTrail/${region}/${timestamp}"
+    assert parameters["projection.region.type"] == "enum"
+    assert parameters["projection.region.values"] == "us-east-1"
+    assert value["PartitionKeys"] == [{"Name": "region", "Type": "string"}, {"Name": "timestamp", "Type": "string"}]
     storage = value["StorageDescriptor"]
     assert "Parameters" not in storage or not any(k.startswith("projection.") for k in storage["Parameters"])
     assert storage["InputFormat"] == INPUT_FORMAT
@@ -113,7 +113,7 @@ def test_table_has_projection_in_table_parameters_and_the_cloudtrail_serde(built
     assert types["useridentity"].startswith(
         "struct<type:string,principalid:string,arn:string,accountid:string,invokedby"
     )
-    assert _resolved_join(storage["Location"]) == "s3://${Import}/AWSLogs/${AWS::AccountId}/CloudTrail/${AWS::Region}"
+    assert _resolved_join(storage["Location"]) == "s3://${Import}/AWSLogs/${AWS::AccountId}/CloudTrail"
 
 
 def test_table_location_points_at_the_trail_bucket(built: Built) -> None:
@@ -204,7 +204,7 @@ def test_grant_query_attaches_one_managed_policy_without_cycles() -> None:
     trail = cdk.Stack(app, "Trail")
     bucket = s3.Bucket(trail, "TrailBucket", encryption_key=key)
     stack = AnalyticsStack(app, "Analytics", config=Config(), trail_bucket=bucket, audit_key=key)
-    stack.grant_query(analyst)
+    stack.grant_query(roles=[analyst])
     app.synth()  # no dependency cycle between the keys, trail and analytics stacks
     template = Template.from_stack(stack)
     statements = Capture()
@@ -212,9 +212,13 @@ def test_grant_query_attaches_one_managed_policy_without_cycles() -> None:
         "AWS::IAM::ManagedPolicy", {"PolicyDocument": {"Statement": statements}, "Roles": [Match.any_value()]}
     )
     by_sid = {s["Sid"]: s for s in statements.as_array()}
-    assert set(by_sid) == {"RunAuditQueries", "ReadTheTable", "ReadWriteResults", "UseTheAuditKey"}
+    assert set(by_sid) == {"RunAuditQueries", "ReadTheTable", "ReadWriteResults", "UseTheAuditKeyForResults"}
     assert "athena:StartQueryExecution" in by_sid["RunAuditQueries"]["Action"]
-    assert by_sid["UseTheAuditKey"]["Resource"] == stack.resolve(key.key_arn)
+    use_key = by_sid["UseTheAuditKeyForResults"]
+    assert use_key["Resource"] == stack.resolve(key.key_arn)
+    # only for the results bucket's encryption context (Bucket Key on: the bucket's ARN)
+    results_arn = stack.resolve(stack.results_bucket.bucket_arn)
+    assert use_key["Condition"] == {"StringEquals": {"kms:EncryptionContext:aws:s3:arn": results_arn}}
     assert all(s["Resource"] != "*" for s in statements.as_array())
     assert not Template.from_stack(keys).find_resources("AWS::IAM::Policy")  # nothing added to the keys stack
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk.assertions import Capture, Match
 
 from stacks.key_policy import ADMIN_ACTIONS, SYMMETRIC_USER_ACTIONS
-from tests.infra.conftest import ACCOUNT, REGION, REPLICA_REGION, Synthesized, ref, resource
-from tests.infra.policy_eval import CRYPTO_ACTIONS, allowed_actions, expand
+from tests.stacks.conftest import ACCOUNT, REGION, REPLICA_REGION, Synthesized, ref, resource
+from tests.stacks.policy_eval import CRYPTO_ACTIONS, allowed_actions, expand
 
 ADMIN_FORBIDDEN = {"kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey"}
 USER_FORBIDDEN = {"kms:ScheduleKeyDeletion", "kms:PutKeyPolicy", "kms:DisableKey", "kms:CancelKeyDeletion"}
@@ -71,13 +72,10 @@ def test_administrators_cannot_use_the_key_and_users_cannot_manage_it(default_sy
     admin_allowed = allowed_actions(stmts, admin)
     user_allowed = allowed_actions(stmts, user)
     # Administrators: full life cycle, no cryptography at all.
-    assert {
-        "kms:ScheduleKeyDeletion",
-        "kms:CancelKeyDeletion",
-        "kms:RotateKeyOnDemand",
-        "kms:PutKeyPolicy",
-    } <= admin_allowed
+    assert {"kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:RotateKeyOnDemand"} <= admin_allowed
     assert not admin_allowed & CRYPTO_ACTIONS
+    # ... nor rewrite the policy to give themselves use: key policy changes go through CloudFormation.
+    assert "kms:PutKeyPolicy" not in admin_allowed
     assert not admin_allowed & ADMIN_FORBIDDEN
     # ... and no grants either: a grant to itself would be a back door to Decrypt.
     assert "kms:CreateGrant" not in admin_allowed
@@ -94,13 +92,15 @@ def test_administrators_cannot_use_the_key_and_users_cannot_manage_it(default_sy
 
 def test_configured_principals_replace_the_workshop_roles(full_synth: Synthesized) -> None:
     keys = full_synth.kit.keys
-    assert keys.admin_role is None and keys.user_role is None
-    full_synth.templates["keys"].resource_count_is("AWS::IAM::Role", 0)
+    assert keys.admin_role is None and keys.user_role is None and keys.auditor_role is None
+    # The only role left is CDK's own provider of the cross-Region reference (the replica's primary key ARN).
+    roles = full_synth.templates["keys"].find_resources("AWS::IAM::Role")
+    assert all("CrossRegionExportWriter" in logical_id for logical_id in roles)
     stmts = statements(full_synth, keys.data_key)
     admin = f"arn:aws:iam::{ACCOUNT}:role/SecurityAdmin"
     assert by_sid(stmts, "AllowKeyAdministration")["Principal"] == {"AWS": admin}
     assert not allowed_actions(stmts, admin) & CRYPTO_ACTIONS
-    for user in ("AppRunner", "Auditor"):
+    for user in ("AppRunner", "Deployer"):
         allowed = allowed_actions(stmts, f"arn:aws:iam::{ACCOUNT}:role/{user}")
         assert "kms:Decrypt" in allowed and "kms:ScheduleKeyDeletion" not in allowed
 
@@ -134,10 +134,14 @@ def test_cloudtrail_may_encrypt_only_for_this_accounts_trails_and_this_trail(def
     assert cloudtrail_actions == {"kms:GenerateDataKey*", "kms:DescribeKey"}
 
 
-def test_log_readers_decrypt_with_account_and_context_conditions(default_synth: Synthesized) -> None:
+def test_auditors_decrypt_trail_logs_with_account_and_context_conditions(default_synth: Synthesized) -> None:
     keys = default_synth.kit.keys
-    readers = by_sid(statements(default_synth, keys.audit_key), "AllowLogReadersDecrypt")
-    assert readers["Principal"] == {"AWS": ref(keys.user_role, "Arn")}
+    stmts = statements(default_synth, keys.audit_key)
+    readers = by_sid(stmts, "AllowAuditorsReadTrail")
+    assert keys.auditor_role is not None
+    assert readers["Principal"] == {"AWS": ref(keys.auditor_role, "Arn")}
+    # Key users use the data key; reading the audit trail is the auditors' job.
+    assert not allowed_actions(stmts, ref(keys.user_role, "Arn"))
     assert sorted(readers["Action"]) == ["kms:Decrypt", "kms:ReEncryptFrom"]
     assert readers["Condition"]["StringEquals"] == {"kms:CallerAccount": ACCOUNT}
     assert readers["Condition"]["StringLike"] == {
@@ -198,29 +202,47 @@ def test_hmac_key(full_synth: Synthesized) -> None:
     assert sorted(use["Action"]) == ["kms:DescribeKey", "kms:GenerateMac", "kms:VerifyMac"]
 
 
+def test_the_data_key_never_changes_multi_region_so_adding_a_replica_is_an_update_that_works(
+    default_synth: Synthesized, full_synth: Synthesized
+) -> None:
+    # CloudFormation refuses to change MultiRegion on an existing key: turning the replica on must add a key.
+    for synth in (default_synth, full_synth):
+        data = synth.kit.keys.data_key.node.default_child
+        assert synth.kit.keys.get_logical_id(data) == default_synth.kit.keys.get_logical_id(
+            default_synth.kit.keys.data_key.node.default_child
+        )
+        assert "MultiRegion" not in resource(synth.templates["keys"], data)["Properties"]
+    assert default_synth.kit.keys.multi_region_key is None
+    default_synth.templates["keys"].has_resource_properties("AWS::KMS::Key", {"MultiRegion": Match.absent()})
+    mrk = full_synth.kit.keys.multi_region_key
+    assert mrk is not None
+    props = resource(full_synth.templates["keys"], mrk.node.default_child)["Properties"]
+    assert props["MultiRegion"] is True and props["RotationPeriodInDays"] == 180
+    full_synth.templates["keys"].has_resource_properties("AWS::KMS::Alias", {"AliasName": "alias/kmslab/multi-region"})
+
+
 def test_multi_region_primary_with_a_replica_in_the_second_region(full_synth: Synthesized) -> None:
     kit = full_synth.kit
-    primary = resource(full_synth.templates["keys"], kit.keys.data_key.node.default_child)["Properties"]
-    assert primary["MultiRegion"] is True
+    assert kit.keys.multi_region_key is not None
     assert kit.key_replica is not None
     assert kit.key_replica.region == REPLICA_REGION
     replica_template = full_synth.templates["key_replica"]
     replica = resource(replica_template, kit.key_replica.replica_key)
     assert replica["DeletionPolicy"] == "Delete"
     props = replica["Properties"]
-    # The primary's ARN crosses Regions as a stack output of the keys stack, never as a hand-written ARN.
-    output = props["PrimaryKeyArn"]["Fn::GetStackOutput"]
-    assert output["StackName"] == kit.keys.stack_name and output["Region"] == REGION
+    # The primary's ARN crosses Regions through CDK's cross-Region reference (an SSM parameter written by the keys
+    # stack, read here), never as a hand-written ARN, and never as a weak Fn::GetStackOutput.
+    arn = json.dumps(props["PrimaryKeyArn"])
+    assert "Fn::GetStackOutput" not in arn and "ExportsReader" in arn
     assert props["PendingWindowInDays"] == 30
     sids = [s["Sid"] for s in props["KeyPolicy"]["Statement"]]
     assert sids == ["EnableIamPolicies", "AllowKeyAdministration", "AllowKeyUse", "AllowGrantsForAwsResources"]
-    replica_template.has_resource_properties("AWS::KMS::Alias", {"AliasName": "alias/kmslab/data"})
+    replica_template.has_resource_properties("AWS::KMS::Alias", {"AliasName": "alias/kmslab/multi-region"})
     assert kit.keys in kit.key_replica.dependencies
 
 
-def test_removal_policy_helper() -> None:
+def test_removal_policy_comes_from_the_config() -> None:
     from stacks.config import KitConfig
-    from stacks.keys import removal_policy
 
-    assert removal_policy(KitConfig()) == cdk.RemovalPolicy.RETAIN
-    assert removal_policy(KitConfig(removal="destroy")) == cdk.RemovalPolicy.DESTROY
+    assert KitConfig().removal_policy == cdk.RemovalPolicy.RETAIN
+    assert KitConfig(removal="destroy").removal_policy == cdk.RemovalPolicy.DESTROY

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from cfnlint.api import ManualArgs, lint
 
-from tests.infra.conftest import Synthesized
+from tests.stacks.conftest import Synthesized
+
+#: CDK's own cross-Region reference provider (written at synth, after the kit's code runs) repeats its role in
+#: DependsOn; that redundant-dependency warning is the only finding accepted, and only on those resources.
+_CDK_CROSS_REGION_PROVIDER = "CustomCrossRegionExport"
 
 
 def lint_synth(synth: Synthesized) -> list[str]:
@@ -12,6 +16,9 @@ def lint_synth(synth: Synthesized) -> list[str]:
     for name, stack in synth.kit.stacks().items():
         template = (synth.outdir / stack.template_file).read_text()
         for match in lint(template, config=ManualArgs(regions=[stack.region])):
+            path = [str(p) for p in match.path.path] if hasattr(match.path, "path") else [str(p) for p in match.path]
+            if match.rule.id == "W3005" and len(path) > 1 and path[1].startswith(_CDK_CROSS_REGION_PROVIDER):
+                continue
             findings.append(f"{name}: {match.rule.id} ({match.rule.severity}) {match.message} at {match.path}")
     return findings
 

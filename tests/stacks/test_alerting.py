@@ -493,3 +493,21 @@ def test_templates_pass_cfn_lint(fixture, request):
     ]
 
     assert findings == []
+
+
+def test_with_a_replica_region_cancel_reaches_the_replica_regions_keys_and_nag_passes():
+    built = build(Config(on_use="cancel", multi_region_replica_region="eu-west-1"), with_trail_logs=False, nag=True)
+    built.app.synth()  # raises on any unacknowledged finding
+    built.template.has_resource_properties(
+        "AWS::IAM::ManagedPolicy",
+        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({"Sid": "CancelKeyDeletion"})])}},
+    )
+    cancels = [
+        s
+        for policy in built.template.find_resources("AWS::IAM::ManagedPolicy").values()
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "CancelKeyDeletion"
+    ]
+    (cancel,) = cancels
+    resources = json.dumps(cancel["Resource"])
+    assert ":kms:eu-west-1:" in resources and '"Ref": "AWS::Region"' in resources

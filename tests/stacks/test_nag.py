@@ -9,7 +9,7 @@ import pytest
 from aws_cdk import aws_s3 as s3
 
 from stacks.nag import PACKS, acknowledge, apply_nag, pack_of
-from tests.infra.conftest import Synthesized
+from tests.stacks.conftest import Synthesized
 
 ACK_KEY = cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
 
@@ -98,3 +98,51 @@ def test_acknowledge_refuses_vague_or_broad_suppressions() -> None:
         acknowledge(bucket, "AwsSolutions-*", "wildcards would hide future findings too")
     with pytest.raises(ValueError, match="not a rule"):
         acknowledge(bucket, "HIPAA.Security-S3BucketLoggingEnabled", "a pack the kit does not apply at all")
+
+
+def test_synth_summary_counts_open_findings_and_acknowledgements_per_pack(full_synth: Synthesized) -> None:
+    from stacks.nag_summary import main, summary_lines
+
+    lines = summary_lines(dict(full_synth.report))
+    assert lines[0].startswith("cdk-nag AwsSolutions: 0 open, ") and "AwsSolutions-IAM5 x" in lines[0]
+    assert lines[1].startswith("cdk-nag NIST.800.53.R5: 0 open, ") and "NIST.800.53.R5-LambdaInsideVPC x2" in lines[1]
+    assert len(lines) == 2
+    assert main([str(full_synth.outdir / "validation-report.json")]) == 0
+    broken = {
+        "pluginReports": [
+            {
+                "pluginName": "AwsSolutions",
+                "violations": [{"ruleName": "AwsSolutions-S1", "violatingConstructs": [{"constructPath": "A/B"}]}],
+            }
+        ]
+    }
+    assert summary_lines(broken)[0] == "cdk-nag AwsSolutions: 1 open, 0 acknowledged"
+    assert summary_lines(broken)[-1] == "  open: AwsSolutions-S1 at A/B"
+
+
+def test_acknowledge_takes_an_l2_and_records_on_its_one_resource() -> None:
+    from constructs import Construct
+
+    stack = cdk.Stack(cdk.App(), "S")
+    bucket = s3.Bucket(stack, "B")
+    acknowledge(bucket, "AwsSolutions-S1", "server access logs are out of scope for this probe bucket")
+    resource = bucket.node.default_child
+    assert resource is not None
+    recorded = [e.data for e in resource.node.metadata if e.type == ACK_KEY]
+    assert recorded == [{"AwsSolutions::AwsSolutions-S1": "server access logs are out of scope for this probe bucket"}]
+    assert not [e for e in bucket.node.metadata if e.type == ACK_KEY]
+    with pytest.raises(ValueError, match="no single CloudFormation resource"):
+        acknowledge(Construct(stack, "Group"), "AwsSolutions-S1", "a group of resources is too broad to acknowledge")
+
+
+def test_no_stack_unwraps_l2_constructs_for_acknowledgements() -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "stacks"
+    for path in root.rglob("*.py"):
+        text = path.read_text()
+        # acknowledge(...) is given the L2 itself; default_child appears only where a CloudFormation property is set
+        assert not re.search(r"acknowledge\(\s*[\w.]+\.node\.default_child", text), path
+        unwrap = r"(\w+) = \w+\.node\.default_child\s+assert isinstance\(\1, \w+\.Cfn\w+\)\s+acknowledge\("
+        assert not re.search(unwrap, text), path

@@ -7,7 +7,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk.assertions import Match
 
-from tests.infra.conftest import Synthesized, ref, resource
+from tests.stacks.conftest import Synthesized, ref, resource
 
 BLOCK_ALL = {
     "BlockPublicAcls": True,
