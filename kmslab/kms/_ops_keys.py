@@ -13,7 +13,7 @@ from kmslab.kms._keys import BackingKey, Key
 from kmslab.kms._ops_aliases import OPS as _ALIAS_OPS
 from kmslab.kms._ops_meta import OPS as _META_OPS
 from kmslab.kms._ops_meta import check_tags
-from kmslab.kms._specs import ENCRYPT_DECRYPT, SPECS
+from kmslab.kms._specs import ENCRYPT_DECRYPT, NOT_EMULATED, SPECS
 from kmslab.kms._views import key_metadata, paginate
 from kmslab.kms.errors import (
     AlreadyExistsException,
@@ -49,6 +49,8 @@ def _spec_and_usage(p: dict[str, Any]) -> tuple[str, str]:
             "CustomerMasterKeySpec is deprecated."
         )
     spec = p.get("KeySpec") or p.get("CustomerMasterKeySpec") or "SYMMETRIC_DEFAULT"
+    if spec in NOT_EMULATED:
+        raise UnsupportedOperationException(NOT_EMULATED[spec])
     if spec not in SPECS:
         raise UnsupportedOperationException(f"KeySpec {spec} is not supported in this region.")
     usage = p.get("KeyUsage") or ENCRYPT_DECRYPT

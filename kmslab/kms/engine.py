@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from kmslab.kms import _model
 from kmslab.kms._context import RequestContext
 from kmslab.kms._keys import Alias, Key, alias_from_doc, alias_to_doc, key_from_doc, key_to_doc
+from kmslab.kms._ops_agreement import OPS as _AGREEMENT_OPS
 from kmslab.kms._ops_crypto import OPS as _CRYPTO_OPS
 from kmslab.kms._ops_grants import OPS as _GRANT_OPS
 from kmslab.kms._ops_import import OPS as _IMPORT_OPS
@@ -47,7 +48,14 @@ log = logging.getLogger(__name__)
 
 Operation = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
 
-_OPERATIONS: dict[str, Operation] = {**_KEY_OPS, **_ROTATION_OPS, **_CRYPTO_OPS, **_GRANT_OPS, **_IMPORT_OPS}
+_OPERATIONS: dict[str, Operation] = {
+    **_KEY_OPS,
+    **_ROTATION_OPS,
+    **_CRYPTO_OPS,
+    **_AGREEMENT_OPS,
+    **_GRANT_OPS,
+    **_IMPORT_OPS,
+}
 
 # Operations that change nothing: they run without the engine lock.
 _READ_ONLY = frozenset(
@@ -76,6 +84,11 @@ _READ_ONLY = frozenset(
         "VerifyMac",
         "GetPublicKey",
         "GetParametersForImport",
+        "DeriveSharedSecret",
+        "Encapsulate",
+        "Decapsulate",
+        "GetKeyLastUsage",
+        "DescribeCustomKeyStores",
     }
 )
 
@@ -92,6 +105,8 @@ class LocalKms:
     """
 
     OPERATIONS: frozenset[str] = frozenset(_OPERATIONS)
+    #: operations that change no key: run without the engine lock, and CloudTrail marks them ``readOnly``.
+    READ_ONLY: frozenset[str] = _READ_ONLY
 
     def __init__(
         self,
