@@ -75,7 +75,11 @@ class BackingKey:
 
 @dataclass
 class Key:
-    """A KMS key in one region (a multi-Region replica is a separate record with the same key ID)."""
+    """A KMS key in one region (a multi-Region replica is a separate record with the same key ID).
+
+    ``last_usage`` is the last successful cryptographic use (operation, time, request ID) and
+    ``usage_since`` when tracking began (GetKeyLastUsage's TrackingStartDate).
+    """
 
     key_id: str
     region: str
@@ -99,6 +103,8 @@ class Key:
     tags: dict[str, str] = field(default_factory=dict)
     grants: dict[str, dict[str, Any]] = field(default_factory=dict)
     import_fingerprint: str | None = field(default=None, repr=False)
+    last_usage: tuple[str, datetime, str] | None = None
+    usage_since: datetime | None = None
     _arn: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -200,6 +206,10 @@ def key_to_doc(key: Key, seal: Seal) -> dict[str, Any]:
         "tags": key.tags,
         "grants": key.grants,
         "import_fingerprint": key.import_fingerprint,
+        "last_usage": None
+        if key.last_usage is None
+        else {"operation": key.last_usage[0], "time": _ts(key.last_usage[1]), "request_id": key.last_usage[2]},
+        "usage_since": _ts(key.usage_since),
     }
 
 
@@ -249,7 +259,18 @@ def key_from_doc(doc: dict[str, Any], unseal: Unseal) -> Key:
         tags=dict(doc["tags"]),
         grants=dict(doc["grants"]),
         import_fingerprint=doc["import_fingerprint"],
+        last_usage=_usage_from_doc(doc.get("last_usage")),
+        # A key stored before usage tracking existed is tracked from the time it is loaded.
+        usage_since=_dt(doc.get("usage_since")) or datetime.now(UTC),
     )
+
+
+def _usage_from_doc(doc: dict[str, Any] | None) -> tuple[str, datetime, str] | None:
+    if not doc:
+        return None
+    when = _dt(doc["time"])
+    assert when is not None
+    return str(doc["operation"]), when, str(doc["request_id"])
 
 
 def alias_to_doc(alias: Alias) -> dict[str, Any]:

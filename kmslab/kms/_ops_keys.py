@@ -103,6 +103,7 @@ def create_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         multi_region=multi_region,
         primary_region=ctx.region if multi_region else None,
         tags=tags,
+        usage_since=ctx.now,
     )
     if origin != "EXTERNAL":
         key.backing.append(BackingKey(new_material_id(), generate_material(spec), ctx.now))
@@ -235,6 +236,7 @@ def replicate_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         ],
         tags=tags,
         import_fingerprint=key.import_fingerprint,
+        usage_since=ctx.now,
     )
     ctx.kms._keys[(target, key.key_id)] = replica
     key.replica_regions = [*key.replica_regions, target]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -93,6 +94,29 @@ _READ_ONLY = frozenset(
 )
 
 
+# Successful operations GetKeyLastUsage reports (botocore's KeyLastUsageTrackingOperation).
+_TRACKED = frozenset(
+    {
+        "Decrypt",
+        "DeriveSharedSecret",
+        "Encrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateMac",
+        "ReEncrypt",
+        "Sign",
+        "Verify",
+        "VerifyMac",
+        "Encapsulate",
+        "Decapsulate",
+    }
+)
+# Last-usage records are written with the next change, on close, or at most this often (seconds).
+_USAGE_FLUSH_SECONDS = 1.0
+
+
 class LocalKms:
     """An AWS KMS endpoint in process.
 
@@ -127,6 +151,8 @@ class LocalKms:
         self._aliases: dict[tuple[str, str], Alias] = {}
         self._alias_index: dict[tuple[str, str], set[str]] = {}
         self._next_deadline: datetime | None = None
+        self._usage_dirty: set[tuple[str, str]] = set()
+        self._usage_flushed = time.monotonic()
         self._store = Store(data_dir)
         self._grant_token_key = self._store.subkey(b"grant-token")
         self._import_token_key = self._store.subkey(b"import-token")
@@ -205,8 +231,9 @@ class LocalKms:
         return make_client(self, region=region, **kwargs)
 
     def close(self) -> None:
-        """Release the database."""
+        """Write pending last-usage records and release the database."""
         with self._lock:
+            self._flush_usage()
             self._store.close()
 
     def call(
@@ -257,6 +284,8 @@ class LocalKms:
                 with self._lock:
                     response = handler(ctx, parsed)
                     self._commit(ctx)
+            if operation in _TRACKED:
+                self._note_usage(ctx)
         except KmsError as exc:
             error = exc
         except Exception:
@@ -295,7 +324,38 @@ class LocalKms:
             except Exception:
                 log.exception("event sink %r failed on %s", sink, ctx.operation)
 
+    def _note_usage(self, ctx: RequestContext) -> None:
+        """Record a successful cryptographic operation on each key it used (for GetKeyLastUsage)."""
+        for arn in ctx.key_arns:
+            region, key_id = arn.split(":", 4)[3], arn.rsplit("/", 1)[1]
+            key = self._keys.get((region, key_id))
+            if key is not None:
+                key.last_usage = (ctx.operation, ctx.now, ctx.request_id)
+                self._usage_dirty.add((region, key_id))
+        if time.monotonic() - self._usage_flushed >= _USAGE_FLUSH_SECONDS:
+            try:
+                with self._lock:
+                    self._flush_usage()
+            except Exception:  # the call itself succeeded; the record is written with the next change
+                log.exception("could not write last-usage records")
+
+    def _flush_usage(self) -> None:
+        """Write the keys whose last usage changed since the last write (under the lock)."""
+        self._usage_flushed = time.monotonic()
+        if not self._usage_dirty:
+            return
+        dirty, self._usage_dirty = self._usage_dirty, set()
+        keys = [self._keys[k] for k in dirty if k in self._keys]
+        self._store.write(keys=[key_to_doc(key, self._store.seal) for key in keys])
+
     def _commit(self, ctx: RequestContext) -> None:
+        if self._usage_dirty:
+            for ref in list(self._usage_dirty):
+                key = self._keys.get(ref)
+                if key is not None and ref not in ctx.deleted_keys:
+                    ctx.dirty_keys.setdefault(ref, key)
+            self._usage_dirty.clear()
+            self._usage_flushed = time.monotonic()
         if not (ctx.dirty_keys or ctx.deleted_keys or ctx.dirty_aliases or ctx.deleted_aliases):
             return
         self._store.write(
