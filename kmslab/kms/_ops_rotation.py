@@ -93,8 +93,10 @@ def get_key_rotation_status(ctx: RequestContext, p: dict[str, Any]) -> dict[str,
         raise UnsupportedOperationException(f"{key.arn} key spec {key.key_spec} is not valid for this operation.")
     primary = ctx.kms._keys.get((key.primary_region, key.key_id)) if key.is_replica and key.primary_region else key
     source = primary or key
-    out: dict[str, Any] = {"KeyRotationEnabled": source.rotation_enabled, "KeyId": key.arn}
-    if source.rotation_enabled and source.next_rotation is not None:
+    # While a key is pending deletion its rotation status is false; cancelling the deletion restores it.
+    enabled = source.rotation_enabled and key.state not in ("PendingDeletion", "PendingReplicaDeletion")
+    out: dict[str, Any] = {"KeyRotationEnabled": enabled, "KeyId": key.arn}
+    if enabled and source.next_rotation is not None:
         out["RotationPeriodInDays"] = source.rotation_period_days
         out["NextRotationDate"] = ts(source.next_rotation)
     return out

@@ -6,7 +6,7 @@ Follows AWS's "Key states of AWS KMS keys" table for the states the local KMS ha
 
 from __future__ import annotations
 
-from kmslab.kms.errors import DisabledException, KmsError, KMSInvalidStateException
+from kmslab.kms.errors import DisabledException, KmsError, KMSInvalidStateException, UnsupportedOperationException
 
 ENABLED = "Enabled"
 DISABLED = "Disabled"
@@ -64,7 +64,6 @@ ALLOWED: dict[str, frozenset[str]] = {
         op: _MANAGE
         for op in (
             "ScheduleKeyDeletion",
-            "GetKeyRotationStatus",
             "ListKeyRotations",
             "CreateAlias",
             "UpdateAlias",
@@ -80,7 +79,16 @@ ALLOWED: dict[str, frozenset[str]] = {
     "DisableKey": frozenset({ENABLED, DISABLED}),
     "CancelKeyDeletion": frozenset({PENDING_DELETION, PENDING_REPLICA_DELETION}),
     "ReplicateKey": frozenset({ENABLED, PENDING_IMPORT}),
+    # AWS's table: "?" (succeeds for keys that can rotate) in Enabled, Disabled and PendingDeletion;
+    # while a key is pending deletion its rotation is reported off. PendingImport: see below.
+    "GetKeyRotationStatus": frozenset({ENABLED, DISABLED, PENDING_DELETION, PENDING_REPLICA_DELETION}),
+    # Anything that needs the key's material: the UpdatePrimaryRegion of a multi-Region key.
+    "UpdatePrimaryRegion": frozenset({ENABLED}),
 }
+
+# Rotation settings of a key in PendingImport (only EXTERNAL keys are): AWS's key-state table answers
+# "UnsupportedOperationException: <key ARN> origin is EXTERNAL which is not valid for this operation."
+_EXTERNAL_ONLY = frozenset({"EnableKeyRotation", "DisableKeyRotation", "GetKeyRotationStatus"})
 
 # Operations that answer DisabledException (not KMSInvalidStateException) for a disabled key.
 _DISABLED_EXCEPTION = frozenset({*_USE_OPERATIONS, "ReplicateKey"})
@@ -106,6 +114,8 @@ def state_error(operation: str, state: str, arn: str) -> KmsError | None:
     """
     if state in ALLOWED.get(operation, ALL_STATES):
         return None
+    if state == PENDING_IMPORT and operation in _EXTERNAL_ONLY:
+        return UnsupportedOperationException(f"{arn} origin is EXTERNAL which is not valid for this operation.")
     if operation == "CancelKeyDeletion":
         return KMSInvalidStateException(f"{arn} is not pending deletion.")
     if state == DISABLED and operation in _DISABLED_EXCEPTION:

@@ -54,11 +54,14 @@ def import_material(
 
 ASPECTS = frozenset({"states", "errors", "trail"})
 
+#: aspect -> operation -> the tests that cover it; filled as test modules are imported (read by tests/kms/parity.py).
+COVERAGE: dict[str, dict[str, list[str]]] = {aspect: {} for aspect in ASPECTS}
+
 
 def covers(*operations: str, aspect: str) -> Any:
     """Mark a test as covering an aspect of KMS operations, for the parity scorecard (``make parity``).
 
-    The scorecard reads these decorators from the test sources; the test itself must assert the aspect.
+    The scorecard imports the test modules and reads :data:`COVERAGE`; the test itself must assert the aspect.
 
     Args:
         *operations: KMS operation names.
@@ -71,6 +74,9 @@ def covers(*operations: str, aspect: str) -> Any:
         raise ValueError(f"covers() needs operations and an aspect in {sorted(ASPECTS)}")
 
     def mark(test: Any) -> Any:
+        name = f"{test.__module__}::{test.__name__}"
+        for operation in operations:
+            COVERAGE[aspect].setdefault(operation, []).append(name)
         return test
 
     return mark

@@ -140,3 +140,14 @@ def test_rotation_unsupported_for_asymmetric_hmac_and_imported(kms: Any, create:
             call(KeyId=key_id)
         code, message = error_of(exc)
         assert code == "UnsupportedOperationException" and key_arn(key_id) in message
+
+
+def test_rotation_status_of_a_key_pending_deletion_is_off_until_deletion_is_cancelled(kms: Any) -> None:
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.enable_key_rotation(KeyId=key_id, RotationPeriodInDays=90)
+    kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+    status = kms.get_key_rotation_status(KeyId=key_id)
+    assert status["KeyRotationEnabled"] is False and "NextRotationDate" not in status
+    kms.cancel_key_deletion(KeyId=key_id)
+    status = kms.get_key_rotation_status(KeyId=key_id)
+    assert status["KeyRotationEnabled"] is True and status["RotationPeriodInDays"] == 90
