@@ -23,6 +23,7 @@ from kmslab.kms._context import RequestContext
 from kmslab.kms._keys import Alias, Key, alias_from_doc, alias_to_doc, key_from_doc, key_to_doc
 from kmslab.kms._ops_agreement import OPS as _AGREEMENT_OPS
 from kmslab.kms._ops_crypto import OPS as _CRYPTO_OPS
+from kmslab.kms._ops_custom_stores import OPS as _CUSTOM_STORE_OPS
 from kmslab.kms._ops_grants import OPS as _GRANT_OPS
 from kmslab.kms._ops_import import OPS as _IMPORT_OPS
 from kmslab.kms._ops_keys import OPS as _KEY_OPS
@@ -56,6 +57,7 @@ _OPERATIONS: dict[str, Operation] = {
     **_AGREEMENT_OPS,
     **_GRANT_OPS,
     **_IMPORT_OPS,
+    **_CUSTOM_STORE_OPS,
 }
 
 # Operations that change nothing: they run without the engine lock.
