@@ -25,7 +25,7 @@ from kmslab.kms.errors import (
     ValidationException,
 )
 
-_CURVES: dict[str, type[ec.EllipticCurve]] = {
+CURVES: dict[str, type[ec.EllipticCurve]] = {
     "ECC_NIST_P256": ec.SECP256R1,
     "ECC_NIST_P384": ec.SECP384R1,
     "ECC_NIST_P521": ec.SECP521R1,
@@ -82,7 +82,7 @@ def generate_material(key_spec: str) -> bytes:
     elif info.family == "mlkem":
         private = _MLKEM[info.size].generate()
     else:
-        private = ec.generate_private_key(_CURVES[key_spec]())
+        private = ec.generate_private_key(CURVES[key_spec]())
     der: bytes = private.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -322,7 +322,7 @@ def derive_shared_secret(private_der: bytes, key_spec: str, peer_public_der: byt
         peer = serialization.load_der_public_key(peer_public_der)
     except (ValueError, TypeError, UnsupportedAlgorithm):
         raise ValidationException("PublicKey is not a valid DER-encoded X.509 public key.") from None
-    if not isinstance(peer, ec.EllipticCurvePublicKey) or not isinstance(peer.curve, _CURVES[key_spec]):
+    if not isinstance(peer, ec.EllipticCurvePublicKey) or not isinstance(peer.curve, CURVES[key_spec]):
         raise ValidationException(f"PublicKey must be an elliptic curve public key on the curve of {key_spec}.")
     # NIST curves have cofactor 1, so the cofactor Diffie-Hellman primitive AWS names is plain ECDH here.
     out: bytes = load_private(private_der).exchange(ec.ECDH(), peer)

@@ -63,6 +63,8 @@ class BackingKey:
         rotation_type: None for the first material, else ``AUTOMATIC`` or ``ON_DEMAND``.
         expiration_model: for imported material, ``KEY_MATERIAL_EXPIRES`` or ``KEY_MATERIAL_DOES_NOT_EXPIRE``.
         valid_to: for imported material that expires, when.
+        description: the KeyMaterialDescription of imported material.
+        pending: imported for an on-demand rotation that has not happened yet (PENDING_ROTATION).
     """
 
     material_id: str
@@ -71,6 +73,8 @@ class BackingKey:
     rotation_type: str | None = None
     expiration_model: str | None = None
     valid_to: datetime | None = None
+    description: str | None = None
+    pending: bool = False
 
 
 @dataclass
@@ -117,11 +121,26 @@ class Key:
         return self._arn
 
     @property
+    def current_entry(self) -> BackingKey | None:
+        """The current backing key, with or without its material (None before a first import)."""
+        for item in reversed(self.backing):
+            if not item.pending:
+                return item
+        return None
+
+    @property
     def current(self) -> BackingKey | None:
         """The current backing key, or None when the key has no usable material."""
-        if not self.backing or self.backing[-1].material is None:
+        entry = self.current_entry
+        if entry is None or entry.material is None:
             return None
-        return self.backing[-1]
+        return entry
+
+    @property
+    def all_imported(self) -> bool:
+        """Whether every material of the key (pending rotations aside) is present: the key can be Enabled."""
+        active = [item for item in self.backing if not item.pending]
+        return bool(active) and all(item.material is not None for item in active)
 
     def backing_by_id(self, material_id: str) -> BackingKey | None:
         """Return the backing key with this ID, if any.
@@ -181,6 +200,8 @@ def key_to_doc(key: Key, seal: Seal) -> dict[str, Any]:
                 "rotation_type": item.rotation_type,
                 "expiration_model": item.expiration_model,
                 "valid_to": _ts(item.valid_to),
+                "description": item.description,
+                "pending": item.pending,
             }
         )
     return {
@@ -234,6 +255,8 @@ def key_from_doc(doc: dict[str, Any], unseal: Unseal) -> Key:
                 rotation_type=item["rotation_type"],
                 expiration_model=item["expiration_model"],
                 valid_to=_dt(item["valid_to"]),
+                description=item.get("description"),
+                pending=bool(item.get("pending", False)),
             )
         )
     return Key(

@@ -21,7 +21,8 @@ from kmslab.kms.errors import (
     ValidationException,
 )
 
-_IMPORTABLE = frozenset({"SYMMETRIC_DEFAULT", "HMAC_224", "HMAC_256", "HMAC_384", "HMAC_512"})
+# Specs that take imported key material: symmetric, HMAC, RSA and the NIST/SECG curves (PKCS #8 DER).
+_IMPORTABLE = frozenset(name for name, info in SPECS.items() if info.family in ("symmetric", "hmac", "rsa", "ecc"))
 
 
 def new_material_id() -> str:
@@ -185,7 +186,7 @@ def cancel_key_deletion(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any
     key, _ = ctx.resolve(p["KeyId"], aliases=False)
     ctx.authorize("kms:CancelKeyDeletion", key)
     ctx.check_state("CancelKeyDeletion", key)
-    key.state = "Disabled" if key.origin != "EXTERNAL" or key.current is not None else "PendingImport"
+    key.state = "Disabled" if key.origin != "EXTERNAL" or key.all_imported else "PendingImport"
     key.deletion_date = None
     key.pending_window_days = None
     ctx.save(key)
@@ -232,7 +233,8 @@ def replicate_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         multi_region=True,
         primary_region=key.region,
         backing=[
-            BackingKey(b.material_id, None if external else b.material, b.created, b.rotation_type) for b in key.backing
+            BackingKey(b.material_id, None if external else b.material, b.created, b.rotation_type, pending=b.pending)
+            for b in key.backing
         ],
         tags=tags,
         import_fingerprint=key.import_fingerprint,

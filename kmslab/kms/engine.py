@@ -404,7 +404,7 @@ class LocalKms:
                     if backing.material is not None and backing.valid_to is not None and backing.valid_to <= now:
                         backing.material = None
                         changed = True
-                if changed and key.current is None and key.state in ("Enabled", "Disabled"):
+                if changed and not key.all_imported and key.state in ("Enabled", "Disabled"):
                     key.state = "PendingImport"
                 guard = 0
                 while (

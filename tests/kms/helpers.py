@@ -28,7 +28,14 @@ def wrap_material(public_der: bytes, material: bytes, algorithm: str = "RSAES_OA
     """Wrap key material for import with the public key GetParametersForImport returned."""
     public = serialization.load_der_public_key(public_der)
     digest = hashes.SHA1() if algorithm.endswith("SHA_1") else hashes.SHA256()
-    return public.encrypt(material, padding.OAEP(mgf=padding.MGF1(digest), algorithm=digest, label=None))  # type: ignore[union-attr]
+    oaep = padding.OAEP(mgf=padding.MGF1(digest), algorithm=digest, label=None)
+    if algorithm.startswith("RSA_AES_KEY_WRAP"):
+        # CKM_RSA_AES_KEY_WRAP: a fresh AES-256 key under RSA-OAEP, then the material under AES key wrap with padding.
+        from cryptography.hazmat.primitives import keywrap
+
+        aes_key = os.urandom(32)
+        return public.encrypt(aes_key, oaep) + keywrap.aes_key_wrap_with_padding(aes_key, material)  # type: ignore[union-attr]
+    return public.encrypt(material, oaep)  # type: ignore[union-attr]
 
 
 def import_material(
