@@ -82,7 +82,8 @@ class Key:
     """A KMS key in one region (a multi-Region replica is a separate record with the same key ID).
 
     ``last_usage`` is the last successful cryptographic use (operation, time, request ID) and
-    ``usage_since`` when tracking began (GetKeyLastUsage's TrackingStartDate).
+    ``usage_since`` when tracking began (GetKeyLastUsage's TrackingStartDate); ``updating_until``
+    ends the transient ``Updating`` state of an UpdatePrimaryRegion.
     """
 
     key_id: str
@@ -107,6 +108,7 @@ class Key:
     tags: dict[str, str] = field(default_factory=dict)
     grants: dict[str, dict[str, Any]] = field(default_factory=dict)
     import_fingerprint: str | None = field(default=None, repr=False)
+    updating_until: datetime | None = None
     last_usage: tuple[str, datetime, str] | None = None
     usage_since: datetime | None = None
     _arn: str = field(init=False, repr=False, compare=False)
@@ -231,6 +233,7 @@ def key_to_doc(key: Key, seal: Seal) -> dict[str, Any]:
         if key.last_usage is None
         else {"operation": key.last_usage[0], "time": _ts(key.last_usage[1]), "request_id": key.last_usage[2]},
         "usage_since": _ts(key.usage_since),
+        "updating_until": _ts(key.updating_until),
     }
 
 
@@ -282,6 +285,7 @@ def key_from_doc(doc: dict[str, Any], unseal: Unseal) -> Key:
         tags=dict(doc["tags"]),
         grants=dict(doc["grants"]),
         import_fingerprint=doc["import_fingerprint"],
+        updating_until=_dt(doc.get("updating_until")),
         last_usage=_usage_from_doc(doc.get("last_usage")),
         # A key stored before usage tracking existed is tracked from the time it is loaded.
         usage_since=_dt(doc.get("usage_since")) or datetime.now(UTC),

@@ -17,6 +17,7 @@ from kmslab.kms._specs import ENCRYPT_DECRYPT, NOT_EMULATED, SPECS
 from kmslab.kms._views import key_metadata, paginate
 from kmslab.kms.errors import (
     AlreadyExistsException,
+    NotFoundException,
     UnsupportedOperationException,
     ValidationException,
 )
@@ -251,8 +252,53 @@ def replicate_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# How long both keys of an UpdatePrimaryRegion stay Updating ("a few more seconds" in AWS's guide).
+UPDATING_SECONDS = 5
+
+
+def update_primary_region(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    """UpdatePrimaryRegion: the replica in PrimaryRegion becomes the primary, the primary a replica.
+
+    Both keys must be Enabled; both are Updating for a few seconds of the engine's clock afterwards.
+    The new primary takes over the shared properties the primary owns (the replica list, rotation).
+    """
+    key, _ = ctx.resolve(p["KeyId"], aliases=False)
+    target = p["PrimaryRegion"]
+    ctx.authorize("kms:UpdatePrimaryRegion", key, context={"kms:PrimaryRegion": target})
+    if not key.multi_region:
+        raise UnsupportedOperationException(f"{key.arn} is not a multi-Region key.")
+    if key.is_replica:
+        raise UnsupportedOperationException(
+            f"{key.arn} is a replica key. Call UpdatePrimaryRegion on the primary key, in {key.primary_region}."
+        )
+    if target not in key.replica_regions or (target, key.key_id) not in ctx.kms._keys:
+        raise NotFoundException(f"Key '{ctx.arn_for(key.key_id, target)}' does not exist")
+    new = ctx.key_by_id(key.key_id, target)
+    ctx.authorize("kms:UpdatePrimaryRegion", new, context={"kms:PrimaryRegion": target})
+    ctx.check_state("UpdatePrimaryRegion", key)
+    ctx.check_state("UpdatePrimaryRegion", new)
+    others = [r for r in key.replica_regions if r != target]
+    new.replica_regions = [*others, key.region]
+    new.primary_region = target
+    new.rotation_enabled, new.rotation_period_days = key.rotation_enabled, key.rotation_period_days
+    new.next_rotation = key.next_rotation
+    key.replica_regions, key.primary_region = [], target
+    key.rotation_enabled, key.rotation_period_days, key.next_rotation = False, None, None
+    for region in others:
+        replica = ctx.kms._keys.get((region, key.key_id))
+        if replica is not None:
+            replica.primary_region = target
+            ctx.save(replica)
+    until = ctx.now + timedelta(seconds=UPDATING_SECONDS)
+    for changed in (key, new):
+        changed.state, changed.updating_until = "Updating", until
+    ctx.save(key, new)
+    return {}
+
+
 OPS = {
     "CreateKey": create_key,
+    "UpdatePrimaryRegion": update_primary_region,
     "DescribeKey": describe_key,
     "ListKeys": list_keys,
     "EnableKey": enable_key,

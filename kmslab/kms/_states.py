@@ -13,10 +13,14 @@ DISABLED = "Disabled"
 PENDING_DELETION = "PendingDeletion"
 PENDING_IMPORT = "PendingImport"
 PENDING_REPLICA_DELETION = "PendingReplicaDeletion"
+# Transient, while UpdatePrimaryRegion completes: "you can use the keys in cryptographic operations, but
+# you cannot replicate the new primary key or perform certain management operations, such as enabling or
+# disabling these keys" (AWS developer guide, "Change the primary key in a set of multi-Region keys").
+UPDATING = "Updating"
 
-ALL_STATES = frozenset({ENABLED, DISABLED, PENDING_DELETION, PENDING_IMPORT, PENDING_REPLICA_DELETION})
-_MANAGE = frozenset({ENABLED, DISABLED, PENDING_IMPORT})
-_USE = frozenset({ENABLED})
+ALL_STATES = frozenset({ENABLED, DISABLED, PENDING_DELETION, PENDING_IMPORT, PENDING_REPLICA_DELETION, UPDATING})
+_MANAGE = frozenset({ENABLED, DISABLED, PENDING_IMPORT, UPDATING})
+_USE = frozenset({ENABLED, UPDATING})
 
 # Operations that need an Enabled key (cryptography, grants, rotation settings).
 _USE_OPERATIONS = (
@@ -63,7 +67,6 @@ ALLOWED: dict[str, frozenset[str]] = {
     **{
         op: _MANAGE
         for op in (
-            "ScheduleKeyDeletion",
             "ListKeyRotations",
             "CreateAlias",
             "UpdateAlias",
@@ -75,14 +78,18 @@ ALLOWED: dict[str, frozenset[str]] = {
             "DeleteImportedKeyMaterial",
         )
     },
+    "ScheduleKeyDeletion": frozenset({ENABLED, DISABLED, PENDING_IMPORT}),
+    "EnableKeyRotation": frozenset({ENABLED}),
+    "DisableKeyRotation": frozenset({ENABLED}),
+    "RotateKeyOnDemand": frozenset({ENABLED}),
     "EnableKey": frozenset({ENABLED, DISABLED}),
     "DisableKey": frozenset({ENABLED, DISABLED}),
     "CancelKeyDeletion": frozenset({PENDING_DELETION, PENDING_REPLICA_DELETION}),
     "ReplicateKey": frozenset({ENABLED, PENDING_IMPORT}),
     # AWS's table: "?" (succeeds for keys that can rotate) in Enabled, Disabled and PendingDeletion;
     # while a key is pending deletion its rotation is reported off. PendingImport: see below.
-    "GetKeyRotationStatus": frozenset({ENABLED, DISABLED, PENDING_DELETION, PENDING_REPLICA_DELETION}),
-    # Anything that needs the key's material: the UpdatePrimaryRegion of a multi-Region key.
+    "GetKeyRotationStatus": frozenset({ENABLED, DISABLED, PENDING_DELETION, PENDING_REPLICA_DELETION, UPDATING}),
+    # "Both the primary key and the replica key must be in the Enabled key state when the operation starts."
     "UpdatePrimaryRegion": frozenset({ENABLED}),
 }
 
@@ -91,13 +98,14 @@ ALLOWED: dict[str, frozenset[str]] = {
 _EXTERNAL_ONLY = frozenset({"EnableKeyRotation", "DisableKeyRotation", "GetKeyRotationStatus"})
 
 # Operations that answer DisabledException (not KMSInvalidStateException) for a disabled key.
-_DISABLED_EXCEPTION = frozenset({*_USE_OPERATIONS, "ReplicateKey"})
+_DISABLED_EXCEPTION = frozenset({*_USE_OPERATIONS, "ReplicateKey", "UpdatePrimaryRegion"})
 
 _WORDS = {
     DISABLED: "is disabled.",
     PENDING_DELETION: "is pending deletion.",
     PENDING_IMPORT: "is pending import.",
     PENDING_REPLICA_DELETION: "is pending replica deletion.",
+    UPDATING: "is updating its primary Region.",
 }
 
 

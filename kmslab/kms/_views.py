@@ -51,7 +51,7 @@ def key_metadata(kms: LocalKms, key: Key) -> dict[str, Any]:
         "KeyId": key.key_id,
         "Arn": key.arn,
         "CreationDate": ts(key.created),
-        "Enabled": key.state == "Enabled",
+        "Enabled": key.state in ("Enabled", "Updating"),
         "Description": key.description,
         "KeyUsage": key.key_usage,
         "KeyState": key.state,

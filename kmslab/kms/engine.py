@@ -382,7 +382,7 @@ class LocalKms:
     def _note_deadlines(self, key: Key) -> None:
         """Remember the earliest time-based event of a key (deletion, rotation, expiry)."""
         rotating = key.rotation_enabled and key.state == "Enabled"
-        candidates = [key.deletion_date, key.next_rotation if rotating else None]
+        candidates = [key.deletion_date, key.next_rotation if rotating else None, key.updating_until]
         candidates += [b.valid_to for b in key.backing if b.material is not None and b.valid_to is not None]
         for when in candidates:
             if when is not None and (self._next_deadline is None or when < self._next_deadline):
@@ -400,6 +400,11 @@ class LocalKms:
                     self._delete_key(ctx, key)
                     continue
                 changed = False
+                if key.updating_until is not None and key.updating_until <= now:
+                    key.updating_until = None
+                    if key.state == "Updating":
+                        key.state = "Enabled"
+                    changed = True
                 for backing in key.backing:
                     if backing.material is not None and backing.valid_to is not None and backing.valid_to <= now:
                         backing.material = None
