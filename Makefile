@@ -9,7 +9,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install lab test lint format typecheck synth bench clean
+.PHONY: install lab test lint format typecheck synth bench clean parity
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -48,6 +48,10 @@ synth: install
 
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+## parity: regenerate the local KMS parity scorecard (workshop/parity.md) from botocore's KMS model
+parity: install
+	$(PY) -m tests.kms.parity --write workshop/parity.md
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache

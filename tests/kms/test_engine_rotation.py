@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.kms.conftest import START
-from tests.kms.helpers import error_of, key_arn
+from tests.kms.helpers import covers, error_of, key_arn
 
 
 def _material_id(kms: Any, key_id: str) -> str:
@@ -29,6 +29,7 @@ def test_rotation_status_defaults_and_period(kms: Any) -> None:
     assert status["KeyRotationEnabled"] is False and "NextRotationDate" not in status
 
 
+@covers("EnableKeyRotation", aspect="errors")
 @pytest.mark.parametrize("days", [89, 2561])
 def test_rotation_period_bounds(kms_engine: Any, days: int) -> None:
     client = kms_engine.boto3_client(parameter_validation=False)
@@ -111,6 +112,7 @@ def test_rotate_on_demand(kms: Any) -> None:
     assert page["Truncated"] is True and len(page["Rotations"]) == 2
 
 
+@covers("RotateKeyOnDemand", aspect="errors")
 def test_on_demand_rotation_limit(kms: Any) -> None:
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     for _ in range(25):
@@ -120,6 +122,7 @@ def test_on_demand_rotation_limit(kms: Any) -> None:
     assert error_of(exc)[0] == "LimitExceededException"
 
 
+@covers("EnableKeyRotation", "DisableKeyRotation", aspect="errors")
 @pytest.mark.parametrize(
     "create",
     [

@@ -151,6 +151,7 @@ def test_cancel_key_deletion_leaves_the_key_disabled(kms: Any) -> None:
     assert "DeletionDate" not in meta and "PendingDeletionWindowInDays" not in meta
 
 
+@covers("Sign", "GetPublicKey", "GenerateMac", aspect="states")
 @pytest.mark.parametrize("state", ["Disabled", "PendingDeletion"])
 def test_sign_and_mac_refused_by_state(kms: Any, state: str) -> None:
     signer = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
