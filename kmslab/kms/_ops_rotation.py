@@ -142,10 +142,20 @@ def rotate_key_on_demand(ctx: RequestContext, p: dict[str, Any]) -> dict[str, An
     _check_rotatable(key, imported_ok=True)
     if sum(1 for b in key.backing if b.rotation_type == "ON_DEMAND") >= MAX_ON_DEMAND:
         raise LimitExceededException(f"{key.arn} has reached the maximum of {MAX_ON_DEMAND} on-demand rotations.")
+    previous = key.current_entry
     if key.origin == "EXTERNAL":
         _rotate_imported(ctx, key)
     else:
         rotate(ctx, key, "ON_DEMAND", ctx.now)
+    current = key.current_entry
+    ctx.kms._service_event(  # KMS logs the rotation itself as a RotateKey service event too
+        key,
+        "RotateKey",
+        ctx.now,
+        rotation_type="ON_DEMAND",
+        key_material_id=current.material_id if current else None,
+        previous_key_material_id=previous.material_id if previous else None,
+    )
     return {"KeyId": key.arn}
 
 

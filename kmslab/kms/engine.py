@@ -42,6 +42,13 @@ from kmslab.kms.seams import (
     EventSink,
     SystemClock,
 )
+from kmslab.kms.service_events import (
+    DELETE_EXPIRED_KEY_MATERIAL,
+    DELETE_KEY,
+    ROTATE_KEY,
+    ServiceEvent,
+    ServiceSink,
+)
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -149,6 +156,8 @@ class LocalKms:
         self._authorizer: Authorizer = authorizer if authorizer is not None else AllowAll()
         self._lock = threading.RLock()
         self._sinks: list[EventSink] = []
+        self._service_sinks: list[ServiceSink] = []
+        self._service_queue: list[ServiceEvent] = []
         self._keys: dict[tuple[str, str], Key] = {}
         self._aliases: dict[tuple[str, str], Alias] = {}
         self._alias_index: dict[tuple[str, str], set[str]] = {}
@@ -199,6 +208,24 @@ class LocalKms:
         """
         with self._lock:
             self._sinks = [s for s in self._sinks if s != sink]
+
+    def add_service_sink(self, sink: ServiceSink) -> None:
+        """Hand every later KMS service event (DeleteKey, RotateKey, DeleteExpiredKeyMaterial) to ``sink``.
+
+        Args:
+            sink: a callable taking one :class:`~kmslab.kms.service_events.ServiceEvent`.
+        """
+        with self._lock:
+            self._service_sinks = [*self._service_sinks, sink]
+
+    def remove_service_sink(self, sink: ServiceSink) -> None:
+        """Stop handing service events to ``sink`` (no error if it was not added).
+
+        Args:
+            sink: a sink passed to :meth:`add_service_sink`.
+        """
+        with self._lock:
+            self._service_sinks = [s for s in self._service_sinks if s != sink]
 
     def advance_time(self, delta: timedelta) -> datetime:
         """Move the engine's clock forward (when the clock supports it).
@@ -293,6 +320,8 @@ class LocalKms:
         except Exception:
             log.exception("internal error in %s (request %s)", operation, ctx.request_id)
             error = KMSInternalException("An internal error occurred.")
+        if self._service_queue:
+            self._emit_service_events()
         if self._sinks:
             self._emit(ctx, params, response, error)
         if error is not None:
@@ -325,6 +354,24 @@ class LocalKms:
                 sink(record)
             except Exception:
                 log.exception("event sink %r failed on %s", sink, ctx.operation)
+
+    def _service_event(self, key: Key, name: str, when: datetime, **details: str | None) -> None:
+        """Queue a service event about a key (sent once the call or sweep that caused it is done)."""
+        if self._service_sinks:
+            self._service_queue.append(
+                ServiceEvent(when, name, key.region, key.account, key.key_id, key.arn, key.origin, **details)
+            )
+
+    def _emit_service_events(self) -> None:
+        with self._lock:
+            events, self._service_queue = self._service_queue, []
+            sinks = self._service_sinks
+        for event in events:
+            for sink in sinks:
+                try:
+                    sink(event)
+                except Exception:
+                    log.exception("service sink %r failed on %s", sink, event.event_name)
 
     def _note_usage(self, ctx: RequestContext) -> None:
         """Record a successful cryptographic operation on each key it used (for GetKeyLastUsage)."""
@@ -398,6 +445,7 @@ class LocalKms:
                     continue
                 if key.deletion_date is not None and key.deletion_date <= now:
                     self._delete_key(ctx, key)
+                    self._service_event(key, DELETE_KEY, key.deletion_date)
                     continue
                 changed = False
                 if key.updating_until is not None and key.updating_until <= now:
@@ -409,6 +457,9 @@ class LocalKms:
                     if backing.material is not None and backing.valid_to is not None and backing.valid_to <= now:
                         backing.material = None
                         changed = True
+                        self._service_event(
+                            key, DELETE_EXPIRED_KEY_MATERIAL, backing.valid_to, key_material_id=backing.material_id
+                        )
                 if changed and not key.all_imported and key.state in ("Enabled", "Disabled"):
                     key.state = "PendingImport"
                 guard = 0
@@ -420,7 +471,16 @@ class LocalKms:
                     and key.rotation_period_days
                     and guard < 1000
                 ):
-                    rotate(ctx, key, "AUTOMATIC", key.next_rotation)
+                    previous = key.current_entry
+                    new = rotate(ctx, key, "AUTOMATIC", key.next_rotation)
+                    self._service_event(
+                        key,
+                        ROTATE_KEY,
+                        key.next_rotation,
+                        rotation_type="AUTOMATIC",
+                        key_material_id=new.material_id,
+                        previous_key_material_id=previous.material_id if previous else None,
+                    )
                     key.next_rotation += timedelta(days=key.rotation_period_days)
                     changed = True
                     guard += 1
@@ -429,6 +489,8 @@ class LocalKms:
             for key in self._keys.values():
                 self._note_deadlines(key)
             self._commit(ctx)
+        if self._service_queue:
+            self._emit_service_events()
 
     def _delete_key(self, ctx: RequestContext, key: Key) -> None:
         """Remove a key whose waiting period is over, with its aliases."""
