@@ -199,3 +199,24 @@ def test_multi_region_rotation_waits_for_every_replica(kms_engine: LocalKms, kms
     back = west.decrypt(CiphertextBlob=blob)
     assert back["Plaintext"] == b"everywhere"
     assert back["KeyMaterialId"] == _rotations(kms, key_id)[1]["KeyMaterialId"]
+
+
+def test_pending_material_and_descriptions_survive_a_restart(tmp_path: Any) -> None:
+    from kmslab.kms import FixedClock
+    from tests.kms.conftest import START
+
+    engine = LocalKms(tmp_path / "kms", clock=FixedClock(START))
+    kms = engine.boto3_client()
+    key_id = _external(kms)
+    import_material(kms, key_id, KeyMaterialDescription="first")
+    import_material(kms, key_id, os.urandom(32), ImportType="NEW_KEY_MATERIAL", KeyMaterialDescription="next")
+    before = _rotations(kms, key_id)
+    engine.close()
+    again = LocalKms(tmp_path / "kms", clock=FixedClock(START))
+    try:
+        after = _rotations(again.boto3_client(), key_id)
+        again.boto3_client().rotate_key_on_demand(KeyId=key_id)
+    finally:
+        again.close()
+    assert after == before
+    assert [r["KeyMaterialState"] for r in after] == ["CURRENT", "PENDING_ROTATION"]

@@ -105,3 +105,19 @@ def test_last_usage_of_an_unknown_key_or_an_alias(kms: Any) -> None:
     with pytest.raises(ClientError) as exc:
         kms.get_key_last_usage(KeyId="alias/usage")
     assert error_of(exc)[0] == "NotFoundException"
+
+
+def test_last_usage_is_written_without_waiting_for_close(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kmslab.kms import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "_USAGE_FLUSH_SECONDS", 0.0)
+    engine = LocalKms(tmp_path / "kms", clock=FixedClock(START))
+    key_id = engine.call("CreateKey", {})["KeyMetadata"]["KeyId"]
+    engine.call("Encrypt", {"KeyId": key_id, "Plaintext": "eA=="}, request_id="req-2")
+    reader = LocalKms(tmp_path / "kms", clock=FixedClock(START))  # as a restart after a crash would see it
+    try:
+        usage = reader.call("GetKeyLastUsage", {"KeyId": key_id})["KeyLastUsage"]
+    finally:
+        reader.close()
+        engine.close()
+    assert usage["Operation"] == "Encrypt" and usage["KmsRequestId"] == "req-2"
