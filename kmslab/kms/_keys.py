@@ -44,6 +44,25 @@ def alias_arn(region: str, account: str, name: str) -> str:
     return f"arn:aws:kms:{region}:{account}:{name}"
 
 
+_UUID4_CLEAR = ~((0xF << 76) | (0x3 << 62))
+_UUID4_SET = (0x4 << 76) | (0x2 << 62)
+
+
+def uuid_text(value: int | str) -> str:
+    """Return a 128-bit number as a version-4 UUID's text (text is returned as it is).
+
+    Args:
+        value: 128 random bits, or a UUID already in text form.
+
+    Returns:
+        ``xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx``.
+    """
+    if isinstance(value, str):
+        return value
+    h = f"{(value & _UUID4_CLEAR) | _UUID4_SET:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def _ts(value: datetime | None) -> float | None:
     return None if value is None else value.timestamp()
 
@@ -81,7 +100,8 @@ class BackingKey:
 class Key:
     """A KMS key in one region (a multi-Region replica is a separate record with the same key ID).
 
-    ``last_usage`` is the last successful cryptographic use (operation, time, request ID) and
+    ``last_usage`` is the last successful cryptographic use (operation, time, request ID, CloudTrail
+    event ID) and
     ``usage_since`` when tracking began (GetKeyLastUsage's TrackingStartDate); ``updating_until``
     ends the transient ``Updating`` state of an UpdatePrimaryRegion.
     """
@@ -109,7 +129,7 @@ class Key:
     grants: dict[str, dict[str, Any]] = field(default_factory=dict)
     import_fingerprint: str | None = field(default=None, repr=False)
     updating_until: datetime | None = None
-    last_usage: tuple[str, datetime, str] | None = None
+    last_usage: tuple[str, datetime, str, int | str] | None = None
     usage_since: datetime | None = None
     _arn: str = field(init=False, repr=False, compare=False)
 
@@ -133,6 +153,10 @@ class Key:
     @property
     def current(self) -> BackingKey | None:
         """The current backing key, or None when the key has no usable material."""
+        backing = self.backing
+        if backing and not backing[-1].pending:  # the usual case, on every cryptographic call
+            last = backing[-1]
+            return last if last.material is not None else None
         entry = self.current_entry
         if entry is None or entry.material is None:
             return None
@@ -231,7 +255,12 @@ def key_to_doc(key: Key, seal: Seal) -> dict[str, Any]:
         "import_fingerprint": key.import_fingerprint,
         "last_usage": None
         if key.last_usage is None
-        else {"operation": key.last_usage[0], "time": _ts(key.last_usage[1]), "request_id": key.last_usage[2]},
+        else {
+            "operation": key.last_usage[0],
+            "time": _ts(key.last_usage[1]),
+            "request_id": key.last_usage[2],
+            "event_id": uuid_text(key.last_usage[3]),
+        },
         "usage_since": _ts(key.usage_since),
         "updating_until": _ts(key.updating_until),
     }
@@ -292,12 +321,12 @@ def key_from_doc(doc: dict[str, Any], unseal: Unseal) -> Key:
     )
 
 
-def _usage_from_doc(doc: dict[str, Any] | None) -> tuple[str, datetime, str] | None:
+def _usage_from_doc(doc: dict[str, Any] | None) -> tuple[str, datetime, str, int | str] | None:
     if not doc:
         return None
     when = _dt(doc["time"])
     assert when is not None
-    return str(doc["operation"]), when, str(doc["request_id"])
+    return str(doc["operation"]), when, str(doc["request_id"]), str(doc.get("event_id") or "")
 
 
 def alias_to_doc(alias: Alias) -> dict[str, Any]:

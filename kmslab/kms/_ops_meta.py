@@ -6,6 +6,7 @@ from typing import Any
 
 from kmslab.kms import policy as _policy
 from kmslab.kms._context import RequestContext, ts
+from kmslab.kms._keys import uuid_text
 from kmslab.kms._views import paginate
 from kmslab.kms.errors import LimitExceededException, NotFoundException, TagException
 
@@ -125,8 +126,10 @@ def get_key_last_usage(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]
     ctx.authorize("kms:GetKeyLastUsage", key)
     usage: dict[str, Any] = {}
     if key.last_usage is not None:
-        operation, when, request_id = key.last_usage
+        operation, when, request_id, event_id = key.last_usage
         usage = {"Operation": operation, "Timestamp": ts(when), "KmsRequestId": request_id}
+        if event_id:  # the eventID of the call's CloudTrail record (the engine hands it to the trail)
+            usage["CloudTrailEventId"] = uuid_text(event_id)
     since = key.usage_since or key.created
     return {
         "KeyId": key.arn,

@@ -9,10 +9,11 @@ action, and hands one :class:`~kmslab.kms.seams.ApiCall` per call to its event s
 
 from __future__ import annotations
 
+import functools
 import logging
+import random
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from kmslab.kms import _model
 from kmslab.kms._context import RequestContext
-from kmslab.kms._keys import Alias, Key, alias_from_doc, alias_to_doc, key_from_doc, key_to_doc
+from kmslab.kms._keys import Alias, Key, alias_from_doc, alias_to_doc, key_from_doc, key_to_doc, uuid_text
 from kmslab.kms._ops_agreement import OPS as _AGREEMENT_OPS
 from kmslab.kms._ops_crypto import OPS as _CRYPTO_OPS
 from kmslab.kms._ops_custom_stores import OPS as _CUSTOM_STORE_OPS
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from botocore.client import BaseClient
 
 log = logging.getLogger(__name__)
+_random = random.Random()  # noqa: S311 - identifiers, not secrets
 
 Operation = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
 
@@ -124,6 +126,20 @@ _TRACKED = frozenset(
 )
 # Last-usage records are written with the next change, on close, or at most this often (seconds).
 _USAGE_FLUSH_SECONDS = 1.0
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_ref(arn: str) -> tuple[str, str]:
+    """(region, key ID) of a key ARN."""
+    return arn.split(":", 4)[3], arn.rsplit("/", 1)[1]
+
+
+def _event_id() -> str:
+    """A random version-4 UUID in text form, for request IDs; cheaper than ``str(uuid.uuid4())``.
+
+    Identifiers, not secrets: a fast non-cryptographic generator is enough on the per-call path.
+    """
+    return uuid_text(_random.getrandbits(128))
 
 
 class LocalKms:
@@ -299,10 +315,11 @@ class LocalKms:
             caller if caller is not None else Caller.root(self.account),
             region or self.region,
             now,
-            request_id or str(uuid.uuid4()),
+            request_id or _event_id(),
         )
         response: dict[str, Any] | None = None
         error: KmsError | None = None
+        event_id: int | None = None
         try:
             if self._next_deadline is not None and now >= self._next_deadline:
                 self._sweep(now)
@@ -314,7 +331,8 @@ class LocalKms:
                     response = handler(ctx, parsed)
                     self._commit(ctx)
             if operation in _TRACKED:
-                self._note_usage(ctx)
+                event_id = _random.getrandbits(128)  # the call's CloudTrail eventID, as text only when read
+                self._note_usage(ctx, event_id)
         except KmsError as exc:
             error = exc
         except Exception:
@@ -323,7 +341,7 @@ class LocalKms:
         if self._service_queue:
             self._emit_service_events()
         if self._sinks:
-            self._emit(ctx, params, response, error)
+            self._emit(ctx, params, response, error, event_id)
         if error is not None:
             raise error
         assert response is not None
@@ -332,7 +350,12 @@ class LocalKms:
     # -- internals used by operations -----------------------------------------------------
 
     def _emit(
-        self, ctx: RequestContext, params: Mapping[str, Any], response: dict[str, Any] | None, error: KmsError | None
+        self,
+        ctx: RequestContext,
+        params: Mapping[str, Any],
+        response: dict[str, Any] | None,
+        error: KmsError | None,
+        event_id: int | None = None,
     ) -> None:
         if not self._sinks:
             return
@@ -348,6 +371,7 @@ class LocalKms:
             error_code=None if error is None else error.code,
             error_message=None if error is None else error.message,
             key_arns=tuple(ctx.key_arns),
+            event_id=None if event_id is None else uuid_text(event_id),
         )
         for sink in self._sinks:
             try:
@@ -373,14 +397,16 @@ class LocalKms:
                 except Exception:
                     log.exception("service sink %r failed on %s", sink, event.event_name)
 
-    def _note_usage(self, ctx: RequestContext) -> None:
+    def _note_usage(self, ctx: RequestContext, event_id: int) -> None:
         """Record a successful cryptographic operation on each key it used (for GetKeyLastUsage)."""
+        usage = (ctx.operation, ctx.now, ctx.request_id, event_id)
+        keys, dirty = self._keys, self._usage_dirty
         for arn in ctx.key_arns:
-            region, key_id = arn.split(":", 4)[3], arn.rsplit("/", 1)[1]
-            key = self._keys.get((region, key_id))
+            ref = _key_ref(arn)
+            key = keys.get(ref)
             if key is not None:
-                key.last_usage = (ctx.operation, ctx.now, ctx.request_id)
-                self._usage_dirty.add((region, key_id))
+                key.last_usage = usage
+                dirty.add(ref)
         if time.monotonic() - self._usage_flushed >= _USAGE_FLUSH_SECONDS:
             try:
                 with self._lock:

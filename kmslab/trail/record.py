@@ -390,7 +390,7 @@ def to_cloudtrail_record(call: ApiCall, *, event_id: str | None = None) -> dict[
 
     Args:
         call: the answered request, success or failure.
-        event_id: the event ID to use; a fresh UUID4 when None.
+        event_id: the event ID to use; when None, the one the engine gave the call, else a fresh UUID4.
 
     Returns:
         A JSON-ready dict with CloudTrail's field names, in CloudTrail's order.
@@ -413,7 +413,7 @@ def to_cloudtrail_record(call: ApiCall, *, event_id: str | None = None) -> dict[
     record["requestParameters"] = request_parameters(call.operation, call.request)
     record["responseElements"] = None if call.error_code else response_elements(call.operation, call.response)
     record["requestID"] = call.request_id
-    record["eventID"] = event_id or str(uuid.uuid4())
+    record["eventID"] = event_id or call.event_id or str(uuid.uuid4())
     record["readOnly"] = call.operation in READ_ONLY_OPERATIONS
     if call.key_arns:
         record["resources"] = [

@@ -80,7 +80,9 @@ def test_last_usage_survives_a_restart(tmp_path: Path) -> None:
         "Operation": "GenerateDataKey",
         "Timestamp": (START + timedelta(minutes=5)).timestamp(),
         "KmsRequestId": "req-1",
+        "CloudTrailEventId": usage["CloudTrailEventId"],
     }
+    assert len(usage["CloudTrailEventId"]) == 36
 
 
 @covers("GetKeyLastUsage", aspect="states")
@@ -121,3 +123,17 @@ def test_last_usage_is_written_without_waiting_for_close(tmp_path: Path, monkeyp
         reader.close()
         engine.close()
     assert usage["Operation"] == "Encrypt" and usage["KmsRequestId"] == "req-2"
+
+
+def test_cloudtrail_event_id_is_the_event_id_of_the_calls_record(kms_engine: LocalKms, kms: Any) -> None:
+    from kmslab.kms.seams import ApiCall
+    from kmslab.trail import to_cloudtrail_record
+
+    calls: list[ApiCall] = []
+    kms_engine.add_sink(calls.append)
+    key_id = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"]
+    kms.generate_mac(KeyId=key_id, Message=b"m", MacAlgorithm="HMAC_SHA_256")
+    record = to_cloudtrail_record(next(c for c in calls if c.operation == "GenerateMac"))
+    usage = kms.get_key_last_usage(KeyId=key_id)["KeyLastUsage"]
+    assert usage["CloudTrailEventId"] == record["eventID"]
+    assert usage["KmsRequestId"] == record["requestID"]
