@@ -187,6 +187,11 @@ READ_ONLY_OPERATIONS = frozenset(
     }
 )
 
+#: operations whose records carry the key ARN in ``responseElements.keyId`` although the API returns
+#: nothing: AWS's CloudTrail entries recorded on or after December 2022 do (DeleteKey, KMS's own
+#: service event, gets the same in :func:`kmslab.trail.events.service_event_record`).
+_KEY_ARN_RESPONSE = frozenset({"DisableKey"})
+
 #: operations that always log their algorithm, even when the request left it to the default.
 _DEFAULT_ALGORITHM = {"Encrypt": "EncryptionAlgorithm", "Decrypt": "EncryptionAlgorithm"}
 
@@ -412,6 +417,8 @@ def to_cloudtrail_record(call: ApiCall, *, event_id: str | None = None) -> dict[
         record["errorMessage"] = call.error_message or ""
     record["requestParameters"] = request_parameters(call.operation, call.request)
     record["responseElements"] = None if call.error_code else response_elements(call.operation, call.response)
+    if call.operation in _KEY_ARN_RESPONSE and not call.error_code and call.key_arns:
+        record["responseElements"] = {"keyId": call.key_arns[0]}
     record["requestID"] = call.request_id
     record["eventID"] = event_id or call.event_id or str(uuid.uuid4())
     record["readOnly"] = call.operation in READ_ONLY_OPERATIONS

@@ -220,3 +220,15 @@ def test_request_field_lists_name_model_members(operation: str) -> None:
     model = service_model()
     members = model["shapes"][model["operations"][operation]["input"]["shape"]]["members"]
     assert set(REQUEST_FIELDS[operation]) <= set(members)
+
+
+def test_disable_key_records_carry_the_key_arn_in_response_elements(kms_engine: LocalKms) -> None:
+    calls: list[ApiCall] = []
+    kms = kms_engine.boto3_client()
+    key = kms.create_key()["KeyMetadata"]
+    kms_engine.add_sink(calls.append)
+    kms.disable_key(KeyId=key["KeyId"])
+    kms.enable_key(KeyId=key["KeyId"])
+    records = {c.operation: to_cloudtrail_record(c) for c in calls}
+    assert records["DisableKey"]["responseElements"] == {"keyId": key["Arn"]}
+    assert records["EnableKey"]["responseElements"] is None
