@@ -75,9 +75,11 @@ ALLOWED: dict[str, frozenset[str]] = {
             "UpdateKeyDescription",
             "GetParametersForImport",
             "ImportKeyMaterial",
-            "DeleteImportedKeyMaterial",
         )
     },
+    # "When the specified KMS key is in the PendingDeletion state, this operation does not change the KMS
+    # key's state. Otherwise, it changes the KMS key's state to PendingImport." (DeleteImportedKeyMaterial)
+    "DeleteImportedKeyMaterial": frozenset({ENABLED, DISABLED, PENDING_IMPORT, PENDING_DELETION, UPDATING}),
     "ScheduleKeyDeletion": frozenset({ENABLED, DISABLED, PENDING_IMPORT}),
     "EnableKeyRotation": frozenset({ENABLED}),
     "DisableKeyRotation": frozenset({ENABLED}),
