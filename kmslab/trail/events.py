@@ -13,7 +13,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from kmslab.kms.service_events import ServiceEvent
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 DETAIL_TYPE = "AWS API Call via CloudTrail"
+#: the detail-type EventBridge gives a CloudTrail record whose eventType is AwsServiceEvent.
+SERVICE_EVENT_DETAIL_TYPE = "AWS Service Event via CloudTrail"
 
 EventHandler = Callable[[dict[str, Any]], object]
 
@@ -33,13 +35,14 @@ def to_eventbridge_event(record: Mapping[str, Any]) -> dict[str, Any]:
 
     Returns:
         ``{"version": "0", "id", "detail-type": "AWS API Call via CloudTrail", "source": "aws.<service>",
-        "account", "time", "region", "resources": [], "detail": record}``.
+        "account", "time", "region", "resources": [], "detail": record}`` ("AWS Service Event via
+        CloudTrail" for a record of ``eventType`` AwsServiceEvent).
     """
     source = str(record.get("eventSource", "kms.amazonaws.com")).removesuffix(".amazonaws.com")
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
-        "detail-type": DETAIL_TYPE,
+        "detail-type": SERVICE_EVENT_DETAIL_TYPE if record.get("eventType") == "AwsServiceEvent" else DETAIL_TYPE,
         "source": f"aws.{source}",
         "account": record.get("recipientAccountId", ""),
         "time": record.get("eventTime", ""),
@@ -257,3 +260,38 @@ def service_eventbridge_event(event: ServiceEvent) -> dict[str, Any]:
         "resources": [event.key_arn],
         "detail": detail,
     }
+
+
+class _Recorder(Protocol):
+    bus: EventBus
+
+    def record(self, record: dict[str, Any]) -> None: ...
+
+
+class _ServiceEngine(Protocol):
+    def add_service_sink(self, sink: Callable[[ServiceEvent], object]) -> None: ...
+
+
+def attach_service_events(kms: _ServiceEngine, recorder: _Recorder) -> Callable[[ServiceEvent], None]:
+    """Record KMS's own service events in a trail and publish their EventBridge events on its bus.
+
+    Each service event becomes a CloudTrail record (written with the API-call records, and published as
+    "AWS Service Event via CloudTrail") and, directly, its ``aws.kms`` event (``KMS CMK Deletion``, ...).
+
+    Args:
+        kms: the engine (:class:`kmslab.kms.LocalKms`).
+        recorder: a :class:`kmslab.trail.TrailRecorder` (anything with ``record`` and ``bus``).
+
+    Returns:
+        The sink that was added (for ``remove_service_sink``).
+    """
+
+    def sink(event: ServiceEvent) -> None:
+        try:
+            recorder.record(service_event_record(event))
+            recorder.bus.publish(service_eventbridge_event(event))
+        except Exception:  # a sink must not break the engine's sweep
+            _LOGGER.exception("could not record KMS service event %s", event.event_name)
+
+    kms.add_service_sink(sink)
+    return sink

@@ -100,3 +100,29 @@ def test_no_service_sink_no_events_kept(kms_engine: LocalKms, kms: Any, clock: F
     events = _collect(kms_engine)
     kms.rotate_key_on_demand(KeyId=kms.create_key()["KeyMetadata"]["KeyId"])
     assert len(events) == 1
+
+
+def test_attached_to_a_trail_recorder_the_events_land_in_the_trail_and_on_the_bus(
+    kms_engine: LocalKms, kms: Any, clock: FixedClock, tmp_path: Any
+) -> None:
+    from kmslab.trail import TrailRecorder
+    from kmslab.trail.events import attach_service_events
+
+    recorder = TrailRecorder(tmp_path / "trail", account=kms_engine.account, background=False)
+    kms_engine.add_sink(recorder)
+    attach_service_events(kms_engine, recorder)
+    deletions: list[dict[str, Any]] = []
+    via_trail: list[dict[str, Any]] = []
+    recorder.bus.subscribe(deletions.append, pattern={"source": ["aws.kms"], "detail-type": ["KMS CMK Deletion"]})
+    recorder.bus.subscribe(via_trail.append, pattern={"detail-type": ["AWS Service Event via CloudTrail"]})
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+    clock.advance(timedelta(days=8))
+    kms.list_keys()
+    records = [(r["eventName"], r["eventType"]) for r in recorder.records()]
+    written = recorder.flush()
+    recorder.close()
+    assert [e["detail"]["key-id"] for e in deletions] == [key_id]
+    assert [e["detail"]["eventName"] for e in via_trail] == ["DeleteKey"]
+    assert ("DeleteKey", "AwsServiceEvent") in records and ("ScheduleKeyDeletion", "AwsApiCall") in records
+    assert written  # the service event is written to the trail files with the API calls
