@@ -9,17 +9,14 @@ action, and hands one :class:`~kmslab.kms.seams.ApiCall` per call to its event s
 
 from __future__ import annotations
 
-import functools
 import logging
-import random
 import threading
-import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kmslab.kms import _model
+from kmslab.kms import _model, _usage
 from kmslab.kms._context import RequestContext
 from kmslab.kms._keys import Alias, Key, alias_from_doc, alias_to_doc, key_from_doc, key_to_doc, uuid_text
 from kmslab.kms._ops_agreement import OPS as _AGREEMENT_OPS
@@ -48,6 +45,7 @@ from kmslab.kms.service_events import (
     DELETE_KEY,
     ROTATE_KEY,
     ServiceEvent,
+    ServiceEventHub,
     ServiceSink,
 )
 
@@ -55,7 +53,6 @@ if TYPE_CHECKING:
     from botocore.client import BaseClient
 
 log = logging.getLogger(__name__)
-_random = random.Random()  # noqa: S311 - identifiers, not secrets
 
 Operation = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
 
@@ -105,43 +102,6 @@ _READ_ONLY = frozenset(
 )
 
 
-# Successful operations GetKeyLastUsage reports (botocore's KeyLastUsageTrackingOperation).
-_TRACKED = frozenset(
-    {
-        "Decrypt",
-        "DeriveSharedSecret",
-        "Encrypt",
-        "GenerateDataKey",
-        "GenerateDataKeyPair",
-        "GenerateDataKeyPairWithoutPlaintext",
-        "GenerateDataKeyWithoutPlaintext",
-        "GenerateMac",
-        "ReEncrypt",
-        "Sign",
-        "Verify",
-        "VerifyMac",
-        "Encapsulate",
-        "Decapsulate",
-    }
-)
-# Last-usage records are written with the next change, on close, or at most this often (seconds).
-_USAGE_FLUSH_SECONDS = 1.0
-
-
-@functools.lru_cache(maxsize=4096)
-def _key_ref(arn: str) -> tuple[str, str]:
-    """(region, key ID) of a key ARN."""
-    return arn.split(":", 4)[3], arn.rsplit("/", 1)[1]
-
-
-def _event_id() -> str:
-    """A random version-4 UUID in text form, for request IDs; cheaper than ``str(uuid.uuid4())``.
-
-    Identifiers, not secrets: a fast non-cryptographic generator is enough on the per-call path.
-    """
-    return uuid_text(_random.getrandbits(128))
-
-
 class LocalKms:
     """An AWS KMS endpoint in process.
 
@@ -172,14 +132,12 @@ class LocalKms:
         self._authorizer: Authorizer = authorizer if authorizer is not None else AllowAll()
         self._lock = threading.RLock()
         self._sinks: list[EventSink] = []
-        self._service_sinks: list[ServiceSink] = []
-        self._service_queue: list[ServiceEvent] = []
+        self._service = ServiceEventHub()
         self._keys: dict[tuple[str, str], Key] = {}
         self._aliases: dict[tuple[str, str], Alias] = {}
         self._alias_index: dict[tuple[str, str], set[str]] = {}
         self._next_deadline: datetime | None = None
-        self._usage_dirty: set[tuple[str, str]] = set()
-        self._usage_flushed = time.monotonic()
+        self._usage = _usage.UsageLog()
         self._store = Store(data_dir)
         self._grant_token_key = self._store.subkey(b"grant-token")
         self._import_token_key = self._store.subkey(b"import-token")
@@ -231,8 +189,7 @@ class LocalKms:
         Args:
             sink: a callable taking one :class:`~kmslab.kms.service_events.ServiceEvent`.
         """
-        with self._lock:
-            self._service_sinks = [*self._service_sinks, sink]
+        self._service.add(sink)
 
     def remove_service_sink(self, sink: ServiceSink) -> None:
         """Stop handing service events to ``sink`` (no error if it was not added).
@@ -240,8 +197,7 @@ class LocalKms:
         Args:
             sink: a sink passed to :meth:`add_service_sink`.
         """
-        with self._lock:
-            self._service_sinks = [s for s in self._service_sinks if s != sink]
+        self._service.remove(sink)
 
     def advance_time(self, delta: timedelta) -> datetime:
         """Move the engine's clock forward (when the clock supports it).
@@ -315,7 +271,7 @@ class LocalKms:
             caller if caller is not None else Caller.root(self.account),
             region or self.region,
             now,
-            request_id or _event_id(),
+            request_id or _usage.new_request_id(),
         )
         response: dict[str, Any] | None = None
         error: KmsError | None = None
@@ -330,16 +286,17 @@ class LocalKms:
                 with self._lock:
                     response = handler(ctx, parsed)
                     self._commit(ctx)
-            if operation in _TRACKED:
-                event_id = _random.getrandbits(128)  # the call's CloudTrail eventID, as text only when read
-                self._note_usage(ctx, event_id)
+            if operation in _usage.TRACKED:
+                event_id = _usage.new_event_number()  # the call's CloudTrail eventID, as text only when read
+                if self._usage.note(self._keys, ctx, event_id):
+                    self._flush_usage_quietly()
         except KmsError as exc:
             error = exc
         except Exception:
             log.exception("internal error in %s (request %s)", operation, ctx.request_id)
             error = KMSInternalException("An internal error occurred.")
-        if self._service_queue:
-            self._emit_service_events()
+        if self._service.pending:
+            self._service.deliver()
         if self._sinks:
             self._emit(ctx, params, response, error, event_id)
         if error is not None:
@@ -380,57 +337,31 @@ class LocalKms:
                 log.exception("event sink %r failed on %s", sink, ctx.operation)
 
     def _service_event(self, key: Key, name: str, when: datetime, **details: str | None) -> None:
-        """Queue a service event about a key (sent once the call or sweep that caused it is done)."""
-        if self._service_sinks:
-            self._service_queue.append(
-                ServiceEvent(when, name, key.region, key.account, key.key_id, key.arn, key.origin, **details)
-            )
+        """Queue a service event about a key (delivered once the call or sweep that caused it is done)."""
+        self._service.queue(
+            lambda: ServiceEvent(when, name, key.region, key.account, key.key_id, key.arn, key.origin, **details)
+        )
 
-    def _emit_service_events(self) -> None:
-        with self._lock:
-            events, self._service_queue = self._service_queue, []
-            sinks = self._service_sinks
-        for event in events:
-            for sink in sinks:
-                try:
-                    sink(event)
-                except Exception:
-                    log.exception("service sink %r failed on %s", sink, event.event_name)
-
-    def _note_usage(self, ctx: RequestContext, event_id: int) -> None:
-        """Record a successful cryptographic operation on each key it used (for GetKeyLastUsage)."""
-        usage = (ctx.operation, ctx.now, ctx.request_id, event_id)
-        keys, dirty = self._keys, self._usage_dirty
-        for arn in ctx.key_arns:
-            ref = _key_ref(arn)
-            key = keys.get(ref)
-            if key is not None:
-                key.last_usage = usage
-                dirty.add(ref)
-        if time.monotonic() - self._usage_flushed >= _USAGE_FLUSH_SECONDS:
-            try:
-                with self._lock:
-                    self._flush_usage()
-            except Exception:  # the call itself succeeded; the record is written with the next change
-                log.exception("could not write last-usage records")
+    def _flush_usage_quietly(self) -> None:
+        try:
+            with self._lock:
+                self._flush_usage()
+        except Exception:  # the call itself succeeded; the stamps are written with the next change
+            log.exception("could not write last-usage records")
 
     def _flush_usage(self) -> None:
         """Write the keys whose last usage changed since the last write (under the lock)."""
-        self._usage_flushed = time.monotonic()
-        if not self._usage_dirty:
-            return
-        dirty, self._usage_dirty = self._usage_dirty, set()
-        keys = [self._keys[k] for k in dirty if k in self._keys]
-        self._store.write(keys=[key_to_doc(key, self._store.seal) for key in keys])
+        refs = self._usage.take()
+        keys = [self._keys[ref] for ref in refs if ref in self._keys]
+        if keys:
+            self._store.write(keys=[key_to_doc(key, self._store.seal) for key in keys])
 
     def _commit(self, ctx: RequestContext) -> None:
-        if self._usage_dirty:
-            for ref in list(self._usage_dirty):
+        if self._usage:
+            for ref in self._usage.take():
                 key = self._keys.get(ref)
                 if key is not None and ref not in ctx.deleted_keys:
                     ctx.dirty_keys.setdefault(ref, key)
-            self._usage_dirty.clear()
-            self._usage_flushed = time.monotonic()
         if not (ctx.dirty_keys or ctx.deleted_keys or ctx.dirty_aliases or ctx.deleted_aliases):
             return
         self._store.write(
@@ -515,8 +446,8 @@ class LocalKms:
             for key in self._keys.values():
                 self._note_deadlines(key)
             self._commit(ctx)
-        if self._service_queue:
-            self._emit_service_events()
+        if self._service.pending:
+            self._service.deliver()
 
     def _delete_key(self, ctx: RequestContext, key: Key) -> None:
         """Remove a key whose waiting period is over, with its aliases."""

@@ -13,9 +13,13 @@ The engine hands a :class:`ServiceEvent` to each service sink (:meth:`LocalKms.a
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+
+_LOG = logging.getLogger(__name__)
 
 DELETE_KEY = "DeleteKey"
 ROTATE_KEY = "RotateKey"
@@ -57,3 +61,61 @@ class ServiceEvent:
 
 
 ServiceSink = Callable[[ServiceEvent], object]
+
+
+class ServiceEventHub:
+    """The engine's service sinks and the events waiting for them.
+
+    Events are queued while the engine holds its lock (during a sweep or a request) and handed
+    to the sinks afterwards, so a slow or failing sink never blocks or breaks the engine.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sinks: tuple[ServiceSink, ...] = ()
+        self._queue: list[ServiceEvent] = []
+
+    def add(self, sink: ServiceSink) -> None:
+        """Hand every later event to ``sink``.
+
+        Args:
+            sink: a callable taking one :class:`ServiceEvent`.
+        """
+        with self._lock:
+            self._sinks = (*self._sinks, sink)
+
+    def remove(self, sink: ServiceSink) -> None:
+        """Stop handing events to ``sink`` (no error if it was not added).
+
+        Args:
+            sink: a sink given to :meth:`add`.
+        """
+        with self._lock:
+            self._sinks = tuple(s for s in self._sinks if s != sink)
+
+    def queue(self, event: Callable[[], ServiceEvent]) -> None:
+        """Queue an event, built only when a sink will receive it.
+
+        Args:
+            event: builds the event.
+        """
+        if self._sinks:
+            with self._lock:
+                self._queue.append(event())
+
+    @property
+    def pending(self) -> int:
+        """How many events wait to be handed out."""
+        return len(self._queue)
+
+    def deliver(self) -> None:
+        """Hand every queued event to every sink (a failing sink is logged and skipped)."""
+        with self._lock:
+            events, self._queue = self._queue, []
+            sinks = self._sinks
+        for event in events:
+            for sink in sinks:
+                try:
+                    sink(event)
+                except Exception:
+                    _LOG.exception("service sink %r failed on %s", sink, event.event_name)

@@ -267,6 +267,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-
-__all__ = ["OperationRow", "SpecRow", "main", "operation_rows", "render", "spec_rows"]

@@ -110,9 +110,9 @@ def test_last_usage_of_an_unknown_key_or_an_alias(kms: Any) -> None:
 
 
 def test_last_usage_is_written_without_waiting_for_close(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from kmslab.kms import engine as engine_module
+    from kmslab.kms import _usage
 
-    monkeypatch.setattr(engine_module, "_USAGE_FLUSH_SECONDS", 0.0)
+    monkeypatch.setattr(_usage, "FLUSH_SECONDS", 0.0)
     engine = LocalKms(tmp_path / "kms", clock=FixedClock(START))
     key_id = engine.call("CreateKey", {})["KeyMetadata"]["KeyId"]
     engine.call("Encrypt", {"KeyId": key_id, "Plaintext": "eA=="}, request_id="req-2")

@@ -96,7 +96,7 @@ def test_no_service_sink_no_events_kept(kms_engine: LocalKms, kms: Any, clock: F
     kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
     clock.advance(timedelta(days=8))
     kms.list_keys()
-    assert kms_engine._service_queue == []
+    assert kms_engine._service.pending == 0
     events = _collect(kms_engine)
     kms.rotate_key_on_demand(KeyId=kms.create_key()["KeyMetadata"]["KeyId"])
     assert len(events) == 1
