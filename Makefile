@@ -10,7 +10,7 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: install lab test lint format typecheck synth check-aws bench soak clean guide guide-build chromium
+.PHONY: install lab test lint format typecheck synth check-aws bench soak parity clean guide guide-build chromium
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -75,6 +75,10 @@ bench: install
 SOAK_KILLS ?= 50
 soak: install
 	$(PY) tests/soak/soak.py --kills $(SOAK_KILLS)
+
+## parity: regenerate the local KMS parity scorecard (workshop/parity.md) from botocore's KMS model
+parity: install
+	$(PY) -m tests.kms.parity --write workshop/parity.md
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out site workshop/_screenshots .pytest_cache .mypy_cache .ruff_cache

@@ -22,9 +22,15 @@ round is printed next to it. Targets: ours >= 2.5x moto and >= 0.8x ceiling (bes
 figures (``trail/ceiling``, ``trail/ours``) are reported next to them.
 Not a test: it prints figures and exits 0.
 
+A second section (``--modern``, or ``--modern-only``) measures Sign/Verify with ECC P-256, Ed25519 and
+ML-DSA-65 keys and Encapsulate/Decapsulate with an ML-KEM-768 key, through boto3 against our endpoint,
+each next to the same operation computed in-process with ``cryptography`` (the floor: no HTTP, no
+SigV4, no JSON), printed as a ratio. Best and median of the rounds, measured in the same run.
+
 Usage::
 
     .venv/bin/python bench/kms_endpoint.py              # about 30 s
+    .venv/bin/python bench/kms_endpoint.py --modern-only
     .venv/bin/python bench/kms_endpoint.py --in-process
     .venv/bin/python bench/kms_endpoint.py --calls 200 --rounds 4 --threads 4
 """
@@ -358,6 +364,120 @@ def report(results: Rounds, label: str) -> bool:
     return met
 
 
+# -- modern key types: boto3 through our endpoint vs cryptography in process ------------------------------
+
+MODERN_MESSAGE = b"m" * 256
+
+# (label, KeySpec, KeyUsage, algorithm) of each modern case.
+MODERN_CASES = (
+    ("ECC P-256 (ECDSA_SHA_256)", "ECC_NIST_P256", "SIGN_VERIFY", "ECDSA_SHA_256"),
+    ("Ed25519 (ED25519_SHA_512)", "ECC_NIST_EDWARDS25519", "SIGN_VERIFY", "ED25519_SHA_512"),
+    ("ML-DSA-65 (ML_DSA_SHAKE_256)", "ML_DSA_65", "SIGN_VERIFY", "ML_DSA_SHAKE_256"),
+    ("ML-KEM-768 (ML_KEM)", "ML_KEM_768", "ENCAPSULATE_DECAPSULATE", "ML_KEM"),
+)
+
+
+def modern_calls(client: Any, spec: str, usage: str, algorithm: str) -> dict[str, Callable[[], Any]]:
+    """Return the two boto3 calls of a case (Sign/Verify or Encapsulate/Decapsulate) on a fresh key."""
+    key_id = client.create_key(KeySpec=spec, KeyUsage=usage)["KeyMetadata"]["KeyId"]
+    if usage == "SIGN_VERIFY":
+        signature = client.sign(KeyId=key_id, Message=MODERN_MESSAGE, SigningAlgorithm=algorithm)["Signature"]
+        return {
+            "Sign": lambda: client.sign(KeyId=key_id, Message=MODERN_MESSAGE, SigningAlgorithm=algorithm),
+            "Verify": lambda: client.verify(
+                KeyId=key_id, Message=MODERN_MESSAGE, Signature=signature, SigningAlgorithm=algorithm
+            ),
+        }
+    blob = client.encapsulate(KeyId=key_id, EncapsulationAlgorithm=algorithm)["SharedSecretCiphertextBlob"]
+    return {
+        "Encapsulate": lambda: client.encapsulate(KeyId=key_id, EncapsulationAlgorithm=algorithm),
+        "Decapsulate": lambda: client.decapsulate(
+            KeyId=key_id, EncapsulationAlgorithm=algorithm, SharedSecretCiphertextBlob=blob
+        ),
+    }
+
+
+def floor_calls(spec: str) -> dict[str, Callable[[], Any]]:
+    """Return the same two operations computed in process with ``cryptography`` on a local key."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem
+
+    if spec == "ECC_NIST_P256":
+        p256 = ec.generate_private_key(ec.SECP256R1())
+        signature = p256.sign(MODERN_MESSAGE, ec.ECDSA(hashes.SHA256()))
+        return {
+            "Sign": lambda: p256.sign(MODERN_MESSAGE, ec.ECDSA(hashes.SHA256())),
+            "Verify": lambda: p256.public_key().verify(signature, MODERN_MESSAGE, ec.ECDSA(hashes.SHA256())),
+        }
+    if spec == "ECC_NIST_EDWARDS25519":
+        edwards = ed25519.Ed25519PrivateKey.generate()
+        signature = edwards.sign(MODERN_MESSAGE)
+        return {
+            "Sign": lambda: edwards.sign(MODERN_MESSAGE),
+            "Verify": lambda: edwards.public_key().verify(signature, MODERN_MESSAGE),
+        }
+    if spec == "ML_DSA_65":
+        dsa = mldsa.MLDSA65PrivateKey.generate()
+        signature = dsa.sign(MODERN_MESSAGE)
+        return {
+            "Sign": lambda: dsa.sign(MODERN_MESSAGE),
+            "Verify": lambda: dsa.public_key().verify(signature, MODERN_MESSAGE),
+        }
+    kem = mlkem.MLKEM768PrivateKey.generate()
+    _, blob = kem.public_key().encapsulate()
+    return {"Encapsulate": lambda: kem.public_key().encapsulate(), "Decapsulate": lambda: kem.decapsulate(blob)}
+
+
+def _rate_of(function: Callable[[], Any], calls: int) -> float:
+    started = time.perf_counter()
+    for _ in range(calls):
+        function()
+    return calls / (time.perf_counter() - started)
+
+
+def measure_modern(url: str, calls: int, rounds: int, progress: Callable[[str], None]) -> Rounds:
+    """Return calls/s per round for (``endpoint``|``floor``, "<case> <operation>"), taking turns each round."""
+    client = make_client(url)
+    pairs = []
+    for label, spec, usage, algorithm in MODERN_CASES:
+        ours_calls, floor = modern_calls(client, spec, usage, algorithm), floor_calls(spec)
+        for operation, function in ours_calls.items():
+            pairs.append((f"{label} {operation}", function, floor[operation]))
+    for _, endpoint_call, floor_call in pairs:  # warm-up
+        for _ in range(10):
+            endpoint_call()
+            floor_call()
+    results: Rounds = {}
+    for round_number in range(1, rounds + 1):
+        for name, endpoint_call, floor_call in pairs:
+            mine = _rate_of(endpoint_call, calls)
+            base = _rate_of(floor_call, calls)
+            results.setdefault(("endpoint", name), []).append(mine)
+            results.setdefault(("floor", name), []).append(base)
+            progress(f"  round {round_number}: {name:<40} {mine:8.0f} calls/s (floor {base:8.0f})")
+    return results
+
+
+def report_modern(results: Rounds, label: str) -> None:
+    """Print the endpoint/floor table: best rounds, and the median of the per-round ratios."""
+    print(f"\n{label}")
+    print(f"{'operation':<42}{'boto3':>10}{'floor':>12}{'boto3/floor':>14}{'median ratio':>14}")
+    names = [name for kind, name in results if kind == "endpoint"]
+    for name in names:
+        mine, base = results["endpoint", name], results["floor", name]
+        ratio = statistics.median(a / b for a, b in zip(mine, base, strict=True))
+        print(f"{name:<42}{max(mine):>8.0f}/s{max(base):>10.0f}/s{max(mine) / max(base):>13.3f}x{ratio:>13.3f}x")
+
+
+def modern_main(args: argparse.Namespace, progress: Callable[[str], None]) -> None:
+    """Run the modern key types section against our endpoint (own process unless ``--in-process``)."""
+    start = in_process if args.in_process else in_child
+    with start("ours", {}) as url:
+        results = measure_modern(url, max(1, args.calls // 3), args.rounds, progress)
+    setup = "endpoint in the client's process" if args.in_process else "endpoint in its own process"
+    report_modern(results, f"Modern key types: boto3 through our endpoint vs cryptography in process ({setup})")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -365,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=8, help="rounds; each server's best counts (default 8)")
     parser.add_argument("--threads", type=int, default=0, help="also run with N concurrent clients (default: no)")
     parser.add_argument("--quiet", action="store_true", help="print only the tables")
+    parser.add_argument("--modern", action="store_true", help="also run the modern key types section")
+    parser.add_argument("--modern-only", action="store_true", help="run only the modern key types section")
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--in-process",
@@ -388,6 +510,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quiet:
             print(line, flush=True)
 
+    if args.modern_only:
+        modern_main(args, progress)
+        return 0
     answers = canned_answers()
     started = time.perf_counter()
     setup = "servers in the client's process" if args.in_process else "each server in its own process"
@@ -412,6 +537,8 @@ def main(argv: list[str] | None = None) -> int:
             threaded = measure(urls, args.calls, args.rounds, args.threads, progress)
             report(threaded, f"{args.threads} threads, a client each ({setup}; calls/s; informational)")
     print(f"\ntargets {'met' if met else 'MISSED'} (sequential); took {time.perf_counter() - started:.0f} s")
+    if args.modern:
+        modern_main(args, progress)
     return 0
 
 

@@ -44,6 +44,25 @@ def alias_arn(region: str, account: str, name: str) -> str:
     return f"arn:aws:kms:{region}:{account}:{name}"
 
 
+_UUID4_CLEAR = ~((0xF << 76) | (0x3 << 62))
+_UUID4_SET = (0x4 << 76) | (0x2 << 62)
+
+
+def uuid_text(value: int | str) -> str:
+    """Return a 128-bit number as a version-4 UUID's text (text is returned as it is).
+
+    Args:
+        value: 128 random bits, or a UUID already in text form.
+
+    Returns:
+        ``xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx``.
+    """
+    if isinstance(value, str):
+        return value
+    h = f"{(value & _UUID4_CLEAR) | _UUID4_SET:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def _ts(value: datetime | None) -> float | None:
     return None if value is None else value.timestamp()
 
@@ -63,6 +82,8 @@ class BackingKey:
         rotation_type: None for the first material, else ``AUTOMATIC`` or ``ON_DEMAND``.
         expiration_model: for imported material, ``KEY_MATERIAL_EXPIRES`` or ``KEY_MATERIAL_DOES_NOT_EXPIRE``.
         valid_to: for imported material that expires, when.
+        description: the KeyMaterialDescription of imported material.
+        pending: imported for an on-demand rotation that has not happened yet (PENDING_ROTATION).
     """
 
     material_id: str
@@ -71,11 +92,19 @@ class BackingKey:
     rotation_type: str | None = None
     expiration_model: str | None = None
     valid_to: datetime | None = None
+    description: str | None = None
+    pending: bool = False
 
 
 @dataclass
 class Key:
-    """A KMS key in one region (a multi-Region replica is a separate record with the same key ID)."""
+    """A KMS key in one region (a multi-Region replica is a separate record with the same key ID).
+
+    ``last_usage`` is the last successful cryptographic use (operation, time, request ID, CloudTrail
+    event ID) and
+    ``usage_since`` when tracking began (GetKeyLastUsage's TrackingStartDate); ``updating_until``
+    ends the transient ``Updating`` state of an UpdatePrimaryRegion.
+    """
 
     key_id: str
     region: str
@@ -99,6 +128,9 @@ class Key:
     tags: dict[str, str] = field(default_factory=dict)
     grants: dict[str, dict[str, Any]] = field(default_factory=dict)
     import_fingerprint: str | None = field(default=None, repr=False)
+    updating_until: datetime | None = None
+    last_usage: tuple[str, datetime, str, int | str] | None = None
+    usage_since: datetime | None = None
     _arn: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -111,11 +143,30 @@ class Key:
         return self._arn
 
     @property
+    def current_entry(self) -> BackingKey | None:
+        """The current backing key, with or without its material (None before a first import)."""
+        for item in reversed(self.backing):
+            if not item.pending:
+                return item
+        return None
+
+    @property
     def current(self) -> BackingKey | None:
         """The current backing key, or None when the key has no usable material."""
-        if not self.backing or self.backing[-1].material is None:
+        backing = self.backing
+        if backing and not backing[-1].pending:  # the usual case, on every cryptographic call
+            last = backing[-1]
+            return last if last.material is not None else None
+        entry = self.current_entry
+        if entry is None or entry.material is None:
             return None
-        return self.backing[-1]
+        return entry
+
+    @property
+    def all_imported(self) -> bool:
+        """Whether every material of the key (pending rotations aside) is present: the key can be Enabled."""
+        active = [item for item in self.backing if not item.pending]
+        return bool(active) and all(item.material is not None for item in active)
 
     def backing_by_id(self, material_id: str) -> BackingKey | None:
         """Return the backing key with this ID, if any.
@@ -175,6 +226,8 @@ def key_to_doc(key: Key, seal: Seal) -> dict[str, Any]:
                 "rotation_type": item.rotation_type,
                 "expiration_model": item.expiration_model,
                 "valid_to": _ts(item.valid_to),
+                "description": item.description,
+                "pending": item.pending,
             }
         )
     return {
@@ -200,6 +253,16 @@ def key_to_doc(key: Key, seal: Seal) -> dict[str, Any]:
         "tags": key.tags,
         "grants": key.grants,
         "import_fingerprint": key.import_fingerprint,
+        "last_usage": None
+        if key.last_usage is None
+        else {
+            "operation": key.last_usage[0],
+            "time": _ts(key.last_usage[1]),
+            "request_id": key.last_usage[2],
+            "event_id": uuid_text(key.last_usage[3]),
+        },
+        "usage_since": _ts(key.usage_since),
+        "updating_until": _ts(key.updating_until),
     }
 
 
@@ -224,6 +287,8 @@ def key_from_doc(doc: dict[str, Any], unseal: Unseal) -> Key:
                 rotation_type=item["rotation_type"],
                 expiration_model=item["expiration_model"],
                 valid_to=_dt(item["valid_to"]),
+                description=item.get("description"),
+                pending=bool(item.get("pending", False)),
             )
         )
     return Key(
@@ -249,7 +314,19 @@ def key_from_doc(doc: dict[str, Any], unseal: Unseal) -> Key:
         tags=dict(doc["tags"]),
         grants=dict(doc["grants"]),
         import_fingerprint=doc["import_fingerprint"],
+        updating_until=_dt(doc.get("updating_until")),
+        last_usage=_usage_from_doc(doc.get("last_usage")),
+        # A key stored before usage tracking existed is tracked from the time it is loaded.
+        usage_since=_dt(doc.get("usage_since")) or datetime.now(UTC),
     )
+
+
+def _usage_from_doc(doc: dict[str, Any] | None) -> tuple[str, datetime, str, int | str] | None:
+    if not doc:
+        return None
+    when = _dt(doc["time"])
+    assert when is not None
+    return str(doc["operation"]), when, str(doc["request_id"]), str(doc.get("event_id") or "")
 
 
 def alias_to_doc(alias: Alias) -> dict[str, Any]:

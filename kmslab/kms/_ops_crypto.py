@@ -11,7 +11,7 @@ from kmslab.kms import _ciphertext, _crypto
 from kmslab.kms._context import KEY_ID_RE, RequestContext, b64
 from kmslab.kms._keys import BackingKey, Key
 from kmslab.kms._ops_grants import check_tokens
-from kmslab.kms._specs import DATA_KEY_PAIR_SPECS, RSA_OAEP_MAX_PLAINTEXT, SPECS
+from kmslab.kms._specs import ASYMMETRIC_FAMILIES, DATA_KEY_PAIR_SPECS, RSA_OAEP_MAX_PLAINTEXT, SPECS
 from kmslab.kms.errors import (
     IncorrectKeyException,
     InvalidCiphertextException,
@@ -31,17 +31,46 @@ def _context_keys(ec: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
-def _no_recipient(p: Mapping[str, Any]) -> None:
+def no_recipient(p: Mapping[str, Any]) -> None:
+    """Refuse a Recipient (Nitro Enclaves attestation document), which the local KMS cannot verify.
+
+    Args:
+        p: the request.
+
+    Raises:
+        UnsupportedOperationException: a Recipient was given.
+    """
     if p.get("Recipient"):
         raise UnsupportedOperationException("Recipient (Nitro Enclaves attestation) is not supported by the local KMS.")
 
 
-def _require_usage(key: Key, usage: str, operation: str) -> None:
+def require_usage(key: Key, usage: str, operation: str) -> None:
+    """Refuse a key whose KeyUsage is not the one the operation needs.
+
+    Args:
+        key: the key.
+        usage: the KeyUsage the operation needs.
+        operation: the operation, for the message.
+
+    Raises:
+        InvalidKeyUsageException: another usage.
+    """
     if key.key_usage != usage:
         raise InvalidKeyUsageException(f"{key.arn} key usage is {key.key_usage} which is not valid for {operation}.")
 
 
-def _current(key: Key) -> BackingKey:
+def current_backing(key: Key) -> BackingKey:
+    """Return the key's current backing key.
+
+    Args:
+        key: the key.
+
+    Returns:
+        The current backing key, with material.
+
+    Raises:
+        KMSInvalidStateException: the key has no usable material (imported material absent).
+    """
     current = key.current
     if current is None or current.material is None:
         raise KMSInvalidStateException(f"{key.arn} is pending import.")
@@ -50,7 +79,7 @@ def _current(key: Key) -> BackingKey:
 
 def _encrypt_with(key: Key, algorithm: str, plaintext: bytes, ec: Mapping[str, str]) -> tuple[bytes, str | None]:
     """Encrypt under a key; returns the ciphertext and the backing key ID (symmetric keys)."""
-    current = _current(key)
+    current = current_backing(key)
     assert current.material is not None
     if key.key_spec == SYMMETRIC:
         if algorithm != SYMMETRIC:
@@ -102,7 +131,7 @@ def _decrypt_any(
         key = requested or ctx.key_by_id(header.key_id)
         ctx.authorize(action, key, request_alias=alias, grant_tokens=tokens, context=auth_context)
         ctx.check_state(state_op, key)
-        _require_usage(key, "ENCRYPT_DECRYPT", ctx.operation)
+        require_usage(key, "ENCRYPT_DECRYPT", ctx.operation)
         backing = key.backing_by_id(header.material_id)
         if backing is None or backing.material is None:
             raise InvalidCiphertextException("")
@@ -113,11 +142,11 @@ def _decrypt_any(
     key = requested
     ctx.authorize(action, key, request_alias=alias, grant_tokens=tokens, context=auth_context)
     ctx.check_state(state_op, key)
-    _require_usage(key, "ENCRYPT_DECRYPT", ctx.operation)
+    require_usage(key, "ENCRYPT_DECRYPT", ctx.operation)
     if algorithm not in SPECS[key.key_spec].encryption:
         raise InvalidKeyUsageException(f"The encryption algorithm {algorithm} is not valid for {key.arn}.")
     ctx.dry_run(p)
-    current = _current(key)
+    current = current_backing(key)
     assert current.material is not None
     try:
         return key, _crypto.rsa_decrypt(current.material, algorithm, blob), None
@@ -139,7 +168,7 @@ def encrypt(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         context=lambda: {**_context_keys(ec), "kms:EncryptionAlgorithm": algorithm},
     )
     ctx.check_state("Encrypt", key)
-    _require_usage(key, "ENCRYPT_DECRYPT", "Encrypt")
+    require_usage(key, "ENCRYPT_DECRYPT", "Encrypt")
     ctx.dry_run(p)
     blob, _ = _encrypt_with(key, algorithm, p["Plaintext"], ec)
     return {"CiphertextBlob": b64(blob), "KeyId": key.arn, "EncryptionAlgorithm": algorithm}
@@ -147,7 +176,7 @@ def encrypt(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
 
 def decrypt(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     """Decrypt (KeyId optional for symmetric ciphertexts: the blob names its key)."""
-    _no_recipient(p)
+    no_recipient(p)
     algorithm = p.get("EncryptionAlgorithm") or SYMMETRIC
     key, plaintext, material_id = _decrypt_any(
         ctx,
@@ -196,7 +225,7 @@ def re_encrypt(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         },
     )
     ctx.check_state("ReEncryptTo", dest)
-    _require_usage(dest, "ENCRYPT_DECRYPT", "ReEncrypt")
+    require_usage(dest, "ENCRYPT_DECRYPT", "ReEncrypt")
     ctx.dry_run(p)
     blob, dest_material = _encrypt_with(dest, dest_alg, plaintext, dest_ec)
     out: dict[str, Any] = {
@@ -225,7 +254,7 @@ def _data_key_target(ctx: RequestContext, p: Mapping[str, Any], operation: str, 
         context=lambda: {**_context_keys(ec), "kms:EncryptionAlgorithm": SYMMETRIC, **extra},
     )
     ctx.check_state(operation, key)
-    _require_usage(key, "ENCRYPT_DECRYPT", operation)
+    require_usage(key, "ENCRYPT_DECRYPT", operation)
     if key.key_spec != SYMMETRIC:
         raise InvalidKeyUsageException(f"{key.arn} key spec {key.key_spec} is not valid for {operation}.")
     return key
@@ -245,7 +274,7 @@ def _generate_data_key(ctx: RequestContext, p: dict[str, Any], operation: str) -
 
 def generate_data_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     """GenerateDataKey (KeySpec AES_128/AES_256 or NumberOfBytes 1-1024, exactly one)."""
-    _no_recipient(p)
+    no_recipient(p)
     out, plaintext = _generate_data_key(ctx, p, "GenerateDataKey")
     out["Plaintext"] = b64(plaintext)
     return out
@@ -263,7 +292,7 @@ def _generate_pair(ctx: RequestContext, p: dict[str, Any], operation: str) -> tu
     if pair_spec not in DATA_KEY_PAIR_SPECS:
         raise UnsupportedOperationException(f"KeyPairSpec {pair_spec} is not supported by the local KMS.")
     ctx.dry_run(p)
-    private = _crypto.generate_material(pair_spec)
+    private = _crypto.generate_material(pair_spec)  # SM2 and ML_KEM_512 answer UnsupportedOperationException
     blob, material_id = _encrypt_with(key, SYMMETRIC, private, p.get("EncryptionContext") or {})
     out = {
         "PrivateKeyCiphertextBlob": b64(blob),
@@ -276,8 +305,8 @@ def _generate_pair(ctx: RequestContext, p: dict[str, Any], operation: str) -> tu
 
 
 def generate_data_key_pair(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """GenerateDataKeyPair (RSA and NIST/SECG ECC key pairs)."""
-    _no_recipient(p)
+    """GenerateDataKeyPair (RSA, ECC, Ed25519 and ML-KEM key pairs; the private key as PKCS#8 DER)."""
+    no_recipient(p)
     out, private = _generate_pair(ctx, p, "GenerateDataKeyPair")
     out["PrivateKeyPlaintext"] = b64(private)
     return out
@@ -291,7 +320,7 @@ def generate_data_key_pair_without_plaintext(ctx: RequestContext, p: dict[str, A
 
 def generate_random(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     """GenerateRandom (NumberOfBytes 1-1024)."""
-    _no_recipient(p)
+    no_recipient(p)
     if p.get("CustomKeyStoreId"):
         raise UnsupportedOperationException("Custom key stores are not supported by the local KMS.")
     if p.get("NumberOfBytes") is None:
@@ -315,19 +344,18 @@ def _signing_key(ctx: RequestContext, p: Mapping[str, Any], operation: str) -> t
         context={"kms:SigningAlgorithm": algorithm, "kms:MessageType": message_type},
     )
     ctx.check_state(operation, key)
-    _require_usage(key, "SIGN_VERIFY", operation)
+    require_usage(key, "SIGN_VERIFY", operation)
     if algorithm not in SPECS[key.key_spec].signing:
         raise InvalidKeyUsageException(f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}.")
-    if message_type == "EXTERNAL_MU":
-        raise ValidationException("MessageType EXTERNAL_MU is valid only for ML_DSA key specs.")
+    _crypto.check_message_type(key.key_spec, algorithm, p["Message"], message_type)
     ctx.dry_run(p)
     return key, algorithm, message_type
 
 
 def sign(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """Sign (RSASSA-PSS, RSASSA-PKCS1-v1_5, ECDSA; RAW or DIGEST)."""
+    """Sign (RSASSA-PSS, RSASSA-PKCS1-v1_5, ECDSA, Ed25519, ML-DSA; RAW, DIGEST or EXTERNAL_MU)."""
     key, algorithm, message_type = _signing_key(ctx, p, "Sign")
-    material = _current(key).material
+    material = current_backing(key).material
     assert material is not None
     signature = _crypto.sign(material, key.key_spec, algorithm, p["Message"], message_type)
     return {"KeyId": key.arn, "Signature": b64(signature), "SigningAlgorithm": algorithm}
@@ -336,7 +364,7 @@ def sign(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
 def verify(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     """Verify (KMSInvalidSignatureException when the signature does not verify)."""
     key, algorithm, message_type = _signing_key(ctx, p, "Verify")
-    material = _current(key).material
+    material = current_backing(key).material
     assert material is not None
     _crypto.verify(material, key.key_spec, algorithm, p["Message"], message_type, p["Signature"])
     return {"KeyId": key.arn, "SignatureValid": True, "SigningAlgorithm": algorithm}
@@ -353,11 +381,11 @@ def _mac_key(ctx: RequestContext, p: Mapping[str, Any], operation: str) -> tuple
         context={"kms:MacAlgorithm": algorithm},
     )
     ctx.check_state(operation, key)
-    _require_usage(key, "GENERATE_VERIFY_MAC", operation)
+    require_usage(key, "GENERATE_VERIFY_MAC", operation)
     if algorithm not in SPECS[key.key_spec].mac:
         raise InvalidKeyUsageException(f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}.")
     ctx.dry_run(p)
-    material = _current(key).material
+    material = current_backing(key).material
     assert material is not None
     return key, _crypto.mac(material, algorithm, p["Message"])
 
@@ -384,12 +412,12 @@ def get_public_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     )
     ctx.check_state("GetPublicKey", key)
     info = SPECS[key.key_spec]
-    if info.family not in ("rsa", "ecc"):
+    if info.family not in ASYMMETRIC_FAMILIES:
         raise UnsupportedOperationException(
             f"{key.arn} key spec {key.key_spec} is not valid for this operation. GetPublicKey requires an "
             "asymmetric KMS key."
         )
-    material = _current(key).material
+    material = current_backing(key).material
     assert material is not None
     return {
         "KeyId": key.arn,

@@ -46,6 +46,8 @@ _BY_USAGE = {
     ),
     "SIGN_VERIFY": frozenset({"Sign", "Verify", "GetPublicKey"}),
     "GENERATE_VERIFY_MAC": frozenset({"GenerateMac", "VerifyMac"}),
+    "KEY_AGREEMENT": frozenset({"DeriveSharedSecret", "GetPublicKey"}),
+    "ENCAPSULATE_DECAPSULATE": frozenset({"Encapsulate", "Decapsulate", "GetPublicKey"}),
 }
 _SYMMETRIC_ONLY = frozenset(
     {"GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext"}

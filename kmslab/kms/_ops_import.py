@@ -17,20 +17,20 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from kmslab.kms._context import RequestContext, b64, ts
-from kmslab.kms._crypto import aesgcm, rsa_oaep_unwrap
+from kmslab.kms._crypto import CURVES, aesgcm, rsa_oaep_unwrap
 from kmslab.kms._keys import BackingKey, Key
-from kmslab.kms._ops_keys import new_material_id
-from kmslab.kms._specs import SPECS
+from kmslab.kms._specs import NOT_EMULATED, SPECS
 from kmslab.kms.errors import (
     ExpiredImportTokenException,
     IncorrectKeyMaterialException,
     InvalidCiphertextException,
     InvalidImportTokenException,
+    KMSInvalidStateException,
     NotFoundException,
     UnsupportedOperationException,
     ValidationException,
@@ -80,6 +80,8 @@ def get_parameters_for_import(ctx: RequestContext, p: dict[str, Any]) -> dict[st
     )
     _external(key)
     ctx.check_state("GetParametersForImport", key)
+    if algorithm == "SM2PKE" or spec == "SM2":
+        raise UnsupportedOperationException(NOT_EMULATED["SM2"])
     if algorithm not in _WRAPPING:
         raise ValidationException(f"WrappingAlgorithm {algorithm} is not supported.")
     if spec not in ("RSA_2048", "RSA_3072", "RSA_4096"):
@@ -134,21 +136,105 @@ def _check_expiration(ctx: RequestContext, p: dict[str, Any]) -> tuple[str, date
     return model, valid_to
 
 
-def _check_length(key: Key, material: bytes) -> None:
+def _check_material(key: Key, material: bytes) -> bytes:
+    """Check imported material against the key spec; return it in canonical form.
+
+    Symmetric keys take 32 bytes, HMAC keys a length in AWS's range for the spec, asymmetric keys a
+    PKCS #8 DER private key of the key's type and size (re-encoded, so one key has one identifier).
+    """
     info = SPECS[key.key_spec]
-    if key.key_spec == "SYMMETRIC_DEFAULT":
-        ok = len(material) == 32
-    else:
-        ok = info.size <= len(material) <= 64 * (2 if info.size > 32 else 1)
-    if not ok:
-        raise ValidationException(
-            f"The imported key material has a length of {len(material)} bytes, which is not "
-            f"valid for KeySpec {key.key_spec}."
+    if info.family in ("symmetric", "hmac"):
+        ok = (
+            len(material) == 32
+            if info.family == "symmetric"
+            else info.size <= len(material) <= 64 * (2 if info.size > 32 else 1)
         )
+        if not ok:
+            raise ValidationException(
+                f"The imported key material has a length of {len(material)} bytes, which is not "
+                f"valid for KeySpec {key.key_spec}."
+            )
+        return material
+    try:
+        private = serialization.load_der_private_key(material, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        private = None
+    if info.family == "rsa":
+        ok = isinstance(private, rsa.RSAPrivateKey) and private.key_size == info.size
+    else:
+        ok = isinstance(private, ec.EllipticCurvePrivateKey) and isinstance(private.curve, CURVES[key.key_spec])
+    if not ok or private is None:
+        raise ValidationException(f"The imported key material is not a PKCS #8 DER private key for {key.key_spec}.")
+    der: bytes = private.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return der
+
+
+def material_identifier(ctx: RequestContext, key: Key, material: bytes) -> str:
+    """Return the KeyMaterialId of imported material: derived from the key ID and the material, as AWS does.
+
+    Args:
+        ctx: the request.
+        key: the key (replicas share the key ID, so the same material has the same ID in every region).
+        material: the key material.
+
+    Returns:
+        64 hex characters.
+    """
+    return hmac.new(
+        ctx.kms._import_token_key, b"key-material|" + key.key_id.encode() + b"|" + material, "sha256"
+    ).hexdigest()
+
+
+def _existing_target(ctx: RequestContext, key: Key, material: bytes, material_id: str) -> BackingKey:
+    target = key.backing_by_id(material_id)
+    if target is None and key.import_fingerprint is not None and key.backing:
+        # Material imported before identifiers were derived from it: the key's one fingerprint.
+        legacy = hmac.new(ctx.kms._import_token_key, b"fingerprint|" + material, "sha256").hexdigest()
+        if hmac.compare_digest(key.import_fingerprint, legacy):
+            target = key.backing[0]
+    if target is None:
+        raise IncorrectKeyMaterialException(
+            "The key material doesn't match the key material that was previously imported into this KMS key."
+        )
+    return target
+
+
+def _import_new(ctx: RequestContext, key: Key, entry: BackingKey) -> None:
+    """Add new material: the first material of a key, or material pending an on-demand rotation."""
+    if not key.backing:
+        key.backing.append(entry)
+        return
+    if key.key_spec != "SYMMETRIC_DEFAULT":
+        raise UnsupportedOperationException(
+            f"{key.arn} key spec {key.key_spec} cannot take new key material after the first import."
+        )
+    if key.is_replica:
+        raise UnsupportedOperationException(
+            f"{key.arn} is a multi-Region replica key. Import new key material into the primary key, then the "
+            "same material into each replica with ImportType EXISTING_KEY_MATERIAL."
+        )
+    if key.backing_by_id(entry.material_id) is not None:
+        raise IncorrectKeyMaterialException(
+            "This key material is already associated with the KMS key; reimport it with ImportType "
+            "EXISTING_KEY_MATERIAL."
+        )
+    if any(item.pending for item in key.backing):
+        raise KMSInvalidStateException(
+            f"{key.arn} already has key material pending rotation. Rotate the key or delete that material first."
+        )
+    entry.pending = True
+    key.backing.append(entry)
+    for region in key.replica_regions:  # each replica awaits the same material (EXISTING_KEY_MATERIAL)
+        replica = ctx.kms._keys.get((region, key.key_id))
+        if replica is not None:
+            replica.backing.append(BackingKey(entry.material_id, None, ctx.now, pending=True))
+            ctx.save(replica)
 
 
 def import_key_material(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """ImportKeyMaterial (re-importing the same material restores the key; other material is refused)."""
+    """ImportKeyMaterial: first import, reimport (EXISTING_KEY_MATERIAL) or new material for rotation."""
     key, _ = ctx.resolve(p["KeyId"], aliases=False)
     model, valid_to = p.get("ExpirationModel") or "KEY_MATERIAL_EXPIRES", p.get("ValidTo")
     ctx.authorize(
@@ -158,10 +244,13 @@ def import_key_material(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any
     )
     _external(key)
     ctx.check_state("ImportKeyMaterial", key)
-    if p.get("ImportType") == "NEW_KEY_MATERIAL":
-        raise UnsupportedOperationException(
-            "Importing new key material for rotation is not supported by the local KMS."
-        )
+    symmetric = key.key_spec == "SYMMETRIC_DEFAULT"
+    import_type = p.get("ImportType") or ("EXISTING_KEY_MATERIAL" if key.backing else "NEW_KEY_MATERIAL")
+    wanted_id = p.get("KeyMaterialId")
+    if not symmetric and (wanted_id is not None or p.get("KeyMaterialDescription") is not None):
+        raise ValidationException("KeyMaterialId and KeyMaterialDescription are valid only for symmetric keys.")
+    if wanted_id is not None and import_type == "NEW_KEY_MATERIAL":
+        raise ValidationException("You cannot specify a KeyMaterialId with ImportType NEW_KEY_MATERIAL.")
     model, valid_to = _check_expiration(ctx, p)
     algorithm, private = _open_token(ctx, key, p["ImportToken"])
     try:
@@ -170,42 +259,57 @@ def import_key_material(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any
         raise InvalidCiphertextException(
             "The encrypted key material could not be decrypted with the wrapping key of the import token."
         ) from None
-    _check_length(key, material)
-    fingerprint = hmac.new(ctx.kms._import_token_key, b"fingerprint|" + material, "sha256").hexdigest()
-    if key.import_fingerprint is not None and not hmac.compare_digest(key.import_fingerprint, fingerprint):
-        raise IncorrectKeyMaterialException(
-            "The key material doesn't match the key material that was previously imported into this KMS key."
-        )
-    if not key.backing:
-        key.backing.append(BackingKey(new_material_id(), material, ctx.now, None, model, valid_to))
-        key.import_fingerprint = fingerprint
+    material = _check_material(key, material)
+    material_id = material_identifier(ctx, key, material)
+    description = p.get("KeyMaterialDescription")
+    if import_type == "NEW_KEY_MATERIAL":
+        entry = BackingKey(material_id, material, ctx.now, None, model, valid_to, description)
+        _import_new(ctx, key, entry)
     else:
-        current = key.backing[-1]
-        current.material, current.expiration_model, current.valid_to = material, model, valid_to
-    if key.state == "PendingImport":
+        if not key.backing:
+            raise IncorrectKeyMaterialException(f"No key material was previously imported into {key.arn}.")
+        entry = _existing_target(ctx, key, material, material_id)
+        if wanted_id is not None and wanted_id != entry.material_id:
+            raise IncorrectKeyMaterialException(
+                f"The key material does not match the key material ID {wanted_id} of {key.arn}."
+            )
+        entry.material, entry.expiration_model, entry.valid_to = material, model, valid_to
+        if description is not None:
+            entry.description = description
+    if key.state == "PendingImport" and key.all_imported:
         key.state = "Enabled"
     ctx.save(key)
-    return {"KeyId": key.arn, "KeyMaterialId": key.backing[-1].material_id}
+    return {"KeyId": key.arn, "KeyMaterialId": entry.material_id}
 
 
 def delete_imported_key_material(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """DeleteImportedKeyMaterial: the key goes back to PendingImport."""
+    """DeleteImportedKeyMaterial: one material (KeyMaterialId, default the current one).
+
+    Deleting material the key uses puts it in PendingImport (a key pending deletion keeps its state);
+    deleting material that is only pending rotation just drops it.
+    """
     key, _ = ctx.resolve(p["KeyId"], aliases=False)
     ctx.authorize("kms:DeleteImportedKeyMaterial", key)
     _external(key)
     ctx.check_state("DeleteImportedKeyMaterial", key)
     wanted = p.get("KeyMaterialId")
-    if wanted is not None and key.backing_by_id(wanted) is None:
-        raise NotFoundException(f"Key material {wanted} does not exist for {key.arn}")
-    for backing in key.backing:
-        backing.material, backing.expiration_model, backing.valid_to = None, None, None
-    if key.state in ("Enabled", "Disabled"):
+    target = key.current_entry if wanted is None else key.backing_by_id(wanted)
+    if target is None:
+        if wanted is not None:
+            raise NotFoundException(f"Key material {wanted} does not exist for {key.arn}")
+        return {"KeyId": key.arn}
+    if target.pending and not key.is_replica:
+        # Pending material is not yet part of the key: it goes, here and in the replicas that await it.
+        for owner in [key, *(ctx.kms._keys.get((r, key.key_id)) for r in key.replica_regions)]:
+            if owner is not None:
+                owner.backing = [item for item in owner.backing if item.material_id != target.material_id]
+                ctx.save(owner)
+        return {"KeyId": key.arn, "KeyMaterialId": target.material_id}
+    target.material, target.expiration_model, target.valid_to = None, None, None
+    if key.state in ("Enabled", "Disabled") and not target.pending:
         key.state = "PendingImport"
     ctx.save(key)
-    out: dict[str, Any] = {"KeyId": key.arn}
-    if key.backing:
-        out["KeyMaterialId"] = key.backing[-1].material_id
-    return out
+    return {"KeyId": key.arn, "KeyMaterialId": target.material_id}
 
 
 OPS = {

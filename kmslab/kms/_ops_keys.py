@@ -13,15 +13,17 @@ from kmslab.kms._keys import BackingKey, Key
 from kmslab.kms._ops_aliases import OPS as _ALIAS_OPS
 from kmslab.kms._ops_meta import OPS as _META_OPS
 from kmslab.kms._ops_meta import check_tags
-from kmslab.kms._specs import ENCRYPT_DECRYPT, SPECS
+from kmslab.kms._specs import ENCRYPT_DECRYPT, NOT_EMULATED, SPECS
 from kmslab.kms._views import key_metadata, paginate
 from kmslab.kms.errors import (
     AlreadyExistsException,
+    NotFoundException,
     UnsupportedOperationException,
     ValidationException,
 )
 
-_IMPORTABLE = frozenset({"SYMMETRIC_DEFAULT", "HMAC_224", "HMAC_256", "HMAC_384", "HMAC_512"})
+# Specs that take imported key material: symmetric, HMAC, RSA and the NIST/SECG curves (PKCS #8 DER).
+_IMPORTABLE = frozenset(name for name, info in SPECS.items() if info.family in ("symmetric", "hmac", "rsa", "ecc"))
 
 
 def new_material_id() -> str:
@@ -49,6 +51,8 @@ def _spec_and_usage(p: dict[str, Any]) -> tuple[str, str]:
             "CustomerMasterKeySpec is deprecated."
         )
     spec = p.get("KeySpec") or p.get("CustomerMasterKeySpec") or "SYMMETRIC_DEFAULT"
+    if spec in NOT_EMULATED:
+        raise UnsupportedOperationException(NOT_EMULATED[spec])
     if spec not in SPECS:
         raise UnsupportedOperationException(f"KeySpec {spec} is not supported in this region.")
     usage = p.get("KeyUsage") or ENCRYPT_DECRYPT
@@ -101,6 +105,7 @@ def create_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         multi_region=multi_region,
         primary_region=ctx.region if multi_region else None,
         tags=tags,
+        usage_since=ctx.now,
     )
     if origin != "EXTERNAL":
         key.backing.append(BackingKey(new_material_id(), generate_material(spec), ctx.now))
@@ -182,7 +187,7 @@ def cancel_key_deletion(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any
     key, _ = ctx.resolve(p["KeyId"], aliases=False)
     ctx.authorize("kms:CancelKeyDeletion", key)
     ctx.check_state("CancelKeyDeletion", key)
-    key.state = "Disabled" if key.origin != "EXTERNAL" or key.current is not None else "PendingImport"
+    key.state = "Disabled" if key.origin != "EXTERNAL" or key.all_imported else "PendingImport"
     key.deletion_date = None
     key.pending_window_days = None
     ctx.save(key)
@@ -229,10 +234,12 @@ def replicate_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         multi_region=True,
         primary_region=key.region,
         backing=[
-            BackingKey(b.material_id, None if external else b.material, b.created, b.rotation_type) for b in key.backing
+            BackingKey(b.material_id, None if external else b.material, b.created, b.rotation_type, pending=b.pending)
+            for b in key.backing
         ],
         tags=tags,
         import_fingerprint=key.import_fingerprint,
+        usage_since=ctx.now,
     )
     ctx.kms._keys[(target, key.key_id)] = replica
     key.replica_regions = [*key.replica_regions, target]
@@ -245,8 +252,53 @@ def replicate_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# How long both keys of an UpdatePrimaryRegion stay Updating ("a few more seconds" in AWS's guide).
+UPDATING_SECONDS = 5
+
+
+def update_primary_region(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    """UpdatePrimaryRegion: the replica in PrimaryRegion becomes the primary, the primary a replica.
+
+    Both keys must be Enabled; both are Updating for a few seconds of the engine's clock afterwards.
+    The new primary takes over the shared properties the primary owns (the replica list, rotation).
+    """
+    key, _ = ctx.resolve(p["KeyId"], aliases=False)
+    target = p["PrimaryRegion"]
+    ctx.authorize("kms:UpdatePrimaryRegion", key, context={"kms:PrimaryRegion": target})
+    if not key.multi_region:
+        raise UnsupportedOperationException(f"{key.arn} is not a multi-Region key.")
+    if key.is_replica:
+        raise UnsupportedOperationException(
+            f"{key.arn} is a replica key. Call UpdatePrimaryRegion on the primary key, in {key.primary_region}."
+        )
+    if target not in key.replica_regions or (target, key.key_id) not in ctx.kms._keys:
+        raise NotFoundException(f"Key '{ctx.arn_for(key.key_id, target)}' does not exist")
+    new = ctx.key_by_id(key.key_id, target)
+    ctx.authorize("kms:UpdatePrimaryRegion", new, context={"kms:PrimaryRegion": target})
+    ctx.check_state("UpdatePrimaryRegion", key)
+    ctx.check_state("UpdatePrimaryRegion", new)
+    others = [r for r in key.replica_regions if r != target]
+    new.replica_regions = [*others, key.region]
+    new.primary_region = target
+    new.rotation_enabled, new.rotation_period_days = key.rotation_enabled, key.rotation_period_days
+    new.next_rotation = key.next_rotation
+    key.replica_regions, key.primary_region = [], target
+    key.rotation_enabled, key.rotation_period_days, key.next_rotation = False, None, None
+    for region in others:
+        replica = ctx.kms._keys.get((region, key.key_id))
+        if replica is not None:
+            replica.primary_region = target
+            ctx.save(replica)
+    until = ctx.now + timedelta(seconds=UPDATING_SECONDS)
+    for changed in (key, new):
+        changed.state, changed.updating_until = "Updating", until
+    ctx.save(key, new)
+    return {}
+
+
 OPS = {
     "CreateKey": create_key,
+    "UpdatePrimaryRegion": update_primary_region,
     "DescribeKey": describe_key,
     "ListKeys": list_keys,
     "EnableKey": enable_key,

@@ -1,11 +1,12 @@
-"""Tag and key-policy operations: TagResource, UntagResource, ListResourceTags, Get/Put/ListKeyPolicies."""
+"""Key metadata operations: tags, key policies (Get/Put/ListKeyPolicies) and GetKeyLastUsage."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from kmslab.kms import policy as _policy
-from kmslab.kms._context import RequestContext
+from kmslab.kms._context import RequestContext, ts
+from kmslab.kms._keys import uuid_text
 from kmslab.kms._views import paginate
 from kmslab.kms.errors import LimitExceededException, NotFoundException, TagException
 
@@ -116,7 +117,30 @@ def list_key_policies(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     return {"PolicyNames": list(page), **more}
 
 
+def get_key_last_usage(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+    """GetKeyLastUsage: the key's last successful cryptographic operation, from the engine's own record.
+
+    Each key of a multi-Region set tracks its own use; ReEncrypt counts for both its keys.
+    """
+    key, _ = ctx.resolve(p["KeyId"], aliases=False)
+    ctx.authorize("kms:GetKeyLastUsage", key)
+    usage: dict[str, Any] = {}
+    if key.last_usage is not None:
+        operation, when, request_id, event_id = key.last_usage
+        usage = {"Operation": operation, "Timestamp": ts(when), "KmsRequestId": request_id}
+        if event_id:  # the eventID of the call's CloudTrail record (the engine hands it to the trail)
+            usage["CloudTrailEventId"] = uuid_text(event_id)
+    since = key.usage_since or key.created
+    return {
+        "KeyId": key.arn,
+        "KeyLastUsage": usage,
+        "TrackingStartDate": ts(max(since, key.created)),
+        "KeyCreationDate": ts(key.created),
+    }
+
+
 OPS = {
+    "GetKeyLastUsage": get_key_last_usage,
     "TagResource": tag_resource,
     "UntagResource": untag_resource,
     "ListResourceTags": list_resource_tags,

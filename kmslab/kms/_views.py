@@ -51,7 +51,7 @@ def key_metadata(kms: LocalKms, key: Key) -> dict[str, Any]:
         "KeyId": key.key_id,
         "Arn": key.arn,
         "CreationDate": ts(key.created),
-        "Enabled": key.state == "Enabled",
+        "Enabled": key.state in ("Enabled", "Updating"),
         "Description": key.description,
         "KeyUsage": key.key_usage,
         "KeyState": key.state,
@@ -67,7 +67,7 @@ def key_metadata(kms: LocalKms, key: Key) -> dict[str, Any]:
     if key.state in ("PendingDeletion", "PendingReplicaDeletion") and key.pending_window_days is not None:
         meta["PendingDeletionWindowInDays"] = key.pending_window_days
     if key.origin == "EXTERNAL":
-        current = key.backing[-1] if key.backing else None
+        current = key.current_entry
         if current is not None and current.material is not None and current.expiration_model:
             meta["ExpirationModel"] = current.expiration_model
             if current.valid_to is not None:

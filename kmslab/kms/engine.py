@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kmslab.kms import _model
+from kmslab.kms import _model, _usage
 from kmslab.kms._context import RequestContext
-from kmslab.kms._keys import Alias, Key, alias_from_doc, alias_to_doc, key_from_doc, key_to_doc
+from kmslab.kms._keys import Alias, Key, alias_from_doc, alias_to_doc, key_from_doc, key_to_doc, uuid_text
+from kmslab.kms._ops_agreement import OPS as _AGREEMENT_OPS
 from kmslab.kms._ops_crypto import OPS as _CRYPTO_OPS
+from kmslab.kms._ops_custom_stores import OPS as _CUSTOM_STORE_OPS
 from kmslab.kms._ops_grants import OPS as _GRANT_OPS
 from kmslab.kms._ops_import import OPS as _IMPORT_OPS
 from kmslab.kms._ops_keys import OPS as _KEY_OPS
@@ -39,6 +40,14 @@ from kmslab.kms.seams import (
     EventSink,
     SystemClock,
 )
+from kmslab.kms.service_events import (
+    DELETE_EXPIRED_KEY_MATERIAL,
+    DELETE_KEY,
+    ROTATE_KEY,
+    ServiceEvent,
+    ServiceEventHub,
+    ServiceSink,
+)
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -47,7 +56,15 @@ log = logging.getLogger(__name__)
 
 Operation = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
 
-_OPERATIONS: dict[str, Operation] = {**_KEY_OPS, **_ROTATION_OPS, **_CRYPTO_OPS, **_GRANT_OPS, **_IMPORT_OPS}
+_OPERATIONS: dict[str, Operation] = {
+    **_KEY_OPS,
+    **_ROTATION_OPS,
+    **_CRYPTO_OPS,
+    **_AGREEMENT_OPS,
+    **_GRANT_OPS,
+    **_IMPORT_OPS,
+    **_CUSTOM_STORE_OPS,
+}
 
 # Operations that change nothing: they run without the engine lock.
 _READ_ONLY = frozenset(
@@ -76,6 +93,11 @@ _READ_ONLY = frozenset(
         "VerifyMac",
         "GetPublicKey",
         "GetParametersForImport",
+        "DeriveSharedSecret",
+        "Encapsulate",
+        "Decapsulate",
+        "GetKeyLastUsage",
+        "DescribeCustomKeyStores",
     }
 )
 
@@ -92,6 +114,8 @@ class LocalKms:
     """
 
     OPERATIONS: frozenset[str] = frozenset(_OPERATIONS)
+    #: operations that change no key: run without the engine lock, and CloudTrail marks them ``readOnly``.
+    READ_ONLY: frozenset[str] = _READ_ONLY
 
     def __init__(
         self,
@@ -108,10 +132,12 @@ class LocalKms:
         self._authorizer: Authorizer = authorizer if authorizer is not None else AllowAll()
         self._lock = threading.RLock()
         self._sinks: list[EventSink] = []
+        self._service = ServiceEventHub()
         self._keys: dict[tuple[str, str], Key] = {}
         self._aliases: dict[tuple[str, str], Alias] = {}
         self._alias_index: dict[tuple[str, str], set[str]] = {}
         self._next_deadline: datetime | None = None
+        self._usage = _usage.UsageLog()
         self._store = Store(data_dir)
         self._grant_token_key = self._store.subkey(b"grant-token")
         self._import_token_key = self._store.subkey(b"import-token")
@@ -160,6 +186,22 @@ class LocalKms:
         with self._lock:
             self._sinks = [s for s in self._sinks if s != sink]
 
+    def add_service_sink(self, sink: ServiceSink) -> None:
+        """Hand every later KMS service event (DeleteKey, RotateKey, DeleteExpiredKeyMaterial) to ``sink``.
+
+        Args:
+            sink: a callable taking one :class:`~kmslab.kms.service_events.ServiceEvent`.
+        """
+        self._service.add(sink)
+
+    def remove_service_sink(self, sink: ServiceSink) -> None:
+        """Stop handing service events to ``sink`` (no error if it was not added).
+
+        Args:
+            sink: a sink passed to :meth:`add_service_sink`.
+        """
+        self._service.remove(sink)
+
     def advance_time(self, delta: timedelta) -> datetime:
         """Move the engine's clock forward (when the clock supports it).
 
@@ -193,8 +235,9 @@ class LocalKms:
         return make_client(self, region=region, **kwargs)
 
     def close(self) -> None:
-        """Release the database."""
+        """Write pending last-usage records and release the database."""
         with self._lock:
+            self._flush_usage()
             self._store.close()
 
     def call(
@@ -231,10 +274,11 @@ class LocalKms:
             caller if caller is not None else Caller.root(self.account),
             region or self.region,
             now,
-            request_id or str(uuid.uuid4()),
+            request_id or _usage.new_request_id(),
         )
         response: dict[str, Any] | None = None
         error: KmsError | None = None
+        event_id: int | None = None
         try:
             if self._next_deadline is not None and now >= self._next_deadline:
                 self._sweep(now)
@@ -245,13 +289,19 @@ class LocalKms:
                 with self._lock:
                     response = handler(ctx, parsed)
                     self._commit(ctx)
+            if operation in _usage.TRACKED:
+                event_id = _usage.new_event_number()  # the call's CloudTrail eventID, as text only when read
+                if self._usage.note(self._keys, ctx, event_id):
+                    self._flush_usage_quietly()
         except KmsError as exc:
             error = exc
         except Exception:
             log.exception("internal error in %s (request %s)", operation, ctx.request_id)
             error = KMSInternalException("An internal error occurred.")
+        if self._service.pending:
+            self._service.deliver()
         if self._sinks:
-            self._emit(ctx, params, response, error)
+            self._emit(ctx, params, response, error, event_id)
         if error is not None:
             raise error
         assert response is not None
@@ -260,7 +310,12 @@ class LocalKms:
     # -- internals used by operations -----------------------------------------------------
 
     def _emit(
-        self, ctx: RequestContext, params: Mapping[str, Any], response: dict[str, Any] | None, error: KmsError | None
+        self,
+        ctx: RequestContext,
+        params: Mapping[str, Any],
+        response: dict[str, Any] | None,
+        error: KmsError | None,
+        event_id: int | None = None,
     ) -> None:
         if not self._sinks:
             return
@@ -276,6 +331,7 @@ class LocalKms:
             error_code=None if error is None else error.code,
             error_message=None if error is None else error.message,
             key_arns=tuple(ctx.key_arns),
+            event_id=None if event_id is None else uuid_text(event_id),
         )
         refusal: KmsError | None = None
         for sink in self._sinks:
@@ -288,7 +344,32 @@ class LocalKms:
         if refusal is not None:  # answer only calls whose record is kept: this one is not acknowledged
             raise refusal
 
+    def _service_event(self, key: Key, name: str, when: datetime, **details: str | None) -> None:
+        """Queue a service event about a key (delivered once the call or sweep that caused it is done)."""
+        self._service.queue(
+            lambda: ServiceEvent(when, name, key.region, key.account, key.key_id, key.arn, key.origin, **details)
+        )
+
+    def _flush_usage_quietly(self) -> None:
+        try:
+            with self._lock:
+                self._flush_usage()
+        except Exception:  # the call itself succeeded; the stamps are written with the next change
+            log.exception("could not write last-usage records")
+
+    def _flush_usage(self) -> None:
+        """Write the keys whose last usage changed since the last write (under the lock)."""
+        refs = self._usage.take()
+        keys = [self._keys[ref] for ref in refs if ref in self._keys]
+        if keys:
+            self._store.write(keys=[key_to_doc(key, self._store.seal) for key in keys])
+
     def _commit(self, ctx: RequestContext) -> None:
+        if self._usage:
+            for ref in self._usage.take():
+                key = self._keys.get(ref)
+                if key is not None and ref not in ctx.deleted_keys:
+                    ctx.dirty_keys.setdefault(ref, key)
         if not (ctx.dirty_keys or ctx.deleted_keys or ctx.dirty_aliases or ctx.deleted_aliases):
             return
         self._store.write(
@@ -313,7 +394,7 @@ class LocalKms:
     def _note_deadlines(self, key: Key) -> None:
         """Remember the earliest time-based event of a key (deletion, rotation, expiry)."""
         rotating = key.rotation_enabled and key.state == "Enabled"
-        candidates = [key.deletion_date, key.next_rotation if rotating else None]
+        candidates = [key.deletion_date, key.next_rotation if rotating else None, key.updating_until]
         candidates += [b.valid_to for b in key.backing if b.material is not None and b.valid_to is not None]
         for when in candidates:
             if when is not None and (self._next_deadline is None or when < self._next_deadline):
@@ -329,13 +410,22 @@ class LocalKms:
                     continue
                 if key.deletion_date is not None and key.deletion_date <= now:
                     self._delete_key(ctx, key)
+                    self._service_event(key, DELETE_KEY, key.deletion_date)
                     continue
                 changed = False
+                if key.updating_until is not None and key.updating_until <= now:
+                    key.updating_until = None
+                    if key.state == "Updating":
+                        key.state = "Enabled"
+                    changed = True
                 for backing in key.backing:
                     if backing.material is not None and backing.valid_to is not None and backing.valid_to <= now:
                         backing.material = None
                         changed = True
-                if changed and key.current is None and key.state in ("Enabled", "Disabled"):
+                        self._service_event(
+                            key, DELETE_EXPIRED_KEY_MATERIAL, backing.valid_to, key_material_id=backing.material_id
+                        )
+                if changed and not key.all_imported and key.state in ("Enabled", "Disabled"):
                     key.state = "PendingImport"
                 guard = 0
                 while (
@@ -346,7 +436,16 @@ class LocalKms:
                     and key.rotation_period_days
                     and guard < 1000
                 ):
-                    rotate(ctx, key, "AUTOMATIC", key.next_rotation)
+                    previous = key.current_entry
+                    new = rotate(ctx, key, "AUTOMATIC", key.next_rotation)
+                    self._service_event(
+                        key,
+                        ROTATE_KEY,
+                        key.next_rotation,
+                        rotation_type="AUTOMATIC",
+                        key_material_id=new.material_id,
+                        previous_key_material_id=previous.material_id if previous else None,
+                    )
                     key.next_rotation += timedelta(days=key.rotation_period_days)
                     changed = True
                     guard += 1
@@ -355,6 +454,8 @@ class LocalKms:
             for key in self._keys.values():
                 self._note_deadlines(key)
             self._commit(ctx)
+        if self._service.pending:
+            self._service.deliver()
 
     def _delete_key(self, ctx: RequestContext, key: Key) -> None:
         """Remove a key whose waiting period is over, with its aliases."""

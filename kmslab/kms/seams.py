@@ -134,6 +134,7 @@ class ApiCall:
         error_code: the AWS error code on failure, else None.
         error_message: the error message on failure, else None.
         key_arns: ARNs of the keys the call touched, for CloudTrail's ``resources``.
+        event_id: the CloudTrail eventID the engine gave the call (GetKeyLastUsage reports it), if any.
     """
 
     event_time: datetime
@@ -147,6 +148,7 @@ class ApiCall:
     error_code: str | None = None
     error_message: str | None = None
     key_arns: tuple[str, ...] = ()
+    event_id: str | None = None
 
 
 class EventSink(Protocol):

@@ -110,6 +110,59 @@ def other_key_kinds(ctx: LabContext) -> Sequence[Fact]:
     ]
 
 
+def key_agreement(ctx: LabContext) -> Sequence[Fact]:
+    """Agree on a shared secret (ECDH) between a KMS key pair and a peer's key pair that never meets KMS."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ctx.kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="KEY_AGREEMENT", Description="kmslab lab: ECDH")
+    key_id = key["KeyMetadata"]["KeyId"]
+    ctx.expect(key["KeyMetadata"]["KeyAgreementAlgorithms"] == ["ECDH"], "the key lists ECDH")
+    peer = ec.generate_private_key(ec.SECP256R1())
+    peer_public = peer.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    derived = ctx.kms.derive_shared_secret(KeyId=key_id, KeyAgreementAlgorithm="ECDH", PublicKey=peer_public)
+    kms_public = serialization.load_der_public_key(ctx.kms.get_public_key(KeyId=key_id)["PublicKey"])
+    assert isinstance(kms_public, ec.EllipticCurvePublicKey)
+    ctx.expect(
+        derived["SharedSecret"] == peer.exchange(ec.ECDH(), kms_public),
+        "the peer derives the same secret from the KMS public key",
+    )
+    return [
+        ("ECC_NIST_P256 KEY_AGREEMENT", f"KeyAgreementAlgorithms {key['KeyMetadata']['KeyAgreementAlgorithms']}"),
+        ("DeriveSharedSecret", f"{len(derived['SharedSecret'])}-byte secret, equal on both sides"),
+    ]
+
+
+def post_quantum(ctx: LabContext) -> Sequence[Fact]:
+    """Sign with an ML-DSA key and share a secret with an ML-KEM key (the post-quantum key specs)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import mldsa, mlkem
+
+    signer = ctx.kms.create_key(KeySpec="ML_DSA_65", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    signed = ctx.kms.sign(KeyId=signer, Message=b"release 1.0", SigningAlgorithm="ML_DSA_SHAKE_256")
+    dsa_public = serialization.load_der_public_key(ctx.kms.get_public_key(KeyId=signer)["PublicKey"])
+    assert isinstance(dsa_public, mldsa.MLDSA65PublicKey)
+    try:
+        dsa_public.verify(signed["Signature"], b"release 1.0")
+        verified = True
+    except InvalidSignature:
+        verified = False
+    ctx.expect(verified, "the ML-DSA signature verifies offline with cryptography")
+    kem = ctx.kms.create_key(KeySpec="ML_KEM_768", KeyUsage="ENCAPSULATE_DECAPSULATE")["KeyMetadata"]["KeyId"]
+    kem_public = serialization.load_der_public_key(ctx.kms.get_public_key(KeyId=kem)["PublicKey"])
+    assert isinstance(kem_public, mlkem.MLKEM768PublicKey)
+    secret, ciphertext = kem_public.encapsulate()  # a sender outside KMS
+    opened = ctx.kms.decapsulate(KeyId=kem, EncapsulationAlgorithm="ML_KEM", SharedSecretCiphertextBlob=ciphertext)
+    ctx.expect(opened["SharedSecret"] == secret, "KMS decapsulates the secret the sender encapsulated")
+    return [
+        ("ML_DSA_65 Sign", f"ML_DSA_SHAKE_256, {len(signed['Signature'])}-byte signature, verified offline"),
+        ("ML_KEM_768 Decapsulate", f"{len(secret)}-byte secret, equal on both sides"),
+    ]
+
+
 def rotate(ctx: LabContext) -> Sequence[Fact]:
     """Rotate the key material on demand."""
     out = ctx.kms.rotate_key_on_demand(KeyId=ctx.state["key_id"])
@@ -241,6 +294,18 @@ STEPS: tuple[Step, ...] = (
         "ECC keys sign, HMAC keys make MACs; KMS refuses an ECC key for encryption, "
         "an HMAC key for signing, and Encrypt of more than 4 KiB.",
         other_key_kinds,
+    ),
+    Step(
+        "Key agreement: derive a shared secret with ECDH",
+        "A NIST elliptic-curve key with KeyUsage KEY_AGREEMENT never signs; DeriveSharedSecret combines its "
+        "private key with a peer's public key, and the peer gets the same secret from the KMS public key.",
+        key_agreement,
+    ),
+    Step(
+        "Post-quantum keys: ML-DSA signatures and ML-KEM shared secrets",
+        "ML-DSA keys sign (ML_DSA_SHAKE_256); ML-KEM keys decapsulate a secret a sender encapsulated "
+        "with the public key (Encapsulate/Decapsulate).",
+        post_quantum,
     ),
     Step(
         "Rotate the key material on demand",

@@ -62,6 +62,9 @@ REQUEST_FIELDS: dict[str, tuple[str, ...]] = {
     "GenerateMac": ("KeyId", "MacAlgorithm", *_GRANT, "DryRun"),
     "VerifyMac": ("KeyId", "MacAlgorithm", *_GRANT, "DryRun"),
     "DeriveSharedSecret": ("KeyId", "KeyAgreementAlgorithm", *_GRANT, "DryRun"),
+    "Encapsulate": ("KeyId", "EncapsulationAlgorithm", *_GRANT, "DryRun"),
+    "Decapsulate": ("KeyId", "EncapsulationAlgorithm", *_GRANT, "DryRun"),
+    "GetKeyLastUsage": _KEY_ONLY,
     "CreateKey": (
         "Description",
         "KeyUsage",
@@ -104,7 +107,14 @@ REQUEST_FIELDS: dict[str, tuple[str, ...]] = {
     "ListGrants": ("KeyId", "GrantId", "GranteePrincipal", "Limit", "Marker"),
     "ListRetirableGrants": ("RetiringPrincipal", "Limit", "Marker"),
     "GetParametersForImport": ("KeyId", "WrappingAlgorithm", "WrappingKeySpec"),
-    "ImportKeyMaterial": ("KeyId", "ValidTo", "ExpirationModel", "ImportType", "KeyMaterialDescription"),
+    "ImportKeyMaterial": (
+        "KeyId",
+        "ValidTo",
+        "ExpirationModel",
+        "ImportType",
+        "KeyMaterialDescription",
+        "KeyMaterialId",
+    ),
     "DeleteImportedKeyMaterial": ("KeyId", "KeyMaterialId"),
     "CreateAlias": ("AliasName", "TargetKeyId"),
     "UpdateAlias": ("AliasName", "TargetKeyId"),
@@ -167,6 +177,10 @@ READ_ONLY_OPERATIONS = frozenset(
         "GenerateMac",
         "VerifyMac",
         "DeriveSharedSecret",
+        "Encapsulate",
+        "Decapsulate",
+        "GetKeyLastUsage",
+        "DescribeCustomKeyStores",
         "DescribeKey",
         "GetKeyPolicy",
         "GetKeyRotationStatus",
@@ -181,6 +195,11 @@ READ_ONLY_OPERATIONS = frozenset(
         "ListRetirableGrants",
     }
 )
+
+#: operations whose records carry the key ARN in ``responseElements.keyId`` although the API returns
+#: nothing: AWS's CloudTrail entries recorded on or after December 2022 do (DeleteKey, KMS's own
+#: service event, gets the same in :func:`kmslab.trail.events.service_event_record`).
+_KEY_ARN_RESPONSE = frozenset({"DisableKey"})
 
 #: operations that always log their algorithm, even when the request left it to the default.
 _DEFAULT_ALGORITHM = {"Encrypt": "EncryptionAlgorithm", "Decrypt": "EncryptionAlgorithm"}
@@ -428,7 +447,7 @@ def to_cloudtrail_record(call: ApiCall, *, event_id: str | None = None) -> dict[
 
     Args:
         call: the answered request, success or failure.
-        event_id: the event ID to use; a fresh UUID4 when None.
+        event_id: the event ID to use; when None, the one the engine gave the call, else a fresh UUID4.
 
     Returns:
         A JSON-ready dict with CloudTrail's field names, in CloudTrail's order.
@@ -450,8 +469,10 @@ def to_cloudtrail_record(call: ApiCall, *, event_id: str | None = None) -> dict[
         record["errorMessage"] = standard_text(call.error_message or "")
     record["requestParameters"] = request_parameters(call.operation, call.request)
     record["responseElements"] = None if call.error_code else response_elements(call.operation, call.response)
+    if call.operation in _KEY_ARN_RESPONSE and not call.error_code and call.key_arns:
+        record["responseElements"] = {"keyId": call.key_arns[0]}
     record["requestID"] = call.request_id
-    record["eventID"] = event_id or str(uuid.uuid4())
+    record["eventID"] = event_id or call.event_id or str(uuid.uuid4())
     record["readOnly"] = call.operation in READ_ONLY_OPERATIONS
     if call.key_arns:
         record["resources"] = [

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
-from tests.kms.helpers import error_of, key_arn
+from tests.kms.helpers import covers, error_of, key_arn
 
 
 @pytest.fixture
@@ -34,6 +34,7 @@ def test_each_encryption_is_fresh(kms: Any, key_id: str) -> None:
     assert first != second
 
 
+@covers("Decrypt", aspect="errors")
 @pytest.mark.parametrize(
     "context",
     [None, {"a": "1"}, {"a": "1", "b": "3"}, {"a": "2", "b": "2"}, {"A": "1", "b": "2"}],
@@ -71,6 +72,7 @@ def _regions(blob: bytes) -> dict[str, int]:
     }
 
 
+@covers("Decrypt", aspect="errors")
 @pytest.mark.parametrize(
     "region", ["magic", "version", "key-id-length", "key-id", "material-id", "nonce", "body", "tag"]
 )
@@ -94,6 +96,7 @@ def test_garbage_ciphertext_is_refused(kms: Any, key_id: str) -> None:
     assert error_of(exc)[0] == "InvalidCiphertextException"
 
 
+@covers("Decrypt", aspect="errors")
 def test_decrypt_with_another_key_id_is_incorrect_key(kms: Any, key_id: str) -> None:
     other = kms.create_key()["KeyMetadata"]["KeyId"]
     blob = kms.encrypt(KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
@@ -105,6 +108,7 @@ def test_decrypt_with_another_key_id_is_incorrect_key(kms: Any, key_id: str) -> 
     assert error_of(exc)[0] == "IncorrectKeyException"
 
 
+@covers("Encrypt", aspect="errors")
 def test_plaintext_size_limits(kms_engine: Any, key_id: str) -> None:
     client = kms_engine.boto3_client(parameter_validation=False)
     assert (
@@ -162,6 +166,7 @@ def test_generate_data_key(kms: Any, key_id: str, params: dict[str, Any], size: 
     assert len(kms.decrypt(CiphertextBlob=bare["CiphertextBlob"])["Plaintext"]) == size
 
 
+@covers("GenerateDataKey", aspect="errors")
 @pytest.mark.parametrize("params", [{}, {"KeySpec": "AES_256", "NumberOfBytes": 32}])
 def test_generate_data_key_needs_exactly_one_size(kms: Any, key_id: str, params: dict[str, Any]) -> None:
     with pytest.raises(ClientError) as exc:
@@ -169,6 +174,7 @@ def test_generate_data_key_needs_exactly_one_size(kms: Any, key_id: str, params:
     assert error_of(exc) == ("ValidationException", "Please specify either number of bytes or key spec.")
 
 
+@covers("GenerateDataKey", aspect="errors")
 def test_generate_data_key_bounds(kms_engine: Any, key_id: str) -> None:
     client = kms_engine.boto3_client(parameter_validation=False)
     for bad in (0, 1025):
@@ -197,6 +203,7 @@ def test_generate_random(kms: Any) -> None:
     assert len(a) == 64 and a != b
 
 
+@covers("Sign", "GetPublicKey", aspect="errors")
 def test_symmetric_key_refuses_sign_and_public_key(kms: Any, key_id: str) -> None:
     with pytest.raises(ClientError) as exc:
         kms.sign(KeyId=key_id, Message=b"m", SigningAlgorithm="ECDSA_SHA_256")
@@ -250,6 +257,7 @@ def _hash(algorithm: str) -> tuple[Any, str]:
     return {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}[bits], f"sha{bits}"
 
 
+@covers("Verify", aspect="errors")
 @pytest.mark.parametrize(("spec", "algorithm"), SIGNING)
 def test_sign_and_verify(kms: Any, spec: str, algorithm: str) -> None:
     key_id = kms.create_key(KeySpec=spec, KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
@@ -278,6 +286,7 @@ def test_sign_and_verify(kms: Any, spec: str, algorithm: str) -> None:
     assert error_of(exc)[0] == "ValidationException"
 
 
+@covers("Sign", aspect="errors")
 def test_signing_algorithm_must_match_the_key(kms: Any) -> None:
     key_id = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
     with pytest.raises(ClientError) as exc:
@@ -288,6 +297,7 @@ def test_signing_algorithm_must_match_the_key(kms: Any) -> None:
     assert error_of(exc)[0] == "InvalidKeyUsageException"
 
 
+@covers("GenerateMac", "VerifyMac", aspect="errors")
 @pytest.mark.parametrize("bits", [224, 256, 384, 512])
 def test_generate_and_verify_mac(kms: Any, bits: int) -> None:
     key_id = kms.create_key(KeySpec=f"HMAC_{bits}", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"]
@@ -320,6 +330,7 @@ def test_get_public_key_shape(kms: Any) -> None:
     assert isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp384r1"
 
 
+@covers("Encrypt", aspect="errors")
 def test_dry_run(kms: Any, key_id: str) -> None:
     with pytest.raises(ClientError) as exc:
         kms.encrypt(KeyId=key_id, Plaintext=b"x", DryRun=True)

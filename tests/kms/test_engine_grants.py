@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from kmslab.kms import AuthorizationRequest, Caller
 from tests.kms.conftest import START
-from tests.kms.helpers import ACCOUNT, error_of, key_arn
+from tests.kms.helpers import ACCOUNT, covers, error_of, key_arn
 
 APP = f"arn:aws:iam::{ACCOUNT}:role/app"
 OPS = f"arn:aws:iam::{ACCOUNT}:role/ops"
@@ -57,6 +57,7 @@ def test_same_name_and_parameters_is_idempotent(kms: Any, key_id: str) -> None:
     assert len(kms.list_grants(KeyId=key_id)["Grants"]) == 2
 
 
+@covers("CreateGrant", aspect="errors")
 def test_operations_must_fit_the_key(kms: Any, key_id: str) -> None:
     with pytest.raises(ClientError) as exc:
         kms.create_grant(KeyId=key_id, GranteePrincipal=APP, Operations=["Sign"])
@@ -84,6 +85,7 @@ def test_constraint_limits_eight_pairs_and_384_character_values(kms: Any, key_id
     assert len(kms.list_grants(KeyId=key_id)["Grants"]) == 2
 
 
+@covers("RevokeGrant", aspect="errors")
 def test_revoke_and_retire(kms: Any, key_id: str) -> None:
     a = kms.create_grant(KeyId=key_id, GranteePrincipal=APP, Operations=["Decrypt"])
     b = kms.create_grant(KeyId=key_id, GranteePrincipal=APP, RetiringPrincipal=OPS, Operations=["Encrypt"])

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, keywrap, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from tests.kms.conftest import START
-from tests.kms.helpers import error_of, import_material, key_arn, wrap_material
+from tests.kms.helpers import covers, error_of, import_material, key_arn, wrap_material
 
 
 @pytest.fixture
@@ -116,6 +116,7 @@ def test_delete_and_reimport_same_or_different_material(kms: Any, external: str)
     assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"keep me"
 
 
+@covers("ImportKeyMaterial", aspect="errors")
 def test_bad_and_foreign_tokens(kms: Any, external: str) -> None:
     other = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
     params = kms.get_parameters_for_import(
@@ -171,6 +172,7 @@ def test_wrong_length_material_is_refused(kms: Any, external: str) -> None:
     assert error_of(exc)[0] == "ValidationException"
 
 
+@covers("GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial", aspect="errors")
 def test_import_operations_refuse_aws_kms_keys(kms: Any) -> None:
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     with pytest.raises(ClientError) as exc:
@@ -184,6 +186,7 @@ def test_import_operations_refuse_aws_kms_keys(kms: Any) -> None:
     assert error_of(exc)[0] == "UnsupportedOperationException"
 
 
+@covers("GetParametersForImport", aspect="errors")
 def test_unsupported_wrapping_algorithm(kms: Any, external: str) -> None:
     with pytest.raises(ClientError) as exc:
         kms.get_parameters_for_import(KeyId=external, WrappingAlgorithm="RSAES_PKCS1_V1_5", WrappingKeySpec="RSA_2048")

@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.kms.conftest import START
-from tests.kms.helpers import ACCOUNT, error_of, key_arn
+from tests.kms.helpers import ACCOUNT, covers, error_of, key_arn
 
 VALID = [
     ("SYMMETRIC_DEFAULT", None, "ENCRYPT_DECRYPT", {"EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"]}),
@@ -69,6 +69,7 @@ INVALID = [
 ]
 
 
+@covers("CreateKey", aspect="errors")
 @pytest.mark.parametrize(("spec", "usage"), INVALID)
 def test_invalid_spec_usage_combinations_are_refused(kms: Any, spec: str, usage: str | None) -> None:
     params: dict[str, Any] = {"KeySpec": spec}
@@ -137,6 +138,7 @@ def test_list_keys_pagination(kms: Any) -> None:
     ) == sorted(ids)
 
 
+@covers("ListKeys", aspect="errors")
 def test_bad_marker_is_refused(kms: Any) -> None:
     with pytest.raises(ClientError) as exc:
         kms.list_keys(Marker="not-a-marker")
@@ -155,6 +157,7 @@ def test_enable_disable_and_description(kms: Any) -> None:
     assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["Description"] == "new words"
 
 
+@covers("DescribeKey", aspect="errors")
 def test_unknown_key_and_invalid_key_id(kms: Any) -> None:
     missing = "11111111-2222-3333-4444-555555555555"
     with pytest.raises(ClientError) as exc:

@@ -11,11 +11,12 @@ from botocore.exceptions import ClientError
 
 from kmslab.kms.policy import default_key_policy
 from tests.kms.conftest import START
-from tests.kms.helpers import ACCOUNT, error_of, key_arn
+from tests.kms.helpers import ACCOUNT, covers, error_of, key_arn
 
 # -- deletion -----------------------------------------------------------------------------
 
 
+@covers("ScheduleKeyDeletion", aspect="errors")
 @pytest.mark.parametrize(("days", "ok"), [(6, False), (7, True), (30, True), (31, False)])
 def test_deletion_window_bounds(kms: Any, days: int, ok: bool) -> None:
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
@@ -97,6 +98,7 @@ def test_multi_region_key_and_replica(kms_engine: Any, kms: Any) -> None:
     assert error_of(exc)[0] == "UnsupportedOperationException"
 
 
+@covers("ReplicateKey", aspect="errors")
 def test_single_region_key_cannot_be_replicated_nor_decrypted_elsewhere(kms_engine: Any, kms: Any) -> None:
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     with pytest.raises(ClientError) as exc:
@@ -155,6 +157,7 @@ def test_alias_lifecycle(kms: Any) -> None:
     assert len(page["Aliases"]) == 1 and page["Truncated"] is False
 
 
+@covers("CreateAlias", aspect="errors")
 @pytest.mark.parametrize(("name", "code"), [("app", "ValidationException"), ("alias/aws/s3", "NotAuthorizedException")])
 def test_alias_name_rules(kms: Any, name: str, code: str) -> None:
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
@@ -163,6 +166,7 @@ def test_alias_name_rules(kms: Any, name: str, code: str) -> None:
     assert error_of(exc)[0] == code
 
 
+@covers("UpdateAlias", aspect="errors")
 def test_update_alias_needs_same_key_type(kms: Any) -> None:
     symmetric = kms.create_key()["KeyMetadata"]["KeyId"]
     signing = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
@@ -175,6 +179,7 @@ def test_update_alias_needs_same_key_type(kms: Any) -> None:
 # -- tags ---------------------------------------------------------------------------------
 
 
+@covers("TagResource", aspect="errors")
 def test_tags(kms: Any) -> None:
     key_id = kms.create_key(Tags=[{"TagKey": "team", "TagValue": "a"}])["KeyMetadata"]["KeyId"]
     kms.tag_resource(KeyId=key_id, Tags=[{"TagKey": "team", "TagValue": "b"}, {"TagKey": "env", "TagValue": ""}])
@@ -195,6 +200,7 @@ def test_tags(kms: Any) -> None:
 # -- key policy ---------------------------------------------------------------------------
 
 
+@covers("GetKeyPolicy", "PutKeyPolicy", aspect="errors")
 def test_key_policy(kms: Any) -> None:
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     out = kms.get_key_policy(KeyId=key_id, PolicyName="default")

@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.kms.conftest import START
-from tests.kms.helpers import error_of, key_arn
+from tests.kms.helpers import covers, error_of, key_arn
 
 
 def _material_id(kms: Any, key_id: str) -> str:
@@ -29,6 +29,7 @@ def test_rotation_status_defaults_and_period(kms: Any) -> None:
     assert status["KeyRotationEnabled"] is False and "NextRotationDate" not in status
 
 
+@covers("EnableKeyRotation", aspect="errors")
 @pytest.mark.parametrize("days", [89, 2561])
 def test_rotation_period_bounds(kms_engine: Any, days: int) -> None:
     client = kms_engine.boto3_client(parameter_validation=False)
@@ -111,6 +112,7 @@ def test_rotate_on_demand(kms: Any) -> None:
     assert page["Truncated"] is True and len(page["Rotations"]) == 2
 
 
+@covers("RotateKeyOnDemand", aspect="errors")
 def test_on_demand_rotation_limit(kms: Any) -> None:
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     for _ in range(25):
@@ -120,6 +122,7 @@ def test_on_demand_rotation_limit(kms: Any) -> None:
     assert error_of(exc)[0] == "LimitExceededException"
 
 
+@covers("EnableKeyRotation", "DisableKeyRotation", aspect="errors")
 @pytest.mark.parametrize(
     "create",
     [
@@ -135,8 +138,22 @@ def test_rotation_unsupported_for_asymmetric_hmac_and_imported(kms: Any, create:
         from tests.kms.helpers import import_material
 
         import_material(kms, key_id)
-    for call in (kms.enable_key_rotation, kms.rotate_key_on_demand, kms.disable_key_rotation):
+    imported = create.get("Origin") == "EXTERNAL"
+    # Imported keys rotate on demand only, to new imported material (see test_engine_import_rotation).
+    calls = (kms.enable_key_rotation, kms.disable_key_rotation) + (() if imported else (kms.rotate_key_on_demand,))
+    for call in calls:
         with pytest.raises(ClientError) as exc:
             call(KeyId=key_id)
         code, message = error_of(exc)
         assert code == "UnsupportedOperationException" and key_arn(key_id) in message
+
+
+def test_rotation_status_of_a_key_pending_deletion_is_off_until_deletion_is_cancelled(kms: Any) -> None:
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.enable_key_rotation(KeyId=key_id, RotationPeriodInDays=90)
+    kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+    status = kms.get_key_rotation_status(KeyId=key_id)
+    assert status["KeyRotationEnabled"] is False and "NextRotationDate" not in status
+    kms.cancel_key_deletion(KeyId=key_id)
+    status = kms.get_key_rotation_status(KeyId=key_id)
+    assert status["KeyRotationEnabled"] is True and status["RotationPeriodInDays"] == 90

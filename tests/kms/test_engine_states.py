@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.kms.helpers import error_of, import_material, key_arn
+from tests.kms.helpers import covers, error_of, import_material, key_arn
 
 OK = None
 DISABLED = "DisabledException"
 INVALID = "KMSInvalidStateException"
+UNSUPPORTED = "UnsupportedOperationException"
 
 STATES = ("Enabled", "Disabled", "PendingDeletion", "PendingImport")
 
@@ -28,14 +29,16 @@ TABLE: dict[str, tuple[str | None, ...]] = {
     "GenerateDataKeyWithoutPlaintext": USE,
     "GenerateDataKeyPairWithoutPlaintext": USE,
     "CreateGrant": USE,
-    "EnableKeyRotation": USE,
-    "DisableKeyRotation": USE,
+    # Rotation settings of an EXTERNAL key in PendingImport: footnote [6] of AWS's table.
+    "EnableKeyRotation": (OK, DISABLED, INVALID, UNSUPPORTED),
+    "DisableKeyRotation": (OK, DISABLED, INVALID, UNSUPPORTED),
     "RotateKeyOnDemand": (OK, DISABLED, INVALID, INVALID),
     "EnableKey": (OK, OK, INVALID, INVALID),
     "DisableKey": (OK, OK, INVALID, INVALID),
     "ScheduleKeyDeletion": (OK, OK, INVALID, OK),
     "CancelKeyDeletion": (INVALID, INVALID, OK, INVALID),
-    "GetKeyRotationStatus": MANAGE,
+    # "?" in PendingDeletion: succeeds for a key that can rotate (rotation reported off, see test_engine_rotation).
+    "GetKeyRotationStatus": (OK, OK, OK, UNSUPPORTED),
     "ListKeyRotations": MANAGE,
     "CreateAlias": MANAGE,
     "TagResource": MANAGE,
@@ -113,6 +116,7 @@ def _key_in_state(kms: Any, state: str) -> tuple[str, bytes]:
 CASES = [(op, state, TABLE[op][i]) for op in TABLE for i, state in enumerate(STATES)]
 
 
+@covers(*TABLE, aspect="states")
 @pytest.mark.parametrize(("operation", "state", "expected"), CASES, ids=[f"{o}-{s}" for o, s, _ in CASES])
 def test_key_state_table(kms: Any, operation: str, state: str, expected: str | None) -> None:
     key_id, blob = _key_in_state(kms, state)
@@ -133,6 +137,8 @@ def test_key_state_table(kms: Any, operation: str, state: str, expected: str | N
     }[state]
     if operation == "CancelKeyDeletion":
         words = "is not pending deletion."
+    if expected == UNSUPPORTED:
+        words = "origin is EXTERNAL which is not valid for this operation."
     assert message == f"{key_arn(key_id)} {words}"
     assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == state
 
@@ -145,6 +151,7 @@ def test_cancel_key_deletion_leaves_the_key_disabled(kms: Any) -> None:
     assert "DeletionDate" not in meta and "PendingDeletionWindowInDays" not in meta
 
 
+@covers("Sign", "GetPublicKey", "GenerateMac", aspect="states")
 @pytest.mark.parametrize("state", ["Disabled", "PendingDeletion"])
 def test_sign_and_mac_refused_by_state(kms: Any, state: str) -> None:
     signer = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]

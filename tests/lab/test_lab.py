@@ -175,10 +175,10 @@ def test_a_kms_that_breaks_aws_semantics_fails_the_lab(
     out = capsys.readouterr().out
     expected = "a cancelled deletion leaves the key Disabled, got Enabled"
     assert f"    FAILED: {expected}" in out
-    assert f"kmslab lab: step 1.10 failed: Cancel the deletion: {expected}" in out
+    assert f"kmslab lab: step 1.12 failed: Cancel the deletion: {expected}" in out
     assert "kmslab lab: 2 later step(s) not run" in out
-    assert "[1.11]" not in out
-    assert out.rstrip().endswith("kmslab lab: 9 of 12 steps passed")
+    assert "[1.13]" not in out
+    assert out.rstrip().endswith("kmslab lab: 11 of 14 steps passed")
 
 
 def _wrong(ctx: LabContext) -> Sequence[tuple[str, str]]:
