@@ -28,7 +28,7 @@ from kmslab.envelope import (
     encrypt,
     inspect_header,
 )
-from kmslab.envelope._format import serialize_context
+from kmslab.envelope._context import serialize_context
 from kmslab.envelope._keys import derive_keys
 
 CONTEXT = {"tenant": "acme", "purpose": "fast-path"}
@@ -163,7 +163,7 @@ def test_bytes_take_the_lean_path_and_altered_messages_leave_it(
 ) -> None:
     from kmslab.envelope import _oneshot
 
-    real = _oneshot._decrypt_small_raw
+    real = _oneshot._decrypt_small
     taken: list[bool] = []
 
     def spy(*args: object) -> object:
@@ -171,7 +171,7 @@ def test_bytes_take_the_lean_path_and_altered_messages_leave_it(
         taken.append(result is not None)
         return result
 
-    monkeypatch.setattr(_oneshot, "_decrypt_small_raw", spy)
+    monkeypatch.setattr(_oneshot, "_decrypt_small", spy)
     decrypt(message, provider=raw_provider)
     decrypt(bytearray(message), provider=raw_provider)
     assert taken == [True]
