@@ -151,6 +151,9 @@ _PREPARED: dict[tuple[tuple[Any, Any], ...], FrozenContext] = {}
 #: a header's serialized context -> the parsed read-only mapping
 _PARSED: dict[bytes, Mapping[str, str]] = {}
 EMPTY_CONTEXT = FrozenContext({}, b"")
+#: ``cached_context(raw)``: the parsed context memoized for these serialized bytes, or None (no Python frame:
+#: the one-pass decrypt tries it before :func:`context_for`)
+cached_context = _PARSED.get
 
 
 def prepare_context(encryption_context: Mapping[str, str] | None) -> FrozenContext:

@@ -369,9 +369,12 @@ def frame_aad(message_id: bytes, seq: int, length: int) -> bytes:
     return message_id + FRAME_AAD + _SEQ_LEN.pack(seq, length)
 
 
+_FINAL_AAD = struct.Struct(f">32s{len(FINAL_FRAME_AAD)}sIQ")
+
+
 def final_frame_aad(message_id: bytes, seq: int, length: int) -> bytes:
     """Return the AAD of the final frame, number ``seq``, holding ``length`` plaintext bytes."""
-    return message_id + FINAL_FRAME_AAD + _SEQ_LEN.pack(seq, length)
+    return _FINAL_AAD.pack(message_id, FINAL_FRAME_AAD, seq, length)
 
 
 def single_block_aad(message_id: bytes, length: int) -> bytes:
@@ -381,7 +384,11 @@ def single_block_aad(message_id: bytes, length: int) -> bytes:
 
 def final_head(seq: int, length: int) -> bytes:
     """Return the final frame's prefix (24 bytes)."""
-    return FINAL_HEAD.pack(FINAL_FRAME_MARKER, seq, frame_iv(seq), length)
+    return FINAL_HEAD.pack(FINAL_FRAME_MARKER, seq, IV_PAD + U32.pack(seq), length)
+
+
+#: the first 20 bytes of a one-frame body (final marker, number 1, IV): the common small message's
+FIRST_FINAL_PREFIX = final_head(1, 0)[:20]
 
 
 def check_frame_limit(frame_length: int, max_frame_length: int) -> None:

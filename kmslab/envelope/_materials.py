@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from hmac import compare_digest
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -53,14 +53,9 @@ class EncryptMaterials:
     header_middles: dict[int, bytes] = field(default_factory=dict, repr=False)
 
 
-class NewMessage(NamedTuple):
-    """The start of a message being written: its materials, ID, header bytes and derived keys."""
-
-    materials: EncryptMaterials
-    message_id: bytes
-    header: bytes
-    key: bytes
-    commitment: bytes
+#: the start of a message being written: its materials, ID, header bytes, encryption key and key commitment
+#: (a plain tuple: built once per message, on the small-message path too)
+NewMessage = tuple[EncryptMaterials, bytes, bytes, bytes, bytes]
 
 
 def encrypt_materials(
@@ -149,7 +144,7 @@ def start_message(
     key, commitment = _keys.derive_keys(materials.data_key, message_id, suite)
     middle = header_middle(materials, frame_length)
     header = b"".join((_VERSION, suite.id_bytes, message_id, middle, commitment))
-    return NewMessage(materials, message_id, header, key, commitment)
+    return materials, message_id, header, key, commitment
 
 
 def check_required_context(header: Header, required_context: Mapping[str, str] | None) -> None:

@@ -145,9 +145,10 @@ def encrypt_stream(
 ) -> Header:
     """Encrypt ``src`` into ``dst`` frame by frame (see :func:`kmslab.envelope.encrypt_stream`)."""
     check_frame_length(frame_length)
-    new = start_message(provider, encryption_context, suite, None, 0, frame_length)
-    message_id, header = new.message_id, new.header
-    aes = algorithms.AES(new.key)
+    materials, message_id, header, key, commitment = start_message(
+        provider, encryption_context, suite, None, 0, frame_length
+    )
+    aes = algorithms.AES(key)
     enc = Cipher(aes, modes.GCM(ZERO_IV)).encryptor()
     enc.authenticate_additional_data(header)
     enc.finalize()
@@ -204,10 +205,9 @@ def encrypt_stream(
     if hasher is not None:
         from kmslab.envelope import _signing
 
-        write(footer(_signing.sign(new.materials.signing_key, hasher)))
-    materials = new.materials
+        write(footer(_signing.sign(materials.signing_key, hasher)))
     context = FrozenContext(materials.context)
-    return Header(suite, message_id, context, materials.edks, True, frame_length, new.commitment, header)
+    return Header(suite, message_id, context, materials.edks, True, frame_length, commitment, header)
 
 
 def decrypt_stream(

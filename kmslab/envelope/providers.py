@@ -54,12 +54,14 @@ class KeyProvider(Protocol):
 class SectionKeyProvider(KeyProvider, Protocol):
     """The optional fast path of :class:`KeyProvider`: the header's EDK section in one step."""
 
-    def wrap_section(self, data_key: bytes, context_bytes: bytes) -> bytes:
+    def wrap_section(self, data_key: bytes, context_bytes: bytes, fresh: bytes) -> bytes:
         """Return the header's EDK section (count, then one encrypted data key) for a new data key.
 
         Args:
             data_key: the plaintext data key.
             context_bytes: the serialized encryption context (bound to the wrapped key).
+            fresh: 12 random bytes drawn for this call alone (the caller draws them with its own, so a
+                message costs one ``os.urandom`` call); a provider that needs no randomness ignores them.
         """
         ...
 
@@ -93,6 +95,7 @@ class RawAesKeyProvider:
     _prefix: bytes = field(init=False, repr=False, compare=False)
     _cache_id: str = field(init=False, repr=False, compare=False)
     _edk_head: bytes = field(init=False, repr=False, compare=False)
+    _section: struct.Struct = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.wrapping_key, bytes | bytearray) or len(self.wrapping_key) != 32:
@@ -109,6 +112,7 @@ class RawAesKeyProvider:
             raise KeyProviderError("a raw AES key's namespace or name is longer than 65535 bytes")
         head = struct.pack(">HH", 1, len(pid)) + pid + struct.pack(">H", len(prefix) + IV_LEN) + prefix
         object.__setattr__(self, "_edk_head", head)
+        object.__setattr__(self, "_section", struct.Struct(f">{len(head)}s{IV_LEN}s2s{DATA_KEY_LEN + TAG_LEN}s"))
         fingerprint = hashes.Hash(hashes.SHA256())
         fingerprint.update(b"kmslab-envelope-raw-aes" + bytes(self.wrapping_key))
         digest = fingerprint.finalize().hex()[:16]
@@ -132,7 +136,7 @@ class RawAesKeyProvider:
         iv = os.urandom(IV_LEN)
         return EncryptedDataKey(self.namespace, self._prefix + iv, self._aead.encrypt(iv, data_key, context_bytes))
 
-    def wrap_section(self, data_key: bytes, context_bytes: bytes) -> bytes:
+    def wrap_section(self, data_key: bytes, context_bytes: bytes, fresh: bytes) -> bytes:
         """Wrap a data key straight into a header's EDK section (one EDK of this key).
 
         The same bytes as the count and :meth:`wrap`'s serialized EDK, without building the EDK object
@@ -141,12 +145,18 @@ class RawAesKeyProvider:
         Args:
             data_key: the plaintext data key.
             context_bytes: the serialized encryption context (the AAD).
+            fresh: 12 random bytes, fresh for this call: the wrapping IV (never reuse one under a key).
 
         Returns:
             The EDK section.
+
+        Raises:
+            KeyProviderError: ``fresh`` is not 12 bytes.
         """
-        iv = os.urandom(IV_LEN)
-        return b"".join((self._edk_head, iv, _WRAPPED_LEN, self._aead.encrypt(iv, data_key, context_bytes)))
+        if len(fresh) != IV_LEN:
+            raise KeyProviderError("wrap_section needs 12 fresh random bytes for the wrapping IV")
+        wrapped = self._aead.encrypt(fresh, data_key, context_bytes)
+        return b"".join((self._edk_head, fresh, _WRAPPED_LEN, wrapped))
 
     def unwrap_section(self, edk_section: bytes, context_bytes: bytes) -> bytes | None:
         """Unwrap straight from a header's EDK section when it is exactly one EDK of this key.
@@ -161,14 +171,14 @@ class RawAesKeyProvider:
             The data key, or None when the section has another shape or does not authenticate (the caller
             then asks :meth:`decrypt_data_key`, which reports why).
         """
-        head = self._edk_head
-        start = len(head) + IV_LEN
-        if len(edk_section) != start + 2 + DATA_KEY_LEN + TAG_LEN or not edk_section.startswith(head):
+        layout = self._section
+        if len(edk_section) != layout.size:
             return None
-        if edk_section[start : start + 2] != _WRAPPED_LEN:
+        head, iv, wrapped_len, wrapped = layout.unpack(edk_section)
+        if head != self._edk_head or wrapped_len != _WRAPPED_LEN:
             return None
         try:
-            return self._aead.decrypt(edk_section[len(head) : start], edk_section[start + 2 :], context_bytes)
+            return self._aead.decrypt(iv, wrapped, context_bytes)
         except InvalidTag:
             return None
 
