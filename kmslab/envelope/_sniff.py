@@ -17,10 +17,9 @@ import re
 SNIFF_LEN = 120
 _MAGIC = b"KL\x01"
 _KEY_ID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}")
-_HINT = (
-    "this is a KMS ciphertext blob{form} (key {key_id}), not an envelope message: decrypt it with KMS "
-    "(aws kms decrypt --ciphertext-blob fileb://FILE{b64}), not with kmslab envelope decrypt"
-)
+_HINT = "this is a KMS ciphertext blob{form} (from KMS Encrypt, key {key_id}), not an envelope message: {how}"
+_HOW_RAW = "decrypt it with aws kms decrypt --ciphertext-blob fileb://FILE"
+_HOW_B64 = "base64 --decode it into a file, then aws kms decrypt --ciphertext-blob fileb://FILE"
 
 
 def kms_blob_key_id(data: bytes) -> str | None:
@@ -50,7 +49,7 @@ def foreign_format(head: bytes) -> str | None:
     """
     key_id = kms_blob_key_id(head)
     if key_id is not None:
-        return _HINT.format(form="", key_id=key_id, b64="")
+        return _HINT.format(form="", key_id=key_id, how=_HOW_RAW)
     text = head.lstrip()
     usable = len(text) - len(text) % 4
     try:
@@ -60,4 +59,4 @@ def foreign_format(head: bytes) -> str | None:
     key_id = kms_blob_key_id(decoded)
     if key_id is None:
         return None
-    return _HINT.format(form=" in base64 text", key_id=key_id, b64=" after base64 --decode")
+    return _HINT.format(form=" in base64 text", key_id=key_id, how=_HOW_B64)

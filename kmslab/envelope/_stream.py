@@ -17,7 +17,7 @@ shifts every frame.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -50,6 +50,15 @@ from kmslab.envelope.errors import AuthenticationError, EnvelopeError, MessageFo
 from kmslab.envelope.providers import KeyProvider
 
 Progress = Callable[[int], Any] | None
+
+
+class Writer(Protocol):
+    """Where decrypted plaintext goes: a binary stream, or anything with its ``write``."""
+
+    def write(self, data: memoryview, /) -> object:
+        """Write ``data``."""
+        ...
+
 
 _PAD = FINAL_HEAD.size  # room in front of the ciphertext for the longest frame prefix (final frame)
 
@@ -212,17 +221,24 @@ def encrypt_stream(
 
 def decrypt_stream(
     src: BinaryIO,
-    dst: BinaryIO,
+    dst: Writer,
     provider: KeyProvider,
     required_context: Mapping[str, str] | None,
     progress: Progress,
     max_frame_length: int,
+    on_header: Callable[[Header], Any] | None = None,
 ) -> Header:
-    """Decrypt ``src`` into ``dst`` frame by frame (see :func:`kmslab.envelope.decrypt_stream`)."""
+    """Decrypt ``src`` into ``dst`` frame by frame (see :func:`kmslab.envelope.decrypt_stream`).
+
+    ``on_header`` is called with the verified header before any plaintext is written (the CLI uses it to
+    hold a signed message's output until the signature verifies).
+    """
     read = _exact_reader(src)
     header = read_stream_header(src)
     header_tag = read(TAG_LEN)
     key, _ = open_header(header, header_tag, provider, required_context, None)
+    if on_header is not None:
+        on_header(header)
     hasher = None
     public_key = None
     if header.suite.signed:
@@ -254,7 +270,7 @@ def decrypt_stream(
 
 
 def _decrypt_frames(
-    src: Any, dst: Any, header: Header, aes: Any, hasher: Any, progress: Progress, max_frame_length: int
+    src: Any, dst: Writer, header: Header, aes: Any, hasher: Any, progress: Progress, max_frame_length: int
 ) -> memoryview:
     """Decrypt and release every regular frame; return the final frame's plaintext, still unreleased."""
     fl = header.frame_length
