@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kmslab.envelope import _sniff
 from kmslab.envelope._context import context_for
 from kmslab.envelope._suites import COMMITMENT_LEN, Suite, suite_by_id
 from kmslab.envelope.errors import EnvelopeError, MessageFormatError, TruncatedMessageError
@@ -190,6 +189,8 @@ def parse_header(buf: bytes | bytearray | memoryview, need: Need | None) -> tupl
     else:
         need(37)
     if buf[0] != VERSION_2:
+        from kmslab.envelope import _sniff  # only on this error: not on every start of the CLI
+
         foreign = _sniff.foreign_format(_head_bytes(buf, need, _sniff.SNIFF_LEN))
         raise MessageFormatError(
             foreign or f"unsupported message format version {buf[0]} (only version 2 with key commitment is accepted)"
