@@ -177,8 +177,7 @@ class HeldOutput:
         self.discard()
 
     def discard(self) -> None:
-        """Drop (and overwrite) what is held."""
-        self._held[:] = bytes(len(self._held))
+        """Drop what is held (memory only: it was never on disk)."""
         self._held.clear()
 
 
