@@ -62,8 +62,8 @@ _FRAMED = bytes((CONTENT_FRAMED,))
 _FIRST_IV = frame_iv(1)
 _FINAL_MARKER_BYTES = U32.pack(FINAL_FRAME_MARKER)
 _UNSIGNED_PREFIX = _VERSION + COMMIT_KEY.id_bytes
-_ONE_EDK = (1).to_bytes(2, "big")
 _U16 = struct.Struct(">H")
+_TWO_U16 = struct.Struct(">HH")
 #: after a one-frame message's EDK section: content type, frame length, commitment, header tag, the final
 #: frame's marker + number + IV, and its length
 _TAIL = struct.Struct(">BI32s16s20sI")
@@ -233,13 +233,14 @@ def _decrypt_small(  # noqa: C901 - one linear pass of checks, each returning No
     if size < 37 or message[0:3] != _UNSIGNED_PREFIX:
         return None
     context_end = 37 + int.from_bytes(message[35:37], "big")
-    if message[context_end : context_end + 2] != _ONE_EDK:
-        return None
-    try:  # three length-prefixed fields: provider ID, key info, wrapped key
-        pos = context_end + 4 + _U16.unpack_from(message, context_end + 2)[0]
+    try:  # the EDK count, then three length-prefixed fields: provider ID, key info, wrapped key
+        edk_count, pid_len = _TWO_U16.unpack_from(message, context_end)
+        pos = context_end + 4 + pid_len
         pos += 2 + _U16.unpack_from(message, pos)[0]
         edks_end = pos + 2 + _U16.unpack_from(message, pos)[0]
     except struct.error:  # a length field past the end
+        return None
+    if edk_count != 1:
         return None
     body = edks_end + _TAIL.size
     if size < body + TAG_LEN:
