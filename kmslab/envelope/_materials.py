@@ -201,9 +201,10 @@ def open_header(
         data_key = cache.get_decrypt(cache_key)
     if data_key is None:
         unwrap_section = getattr(provider, "unwrap_section", None)  # the protocol's optional fast path
-        if unwrap_section is not None:
-            data_key = unwrap_section(header.raw_edks, header.raw_context)
-        if data_key is None:
+        found = None if unwrap_section is None else unwrap_section(header.raw_edks, 0, header.raw_context)
+        if found is not None and found[1] == len(header.raw_edks):
+            data_key = found[0]
+        else:
             data_key = provider.decrypt_data_key(header.encrypted_data_keys, header.encryption_context)
         if cache is not None and cache_key is not None:
             cache.put_decrypt(cache_key, data_key)

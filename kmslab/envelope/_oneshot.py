@@ -214,34 +214,56 @@ def _verify_footer(view: memoryview, pos: int, header: Header) -> int:
 def _decrypt_small(  # noqa: C901 - one linear pass of checks, each returning None
     message: bytes,
     provider: KeyProvider,
-    unwrap_section: Callable[[bytes, bytes], bytes | None],
+    unwrap_section: Callable[[bytes, int, bytes], tuple[bytes, int] | None],
     required_context: Mapping[str, str] | None,
     cache: DataKeyCache | None,
     max_frame_length: int,
 ) -> tuple[bytes, Header] | None:
     """Decrypt the common small message in one pass, or return None to leave it to the general path.
 
-    Handles exactly one shape: suite 0x0478, one EDK that the provider's ``unwrap_section`` opens, framed
+    Handles exactly one shape: suite 0x0478, one EDK that the provider's ``unwrap_section`` opens in place, framed
     content with one final frame and nothing after it. It checks everything the general path checks (the EDK
     unwraps under the context, the key commitment in constant time, the header tag, the frame tag, the
     required context) but on any deviation or failure it returns None instead of raising: the general path
     then parses the message again and raises the precise error, so errors stay the same whichever path a
     message takes. (With a cache, a refused message's data-key lookup may then be counted twice in the
-    cache's hit/miss counters.)
+    cache's hit/miss counters; without one, a message of several frames has its data key unwrapped here
+    and again by the general path: one small AES-GCM decryption against a whole message's.)
     """
     size = len(message)
     if size < 37 or message[0:3] != _UNSIGNED_PREFIX:
         return None
     context_end = 37 + int.from_bytes(message[35:37], "big")
-    try:  # the EDK count, then three length-prefixed fields: provider ID, key info, wrapped key
-        edk_count, pid_len = _TWO_U16.unpack_from(message, context_end)
-        pos = context_end + 4 + pid_len
-        pos += 2 + _U16.unpack_from(message, pos)[0]
-        edks_end = pos + 2 + _U16.unpack_from(message, pos)[0]
-    except struct.error:  # a length field past the end
+    raw_context = message[37:context_end]
+    context = cached_context(raw_context)
+    if context is None:
+        try:
+            context = context_for(raw_context)
+        except MessageFormatError:
+            return None
+    if required_context and not _has_pairs(context, required_context):
         return None
-    if edk_count != 1:
-        return None
+    if cache is None:  # the provider reads its EDK section in place and says where it ends
+        found = unwrap_section(message, context_end, raw_context)
+        if found is None:
+            return None
+        data_key, edks_end = found
+        raw_edks = message[context_end:edks_end]
+    else:
+        section_end = _one_edk_end(message, context_end)
+        if section_end is None:
+            return None
+        edks_end = section_end
+        raw_edks = message[context_end:edks_end]
+        cache_key = ("dec", provider.cache_id, COMMIT_KEY.suite_id, raw_edks, raw_context)
+        cached = cache.get_decrypt(cache_key)
+        if cached is None:
+            found = unwrap_section(raw_edks, 0, raw_context)
+            if found is None or found[1] != len(raw_edks):
+                return None
+            cached = found[0]
+            cache.put_decrypt(cache_key, cached)
+        data_key = cached
     body = edks_end + _TAIL.size
     if size < body + TAG_LEN:
         return None
@@ -252,21 +274,6 @@ def _decrypt_small(  # noqa: C901 - one linear pass of checks, each returning No
         return None
     if body + length + TAG_LEN != size:
         return None
-    raw_context = message[37:context_end]
-    context = cached_context(raw_context) or context_for(raw_context)
-    if required_context and not _has_pairs(context, required_context):
-        return None
-    raw_edks = message[context_end:edks_end]
-    data_key = None
-    if cache is not None:
-        cache_key = ("dec", provider.cache_id, COMMIT_KEY.suite_id, raw_edks, raw_context)
-        data_key = cache.get_decrypt(cache_key)
-    if data_key is None:
-        data_key = unwrap_section(raw_edks, raw_context)
-        if data_key is None:
-            return None
-        if cache is not None:
-            cache.put_decrypt(cache_key, data_key)
     message_id = message[3:35]
     key, commitment = _keys.derive_keys(data_key, message_id, COMMIT_KEY)
     if not compare_digest(commitment, stored_commitment):  # constant time
@@ -279,6 +286,18 @@ def _decrypt_small(  # noqa: C901 - one linear pass of checks, each returning No
     except InvalidTag:
         return None
     return plaintext, new_header(COMMIT_KEY, raw, context, True, frame_length, raw_context, raw_edks)
+
+
+def _one_edk_end(message: bytes, start: int) -> int | None:
+    """Return where an EDK section of exactly one EDK starting at ``start`` ends, or None."""
+    try:  # the EDK count, then three length-prefixed fields: provider ID, key info, wrapped key
+        edk_count, pid_len = _TWO_U16.unpack_from(message, start)
+        pos = start + 4 + pid_len
+        pos += 2 + _U16.unpack_from(message, pos)[0]
+        end: int = pos + 2 + _U16.unpack_from(message, pos)[0]
+    except struct.error:  # a length field past the end
+        return None
+    return end if edk_count == 1 and end <= len(message) else None
 
 
 def _has_pairs(context: Mapping[str, str], required: Mapping[str, str]) -> bool:

@@ -65,11 +65,13 @@ class SectionKeyProvider(KeyProvider, Protocol):
         """
         ...
 
-    def unwrap_section(self, edk_section: bytes, context_bytes: bytes) -> bytes | None:
-        """Return the data key from a header's EDK section, or None to fall back on :meth:`decrypt_data_key`.
+    def unwrap_section(self, buffer: bytes, start: int, context_bytes: bytes) -> tuple[bytes, int] | None:
+        """Return the data key from the header's EDK section that starts at ``buffer[start]``, and where the
+        section ends; or None to fall back on :meth:`decrypt_data_key`.
 
         Args:
-            edk_section: the header's EDK section as on the wire.
+            buffer: the bytes holding the section (a whole message, or the section alone with ``start`` 0).
+            start: where the section starts.
             context_bytes: the serialized encryption context.
         """
         ...
@@ -158,27 +160,30 @@ class RawAesKeyProvider:
         wrapped = self._aead.encrypt(fresh, data_key, context_bytes)
         return b"".join((self._edk_head, fresh, _WRAPPED_LEN, wrapped))
 
-    def unwrap_section(self, edk_section: bytes, context_bytes: bytes) -> bytes | None:
+    def unwrap_section(self, buffer: bytes, start: int, context_bytes: bytes) -> tuple[bytes, int] | None:
         """Unwrap straight from a header's EDK section when it is exactly one EDK of this key.
 
-        The decrypt paths try this before :meth:`decrypt_data_key` (which needs EDK objects).
+        The decrypt paths try this before :meth:`decrypt_data_key` (which needs EDK objects); the in-memory
+        one passes the whole message, so the section is read in place.
 
         Args:
-            edk_section: the header's EDK section (count and serialized EDKs).
+            buffer: the bytes holding the section.
+            start: where the section starts in ``buffer``.
             context_bytes: the serialized encryption context (the AAD).
 
         Returns:
-            The data key, or None when the section has another shape or does not authenticate (the caller
-            then asks :meth:`decrypt_data_key`, which reports why).
+            ``(data key, end of the section)``, or None when the section has another shape or does not
+            authenticate (the caller then asks :meth:`decrypt_data_key`, which reports why).
         """
         layout = self._section
-        if len(edk_section) != layout.size:
+        end = start + layout.size
+        if end > len(buffer) or not buffer.startswith(self._edk_head, start):
             return None
-        head, iv, wrapped_len, wrapped = layout.unpack(edk_section)
-        if head != self._edk_head or wrapped_len != _WRAPPED_LEN:
+        _, iv, wrapped_len, wrapped = layout.unpack_from(buffer, start)
+        if wrapped_len != _WRAPPED_LEN:
             return None
         try:
-            return self._aead.decrypt(iv, wrapped, context_bytes)
+            return self._aead.decrypt(iv, wrapped, context_bytes), end
         except InvalidTag:
             return None
 

@@ -162,9 +162,9 @@ class CountingProvider:
         self.calls.append("wrap_section")
         return self.inner.wrap_section(data_key, context_bytes, fresh)
 
-    def unwrap_section(self, edk_section: bytes, context_bytes: bytes) -> bytes | None:
+    def unwrap_section(self, buffer: bytes, start: int, context_bytes: bytes) -> tuple[bytes, int] | None:
         self.calls.append("unwrap_section")
-        return self.inner.unwrap_section(edk_section, context_bytes)
+        return self.inner.unwrap_section(buffer, start, context_bytes)
 
 
 class PlainProvider(CountingProvider):
@@ -184,7 +184,7 @@ def test_optional_section_methods_are_used_by_any_provider_type(raw_provider: Ra
     provider.calls.clear()
     big = encrypt(os.urandom(10_000), provider=provider, frame_length=4096)
     assert decrypt(big, provider=provider).plaintext == decrypt(big, provider=raw_provider).plaintext
-    assert provider.calls == ["wrap_section", "unwrap_section"]
+    assert provider.calls[0] == "wrap_section" and set(provider.calls[1:]) == {"unwrap_section"}
 
 
 def test_providers_without_the_optional_methods_take_the_general_path(raw_provider: RawAesKeyProvider) -> None:
