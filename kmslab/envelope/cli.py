@@ -131,6 +131,9 @@ def _key_name(edk: dict[str, Any]) -> str:
 )
 @click.option("--in", "-i", "src", required=True, metavar="FILE", help="Message file, or - for stdin.")
 @click.option("--out", "-o", "dst", required=True, metavar="FILE", help="Plaintext file to write, or - for stdout.")
+# --buffer as the AWS Encryption CLI has it ("returns plaintext only after all input is processed, including
+# verifying the digital signature if one is present": AWS Encryption SDK CLI syntax and parameter reference);
+# unlike it, a signed message to stdout is held here whether or not --buffer is given.
 @click.option(
     "--buffer",
     is_flag=True,
