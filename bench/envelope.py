@@ -18,7 +18,13 @@ Scenarios (each in its own child process, so its peak RSS (VmHWM) is its own):
 * end to end: ``kmslab envelope encrypt|decrypt --key raw:...`` file -> file, against a bare Python process that
   streams the same file -> file through AES-GCM (:data:`BARE_SCRIPT`; wall time including interpreter start-up),
   each with fsync (the CLI's default), without, and to /dev/null; plus start-up alone (``--help`` vs
-  ``python -c pass``). ``--before DIR`` adds the CLI of another copy of the package for a same-run comparison.
+  ``python -c pass``).
+
+``--before DIR`` adds another copy of the package (a directory holding a ``kmslab`` package, for example
+``git archive`` of an older commit) to every part of the run, for a before/after comparison under the same
+load: ``before-enc``/``before-dec`` alternate with the other streaming scenarios; the small-message comparison
+runs for each copy in turn (twice each, alternating), each against the ESDK in its own process, and the report
+gives after/before of those ESDK-normalised rates; the CLI commands run for both copies.
 
 Targets: streaming >= 0.6x raw-gcm and >= 2x the ESDK; small messages >= 10x the ESDK; peak RSS < 64 MiB;
 CLI <= 1.25x the bare process, with fsync and without (the /dev/null pair, ~0.2 s, is start-up dominated and
@@ -37,6 +43,7 @@ Usage::
     .venv/bin/python bench/envelope.py --size 256M --seconds 1
     .venv/bin/python bench/envelope.py --small-only        # small messages only, about 30 s
     .venv/bin/python bench/envelope.py --cli-only --before /tmp/old   # end to end only, vs an older copy
+    .venv/bin/python bench/envelope.py --size 256M --before /tmp/old  # everything, before and after
 """
 
 from __future__ import annotations
@@ -255,14 +262,19 @@ def _median(values: list[float]) -> float:
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
-def _small_report(seconds: float) -> dict[str, dict[str, Any]]:
+def _small_report(seconds: float, before: str | None = None) -> dict[str, dict[str, Any]]:
     """Run and print the small-message comparison; return its figures.
 
     Rates are per 0.25 s slice; the variants' slices interleave, so slice ``i`` of ours and of the ESDK ran
     under about the same load. Reported: the best and the median slice of each, and the ratio ours/ESDK
     of the best slices and the median of the per-slice ratios; by the wall clock and by the process's own
     CPU time (``time.thread_time``), which other processes on a loaded machine disturb far less.
+
+    With ``before``, the comparison also runs for that copy of the package (see the module docstring) and
+    the figures of both copies are returned under ``"before"`` and ``"after"``.
     """
+    if before is not None:
+        return _small_before_after(seconds, before)
     compared = _child("small-compare", seconds=seconds)
     small: dict[str, dict[str, Any]] = {}
     for variant in SMALL_VARIANTS:
@@ -295,8 +307,52 @@ def _small_report(seconds: float) -> dict[str, dict[str, Any]]:
     return small
 
 
-def _child(name: str, src: str = "", dst: str = os.devnull, seconds: float = 2.0) -> dict[str, Any]:
+def _small_before_after(seconds: float, before: str) -> dict[str, dict[str, Any]]:
+    """Run the small-message comparison for this tree and for ``before``, alternating (A B A B); print each
+    copy's rates and ratios to the ESDK, and after/before of the ESDK-normalised median slices."""
+    merged: dict[str, dict[str, dict[str, list[float]]]] = {"after": {}, "before": {}}
+    for _ in range(2):
+        for label, path in (("after", None), ("before", before)):
+            run = _child("small-compare", seconds=seconds / 2, kmslab=path)
+            for variant, rates in run.items():
+                if variant == "peak_rss_mib":
+                    continue
+                into = merged[label].setdefault(variant, {})
+                for key, values in rates.items():
+                    into.setdefault(key, []).extend(values)
+    out: dict[str, dict[str, Any]] = {}
+    labels = ("encrypt", "decrypt distinct", "decrypt same")
+    normalised: dict[str, dict[str, float]] = {}
+    for label, compared in merged.items():
+        print(f"small 1 KiB messages, {label}: messages/s as best (median) of interleaved 0.25 s slices")
+        esdk = compared["esdk"]
+        for name in ("ours", "cached"):
+            rates = compared[name]
+            cells = " ".join(f"{max(rates[op]):>8.0f} ({_median(rates[op]):>6.0f})" for op in OPS)
+            print(f"  small-{name:<8} {cells}")
+            for clock in ("wall", "cpu"):
+                parts = []
+                for op, text in zip(OPS, labels, strict=True):
+                    key = op if clock == "wall" else f"cpu_{op}"
+                    ratio = _median([a / b for a, b in zip(rates[key], esdk[key], strict=True)])
+                    normalised.setdefault(f"{label}/{name}/{clock}", {})[op] = ratio
+                    parts.append(f"{text} {ratio:.1f}x")
+                print(f"  small-{name} vs ESDK ({clock} clock, median of per-slice ratios): " + "; ".join(parts))
+        out[label] = {name: dict(rates) for name, rates in compared.items()}
+    for name in ("ours", "cached"):
+        for clock in ("wall", "cpu"):
+            after, prior = normalised[f"after/{name}/{clock}"], normalised[f"before/{name}/{clock}"]
+            parts = [f"{text} {after[op] / prior[op]:.2f}" for op, text in zip(OPS, labels, strict=True)]
+            print(f"small-{name} after/before ({clock} clock, ESDK-normalised): " + ", ".join(parts))
+    return out
+
+
+def _child(
+    name: str, src: str = "", dst: str = os.devnull, seconds: float = 2.0, kmslab: str | None = None
+) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--child", name, "--src", src, "--dst", dst, "--seconds", str(seconds)]
+    if kmslab is not None:
+        cmd += ["--kmslab", kmslab]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=900)
     if result.returncode != 0:
         raise SystemExit(f"scenario {name} failed:\n{result.stderr}")
@@ -437,22 +493,27 @@ def main() -> None:  # noqa: C901, PLR0915 - a linear report
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per scenario (best counts)")
     parser.add_argument("--small-only", action="store_true", help="only the small-message comparison (fast)")
     parser.add_argument("--cli-only", action="store_true", help="only the end-to-end CLI comparison")
+    parser.add_argument("--no-cli", action="store_true", help="skip the end-to-end CLI comparison")
     parser.add_argument("--before", metavar="DIR", help="also time the CLI of the kmslab package copy in DIR")
     parser.add_argument("--no-bytecode", action="store_true", help="end to end: keep PYTHONDONTWRITEBYTECODE")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--kmslab", help=argparse.SUPPRESS)  # child: import kmslab from this directory
     parser.add_argument("--src", default="", help=argparse.SUPPRESS)
     parser.add_argument("--dst", default=os.devnull, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        if args.kmslab:
+            sys.path.insert(0, args.kmslab)
         result = _scenario(args.child, args.src, args.dst, args.seconds)
         result["peak_rss_mib"] = _peak_mib()
         print(json.dumps(result))
         return
 
     if args.small_only:
-        small = _small_report(args.seconds)
-        peak = max(small[name]["peak_rss_mib"] for name in ("small-ours", "small-cached"))
-        print(f"peak RSS of our small-message runs: {peak:.1f} MiB (target < 64)")
+        small = _small_report(args.seconds, args.before)
+        if args.before is None:
+            peak = max(small[name]["peak_rss_mib"] for name in ("small-ours", "small-cached"))
+            print(f"peak RSS of our small-message runs: {peak:.1f} MiB (target < 64)")
         print(json.dumps({"small_1kib": small}, default=float))
         return
     size = _parse_size(args.size)
@@ -477,13 +538,29 @@ def main() -> None:  # noqa: C901, PLR0915 - a linear report
         # prepare both ciphertexts (timed too: the encrypt figures below are to /dev/null)
         _child("ours-enc", str(plain), str(ours_ct))
         _child("esdk-enc", str(plain), str(esdk_ct))
-        inputs = {"raw-gcm": plain, "ours-enc": plain, "ours-dec": ours_ct, "esdk-enc": plain, "esdk-dec": esdk_ct}
+        inputs: dict[str, tuple[str, Path, str | None]] = {
+            "raw-gcm": ("raw-gcm", plain, None),
+            "ours-enc": ("ours-enc", plain, None),
+            "ours-dec": ("ours-dec", ours_ct, None),
+            "esdk-enc": ("esdk-enc", plain, None),
+            "esdk-dec": ("esdk-dec", esdk_ct, None),
+        }
+        if args.before:
+            inputs["before-enc"] = ("ours-enc", plain, args.before)
+            inputs["before-dec"] = ("ours-dec", ours_ct, args.before)
         # Alternate the scenarios for --rounds rounds and keep each one's fastest run: on a shared machine
         # this compares the scenarios under similar load.
         runs: dict[str, dict[str, Any]] = {}
-        for _ in range(args.rounds):
-            for name, src in inputs.items():
-                run = _child(name, str(src))
+        for number in range(args.rounds):
+            order = list(inputs)
+            if args.before:  # each before-* right next to its counterpart, first in every other round
+                order = [n for n in order if not n.startswith("before-")]
+                for verb in ("enc", "dec"):
+                    at = order.index(f"ours-{verb}") + (number % 2)
+                    order.insert(at, f"before-{verb}")
+            for name in order:
+                scenario, src, kmslab = inputs[name]
+                run = _child(scenario, str(src), kmslab=kmslab)
                 if name not in runs or run["seconds"] < runs[name]["seconds"]:
                     run["peak_rss_mib"] = max(run["peak_rss_mib"], runs.get(name, run)["peak_rss_mib"])
                     runs[name] = run
@@ -492,7 +569,8 @@ def main() -> None:  # noqa: C901, PLR0915 - a linear report
             run["gb_per_s"] = run["bytes"] / run["seconds"] / 1e9
         figures["streaming"] = runs
 
-        figures["cli_runs"] = _cli_runs(work, plain, ours_ct, keyfile, args.rounds, args.before, args.no_bytecode)
+        if not args.no_cli:
+            figures["cli_runs"] = _cli_runs(work, plain, ours_ct, keyfile, args.rounds, args.before, args.no_bytecode)
     gcm = runs["raw-gcm"]["gb_per_s"]
     print(f"== kmslab.envelope benchmark: streaming {size / MIB:.0f} MiB, small messages 1 KiB")
     print(f"{'scenario':<12} {'GB/s':>7} {'peak RSS MiB':>13}")
@@ -502,12 +580,21 @@ def main() -> None:  # noqa: C901, PLR0915 - a linear report
         r_gcm = runs[ours]["gb_per_s"] / gcm
         r_esdk = runs[ours]["gb_per_s"] / runs[esdk]["gb_per_s"]
         print(f"streaming {verb}: {r_gcm:.2f}x raw AES-GCM (target >= 0.6), {r_esdk:.2f}x ESDK (target >= 2)")
-    small = _small_report(args.seconds)
+        if args.before:
+            prior = runs[ours.replace("ours", "before")]
+            print(
+                f"streaming {verb} before: {prior['gb_per_s'] / gcm:.2f}x raw AES-GCM; "
+                f"after/before {runs[ours]['gb_per_s'] / prior['gb_per_s']:.2f}"
+            )
+    small = _small_report(args.seconds, args.before)
     figures["small_1kib"] = small
-    ours_runs = [runs["ours-enc"], runs["ours-dec"], small["small-ours"], small["small-cached"]]
+    ours_runs = [runs["ours-enc"], runs["ours-dec"]]
+    if args.before is None:
+        ours_runs += [small["small-ours"], small["small-cached"]]
     peak = max(r["peak_rss_mib"] for r in ours_runs)
     print(f"peak RSS of our scenarios: {peak:.1f} MiB (target < 64)")
-    figures["cli"] = _cli_summary(figures["cli_runs"], args.rounds)
+    if not args.no_cli:
+        figures["cli"] = _cli_summary(figures["cli_runs"], args.rounds)
     print(json.dumps(figures, default=float))
 
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
         MessageFormatError,
         TruncatedMessageError,
     )
-    from kmslab.envelope.providers import KeyProvider, KmsKeyProvider, RawAesKeyProvider
+    from kmslab.envelope.providers import KeyProvider, KmsKeyProvider, RawAesKeyProvider, SectionKeyProvider
 
 #: public name -> the module defining it. Imported on first use, so ``kmslab envelope`` (whose raw-key path
 #: needs neither the one-shot API nor the cache) starts fast.
@@ -56,7 +56,7 @@ _EXPORTS: dict[str, str] = {
         ),
         "errors",
     ),
-    **dict.fromkeys(("KeyProvider", "KmsKeyProvider", "RawAesKeyProvider"), "providers"),
+    **dict.fromkeys(("KeyProvider", "KmsKeyProvider", "RawAesKeyProvider", "SectionKeyProvider"), "providers"),
 }
 
 
@@ -91,6 +91,7 @@ __all__ = [
     "KmsKeyProvider",
     "MessageFormatError",
     "RawAesKeyProvider",
+    "SectionKeyProvider",
     "Suite",
     "TruncatedMessageError",
     "decrypt",

@@ -87,6 +87,100 @@ def _create_temp(target: Path) -> tuple[int, Path]:
     raise FileExistsError(f"cannot create a temporary file next to {target}")
 
 
+def refuse_same_file(src: str, dst: str) -> None:
+    """Refuse an output that is the input file itself (same path, a symlink or a hard link to it, or the file
+    behind a redirected stdin/stdout): the output would replace the input.
+
+    Args:
+        src: the ``--in`` value (``-`` for standard input).
+        dst: the ``--out`` value (``-`` for standard output).
+
+    Raises:
+        click.BadParameter: both name the same regular file.
+    """
+    src_stat = _file_stat(src, sys.stdin)
+    dst_stat = _file_stat(dst, sys.stdout)
+    if src_stat is None or dst_stat is None or not os.path.samestat(src_stat, dst_stat):
+        return
+    import stat
+
+    if stat.S_ISREG(src_stat.st_mode):  # a terminal or pipe on both sides is fine
+        out = dst if dst != "-" else "standard output"
+        raise click.BadParameter(
+            f"{out} is the same file as the input ({src if src != '-' else 'standard input'}): "
+            "the output would replace it; write to another file",
+            param_hint="--out",
+        )
+
+
+def _file_stat(path: str, stream: Any) -> os.stat_result | None:
+    """``os.stat`` of a path (following links), or ``os.fstat`` of ``stream`` for ``-``; None when unknown."""
+    try:
+        if path == "-":
+            return os.fstat(stream.fileno())
+        return Path(path).stat()
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+class HeldOutput:
+    """A writer that can hold everything written to it in memory until :meth:`release`, up to a bound.
+
+    Used for plaintext on standard output: a signed message's frames are held until the signature verifies
+    (and ``--buffer`` holds any message until it is verified whole). Nothing is spilled to disk, so past the
+    bound the run stops with a clear error instead, having written nothing.
+
+    Args:
+        dst: the real destination.
+        limit: the most bytes held.
+        hold: hold from the start (``--buffer``); :meth:`on_header` also turns holding on for a signed suite.
+    """
+
+    def __init__(self, dst: BinaryIO, limit: int, hold: bool) -> None:
+        self._dst = dst
+        self._limit = limit
+        self._held = bytearray()
+        self.hold = hold
+
+    def on_header(self, header: Any) -> None:
+        """Hold a signed message's plaintext until its signature verifies (called before any frame is written)."""
+        if header.suite.signed:
+            self.hold = True
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Write through, or hold ``data``.
+
+        Raises:
+            EnvelopeError: holding it would pass the bound.
+        """
+        if not self.hold:
+            return self._dst.write(data)
+        size = len(data)
+        if len(self._held) + size > self._limit:
+            from kmslab.envelope.errors import EnvelopeError
+
+            self.discard()
+            raise EnvelopeError(
+                f"the plaintext is larger than --buffer-limit ({self._limit} bytes), the most held in memory "
+                "until the message is verified; decrypt to a file with --out FILE instead (it appears only "
+                "once verified), or raise --buffer-limit"
+            )
+        self._held += data
+        return size
+
+    def release(self) -> None:
+        """Write what is held to the destination (the message has verified)."""
+        view = memoryview(self._held)
+        for start in range(0, len(view), OUTPUT_BUFFER * 4):
+            self._dst.write(view[start : start + OUTPUT_BUFFER * 4])
+        view.release()
+        self.discard()
+
+    def discard(self) -> None:
+        """Drop what is held (memory only: it was never on disk)."""
+        self._held.clear()
+
+
 def input_size(handle: IO[bytes]) -> int | None:
     """Return the size of a regular file, or None for a pipe or terminal."""
     try:
@@ -134,17 +228,17 @@ def parse_context(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def parse_size(text: str) -> int:
-    """Parse ``4096``, ``64K``, ``64KiB``, ``1M`` or ``1MiB`` into bytes.
+    """Parse ``4096``, ``64K``, ``64KiB``, ``1M``, ``1MiB``, ``1G`` or ``1GiB`` into bytes.
 
     Raises:
         click.BadParameter: not a positive size.
     """
-    units = {"": 1, "K": 1024, "KIB": 1024, "M": 1024**2, "MIB": 1024**2}
+    units = {"": 1, "K": 1024, "KIB": 1024, "M": 1024**2, "MIB": 1024**2, "G": 1024**3, "GIB": 1024**3}
     raw = text.strip().upper()
-    digits = raw.rstrip("KMIB")
+    digits = raw.rstrip("KMGIB")
     unit = raw[len(digits) :]
     if not digits.isdigit() or unit not in units or int(digits) * units[unit] < 1:
-        raise click.BadParameter(f"expected a positive size like 4096, 64K or 1M, got {text!r}")
+        raise click.BadParameter(f"expected a positive size like 4096, 64K, 1M or 1G, got {text!r}")
     return int(digits) * units[unit]
 
 
@@ -242,25 +336,19 @@ class MessageKmsProvider:
         )
 
 
-def decrypt_provider(
-    keys: Sequence[str], namespace: str, name: str, region: str | None, endpoint: str | None
+def key_provider(
+    keys: Sequence[str], namespace: str, name: str, region: str | None, endpoint: str | None, *, encrypting: bool
 ) -> KeyProvider:
-    """The provider for ``envelope decrypt``: a raw key if given, else the KMS keys named in the message."""
+    """The provider for a command: one raw key if given; else the KMS keys given (encrypt), or the KMS keys
+    named in the message, limited to those given if any (decrypt).
+
+    Raises:
+        click.UsageError: a raw key mixed with other keys.
+        KeyProviderError: an unreadable raw key file.
+    """
     raw = [k for k in keys if k.startswith(RAW_PREFIX)]
     if raw:
         if len(keys) > 1:
             raise click.UsageError("give either one --key raw:PATH or KMS keys, not both")
         return load_raw_key(raw[0], namespace, name)
-    return MessageKmsProvider(keys, region, endpoint)
-
-
-def encrypt_provider(
-    keys: Sequence[str], namespace: str, name: str, region: str | None, endpoint: str | None
-) -> KeyProvider:
-    """The provider for ``envelope encrypt``: one raw key, or one or more KMS keys."""
-    raw = [k for k in keys if k.startswith(RAW_PREFIX)]
-    if raw:
-        if len(keys) > 1:
-            raise click.UsageError("give either one --key raw:PATH or KMS keys, not both")
-        return load_raw_key(raw[0], namespace, name)
-    return kms_provider(keys, region, endpoint)
+    return kms_provider(keys, region, endpoint) if encrypting else MessageKmsProvider(keys, region, endpoint)

@@ -1,7 +1,13 @@
-"""Getting a data key for a message: from the key provider, or from a :class:`DataKeyCache`."""
+"""Getting a data key for a message: from the key provider, or from a :class:`DataKeyCache`.
+
+The cache holds what this module gives it as opaque values and counts their use itself; this module knows
+what the values are (:class:`EncryptMaterials` on the encrypt side, the plaintext data key on the decrypt
+side).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from hmac import compare_digest
@@ -11,22 +17,11 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kmslab.envelope import _keys
-from kmslab.envelope._format import (
-    EncryptedDataKey,
-    FrozenContext,
-    Header,
-    header_prefix_after_id,
-    serialize_context,
-    validate_context,
-)
-from kmslab.envelope._suites import (
-    IV_LEN,
-    PUBLIC_KEY_CONTEXT_KEY,
-    RESERVED_CONTEXT_PREFIX,
-    Suite,
-)
+from kmslab.envelope._context import FrozenContext, prepare_context, serialize_context
+from kmslab.envelope._format import VERSION_2, EncryptedDataKey, Header, header_prefix_after_id
+from kmslab.envelope._suites import IV_LEN, MESSAGE_ID_LEN, PUBLIC_KEY_CONTEXT_KEY, Suite
 from kmslab.envelope.errors import AuthenticationError, ContextMismatchError, KeyProviderError
-from kmslab.envelope.providers import KeyProvider, RawAesKeyProvider
+from kmslab.envelope.providers import KeyProvider
 
 if TYPE_CHECKING:
     from kmslab.envelope.cache import DataKeyCache
@@ -34,58 +29,33 @@ if TYPE_CHECKING:
 ZERO_IV = bytes(IV_LEN)
 
 
+_VERSION = bytes((VERSION_2,))
+
+
 @dataclass
-class EncryptEntry:
-    """Materials cached for encryption (private to the package; never printed)."""
+class EncryptMaterials:
+    """What one or more messages are encrypted with (private to the package; never printed).
+
+    Attributes:
+        data_key: the plaintext data key.
+        edks: its encrypted copies.
+        context: the full encryption context (with the signing public key for a signed suite).
+        context_bytes: its serialization.
+        signing_key: the signing private key of a signed suite, else None.
+        header_middles: frame length -> the header bytes between message ID and commitment (a memo).
+    """
 
     data_key: bytes = field(repr=False)
     edks: tuple[EncryptedDataKey, ...]
     context: dict[str, str]
     context_bytes: bytes
     signing_key: Any = field(default=None, repr=False)
-    created: float = 0.0
-    messages: int = 0
-    bytes_used: int = 0
     header_middles: dict[int, bytes] = field(default_factory=dict, repr=False)
 
 
-#: the caller's context as a tuple of pairs -> its validated, serialized frozen form (bounded; cleared when full)
-_PREPARED: dict[tuple[tuple[Any, Any], ...], FrozenContext] = {}
-_PREPARED_SIZE = 64
-_EMPTY_CONTEXT = FrozenContext({}, b"")
-
-
-def prepare_context(encryption_context: Mapping[str, str] | None) -> FrozenContext:
-    """Validate and serialize a caller's encryption context once; repeat calls with equal pairs hit a memo.
-
-    Args:
-        encryption_context: the caller's context (``aws-crypto-`` keys are reserved).
-
-    Returns:
-        A read-only context carrying its serialization.
-
-    Raises:
-        ContextMismatchError: a reserved, non-string or oversized entry.
-    """
-    if not encryption_context:
-        return _EMPTY_CONTEXT
-    try:
-        pairs = tuple(encryption_context.items())
-        found = _PREPARED.get(pairs)
-    except TypeError:  # an unhashable value: validation below names the problem
-        pairs, found = (), None
-    if found is not None:
-        return found
-    context = validate_context(encryption_context)
-    for key in context:
-        if key.startswith(RESERVED_CONTEXT_PREFIX):
-            raise ContextMismatchError(f"encryption context key {key!r} uses the reserved prefix 'aws-crypto-'")
-    frozen = FrozenContext(context)
-    if pairs and all(type(k) is str and type(v) is str for k, v in pairs):
-        if len(_PREPARED) >= _PREPARED_SIZE:
-            _PREPARED.clear()
-        _PREPARED[pairs] = frozen
-    return frozen
+#: the start of a message being written: its materials, ID, header bytes, encryption key and key commitment
+#: (a plain tuple: built once per message, on the small-message path too)
+NewMessage = tuple[EncryptMaterials, bytes, bytes, bytes, bytes]
 
 
 def encrypt_materials(
@@ -94,7 +64,7 @@ def encrypt_materials(
     suite: Suite,
     cache: DataKeyCache | None,
     plaintext_length: int,
-) -> EncryptEntry:
+) -> EncryptMaterials:
     """Return the data key, EDKs and full context for one message.
 
     Args:
@@ -115,9 +85,9 @@ def encrypt_materials(
     cache_key = None
     if cache is not None:
         cache_key = ("enc", provider.cache_id, suite.suite_id, frozen.serialized)
-        entry = cache.take_encrypt(cache_key, plaintext_length)
-        if entry is not None:
-            return entry
+        cached = cache.take_encrypt(cache_key, plaintext_length)
+        if isinstance(cached, EncryptMaterials):
+            return cached
     signing_key = None
     context: Mapping[str, str] = frozen
     if suite.signed:
@@ -128,20 +98,53 @@ def encrypt_materials(
     data_key, edks = provider.generate_data_key(context)
     if not edks or len(edks) > 0xFFFF:
         raise KeyProviderError("the key provider returned no encrypted data key")
-    entry = EncryptEntry(data_key, tuple(edks), dict(context), serialize_context(context), signing_key)
+    materials = EncryptMaterials(data_key, tuple(edks), dict(context), serialize_context(context), signing_key)
     if cache is not None and cache_key is not None:
-        cache.put_encrypt(cache_key, entry, plaintext_length)
-    return entry
+        cache.put_encrypt(cache_key, materials, plaintext_length)
+    return materials
 
 
-def header_middle(entry: EncryptEntry, frame_length: int) -> bytes:
-    """Return (and memoize on the entry) the header bytes between the message ID and the commitment."""
-    middle = entry.header_middles.get(frame_length)
+def header_middle(materials: EncryptMaterials, frame_length: int) -> bytes:
+    """Return (and memoize on the materials) the header bytes between the message ID and the commitment."""
+    middle = materials.header_middles.get(frame_length)
     if middle is None:
-        edk_bytes = b"".join(edk.serialize() for edk in entry.edks)
-        middle = header_prefix_after_id(entry.context_bytes, edk_bytes, len(entry.edks), frame_length)
-        entry.header_middles[frame_length] = middle
+        edk_bytes = b"".join(edk.serialize() for edk in materials.edks)
+        middle = header_prefix_after_id(materials.context_bytes, edk_bytes, len(materials.edks), frame_length)
+        materials.header_middles[frame_length] = middle
     return middle
+
+
+def start_message(
+    provider: KeyProvider,
+    encryption_context: Mapping[str, str] | None,
+    suite: Suite,
+    cache: DataKeyCache | None,
+    plaintext_length: int,
+    frame_length: int,
+) -> NewMessage:
+    """Get the materials for a new framed message, draw its ID and build its header (without the tag).
+
+    Args:
+        provider: the key provider.
+        encryption_context: the caller's context.
+        suite: the algorithm suite.
+        cache: an optional data-key cache.
+        plaintext_length: the message's size (0 when unknown, as for a stream).
+        frame_length: the frame length written in the header.
+
+    Returns:
+        The materials, message ID, header bytes, derived encryption key and key commitment.
+
+    Raises:
+        ContextMismatchError: a reserved or non-string context entry.
+        KeyProviderError: the provider failed or returned no EDKs.
+    """
+    materials = encrypt_materials(provider, encryption_context, suite, cache, plaintext_length)
+    message_id = os.urandom(MESSAGE_ID_LEN)
+    key, commitment = _keys.derive_keys(materials.data_key, message_id, suite)
+    middle = header_middle(materials, frame_length)
+    header = b"".join((_VERSION, suite.id_bytes, message_id, middle, commitment))
+    return materials, message_id, header, key, commitment
 
 
 def check_required_context(header: Header, required_context: Mapping[str, str] | None) -> None:
@@ -197,9 +200,11 @@ def open_header(
         cache_key = ("dec", provider.cache_id, suite.suite_id, header.raw_edks, header.raw_context)
         data_key = cache.get_decrypt(cache_key)
     if data_key is None:
-        if type(provider) is RawAesKeyProvider:
-            data_key = provider.unwrap_section(header.raw_edks, header.raw_context)
-        if data_key is None:
+        unwrap_section = getattr(provider, "unwrap_section", None)  # the protocol's optional fast path
+        found = None if unwrap_section is None else unwrap_section(header.raw_edks, 0, header.raw_context)
+        if found is not None and found[1] == len(header.raw_edks):
+            data_key = found[0]
+        else:
             data_key = provider.decrypt_data_key(header.encrypted_data_keys, header.encryption_context)
         if cache is not None and cache_key is not None:
             cache.put_decrypt(cache_key, data_key)

@@ -16,39 +16,51 @@ shifts every frame.
 
 from __future__ import annotations
 
-import os
-import struct
 from collections.abc import Callable, Mapping
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from kmslab.envelope import _keys
+from kmslab.envelope._context import FrozenContext
 from kmslab.envelope._format import (
-    FINAL_FRAME_AAD,
     FINAL_FRAME_MARKER,
-    FRAME_AAD,
+    FINAL_HEAD,
+    IV_PAD,
     MAX_FRAMES,
-    SINGLE_BLOCK_AAD,
-    FrozenContext,
+    REGULAR_HEAD,
+    SINGLE_HEAD_LEN,
+    U32,
     Header,
     check_frame_length,
+    check_frame_limit,
+    final_frame_aad,
+    footer,
+    frame_aad,
+    frame_iv,
     parse_header,
+    read_final_head,
+    read_regular_head,
+    read_single_head,
+    single_block_aad,
 )
-from kmslab.envelope._materials import ZERO_IV, encrypt_materials, header_middle, open_header
-from kmslab.envelope._suites import MESSAGE_ID_LEN, PUBLIC_KEY_CONTEXT_KEY, TAG_LEN, Suite
+from kmslab.envelope._materials import ZERO_IV, open_header, start_message
+from kmslab.envelope._suites import PUBLIC_KEY_CONTEXT_KEY, TAG_LEN, Suite
 from kmslab.envelope.errors import AuthenticationError, EnvelopeError, MessageFormatError, TruncatedMessageError
 from kmslab.envelope.providers import KeyProvider
 
 Progress = Callable[[int], Any] | None
 
-_IV_PAD = bytes(8)
-_SEQ_LEN = struct.Struct(">IQ")
-_U32 = struct.Struct(">I")
-_FINAL_PREFIX = struct.Struct(">II12sI")
-_REGULAR_PREFIX = struct.Struct(">I8sI")
-_PAD = 24  # room in front of the ciphertext for the longest frame prefix (final frame)
+
+class Writer(Protocol):
+    """Where decrypted plaintext goes: a binary stream, or anything with its ``write``."""
+
+    def write(self, data: memoryview, /) -> object:
+        """Write ``data``."""
+        ...
+
+
+_PAD = FINAL_HEAD.size  # room in front of the ciphertext for the longest frame prefix (final frame)
 
 #: largest single ``dst.write`` of decrypted plaintext (see the module docstring)
 WRITE_SLICE = 256 * 1024
@@ -142,10 +154,9 @@ def encrypt_stream(
 ) -> Header:
     """Encrypt ``src`` into ``dst`` frame by frame (see :func:`kmslab.envelope.encrypt_stream`)."""
     check_frame_length(frame_length)
-    entry = encrypt_materials(provider, encryption_context, suite, None, 0)
-    message_id = os.urandom(MESSAGE_ID_LEN)
-    key, commitment = _keys.derive_keys(entry.data_key, message_id, suite)
-    header = b"".join((b"\x02", suite.id_bytes, message_id, header_middle(entry, frame_length), commitment))
+    materials, message_id, header, key, commitment = start_message(
+        provider, encryption_context, suite, None, 0, frame_length
+    )
     aes = algorithms.AES(key)
     enc = Cipher(aes, modes.GCM(ZERO_IV)).encryptor()
     enc.authenticate_additional_data(header)
@@ -167,8 +178,6 @@ def encrypt_stream(
     cur_mv, nxt_mv = memoryview(cur), memoryview(nxt)
     out = bytearray(_PAD + fl + 2 * TAG_LEN)
     out_mv = memoryview(out)
-    regular_aad = message_id + FRAME_AAD
-    final_aad = message_id + FINAL_FRAME_AAD
     seq = 1
     n = read_full(src, cur_mv)
     while True:
@@ -176,16 +185,15 @@ def encrypt_stream(
         if not final:
             n_next = read_full(src, nxt_mv)
             final = n_next == 0
-        seq_bytes = _U32.pack(seq)
-        iv = _IV_PAD + seq_bytes
+        iv = frame_iv(seq)
         if final:
             start = 0
-            _FINAL_PREFIX.pack_into(out, 0, FINAL_FRAME_MARKER, seq, iv, n)
-            aad = final_aad + _SEQ_LEN.pack(seq, n)
+            FINAL_HEAD.pack_into(out, 0, FINAL_FRAME_MARKER, seq, iv, n)
+            aad = final_frame_aad(message_id, seq, n)
         else:
-            start = _PAD - 16
-            _REGULAR_PREFIX.pack_into(out, start, seq, _IV_PAD, seq)
-            aad = regular_aad + _SEQ_LEN.pack(seq, n)
+            start = _PAD - REGULAR_HEAD.size
+            REGULAR_HEAD.pack_into(out, start, seq, IV_PAD, seq)
+            aad = frame_aad(message_id, seq, n)
         enc = Cipher(aes, modes.GCM(iv)).encryptor()
         enc.authenticate_additional_data(aad)
         enc.update_into(cur_mv[:n], out_mv[_PAD:])
@@ -206,30 +214,31 @@ def encrypt_stream(
     if hasher is not None:
         from kmslab.envelope import _signing
 
-        signature = _signing.sign(entry.signing_key, hasher)
-        write(len(signature).to_bytes(2, "big") + signature)
-    return _own_header(header, suite, message_id, entry.context, entry.edks, frame_length, commitment)
-
-
-def _own_header(
-    raw: bytes, suite: Suite, message_id: bytes, context: Any, edks: Any, frame_length: int, commitment: bytes
-) -> Header:
-    return Header(suite, message_id, FrozenContext(context), tuple(edks), True, frame_length, commitment, raw)
+        write(footer(_signing.sign(materials.signing_key, hasher)))
+    context = FrozenContext(materials.context)
+    return Header(suite, message_id, context, materials.edks, True, frame_length, commitment, header)
 
 
 def decrypt_stream(
     src: BinaryIO,
-    dst: BinaryIO,
+    dst: Writer,
     provider: KeyProvider,
     required_context: Mapping[str, str] | None,
     progress: Progress,
     max_frame_length: int,
+    on_header: Callable[[Header], Any] | None = None,
 ) -> Header:
-    """Decrypt ``src`` into ``dst`` frame by frame (see :func:`kmslab.envelope.decrypt_stream`)."""
+    """Decrypt ``src`` into ``dst`` frame by frame (see :func:`kmslab.envelope.decrypt_stream`).
+
+    ``on_header`` is called with the verified header before any plaintext is written (the CLI uses it to
+    hold a signed message's output until the signature verifies).
+    """
     read = _exact_reader(src)
     header = read_stream_header(src)
     header_tag = read(TAG_LEN)
     key, _ = open_header(header, header_tag, provider, required_context, None)
+    if on_header is not None:
+        on_header(header)
     hasher = None
     public_key = None
     if header.suite.signed:
@@ -261,34 +270,31 @@ def decrypt_stream(
 
 
 def _decrypt_frames(
-    src: Any, dst: Any, header: Header, aes: Any, hasher: Any, progress: Progress, max_frame_length: int
+    src: Any, dst: Writer, header: Header, aes: Any, hasher: Any, progress: Progress, max_frame_length: int
 ) -> memoryview:
     """Decrypt and release every regular frame; return the final frame's plaintext, still unreleased."""
     fl = header.frame_length
-    if fl > max_frame_length:
-        raise MessageFormatError(f"frame length {fl} exceeds the limit of {max_frame_length} bytes")
+    check_frame_limit(fl, max_frame_length)
     body = bytearray(16 + fl + TAG_LEN)
     body_mv = memoryview(body)
     out = bytearray(fl + TAG_LEN)
     out_mv = memoryview(out)
-    regular_aad = header.message_id + FRAME_AAD
+    message_id = header.message_id
     write = dst.write
     seq = 1
     while True:
         if read_full(src, body_mv[:4]) != 4:
             raise TruncatedMessageError("the message is truncated: a frame is missing")
-        marker = _U32.unpack_from(body, 0)[0]
-        if marker == FINAL_FRAME_MARKER:
+        if U32.unpack_from(body, 0)[0] == FINAL_FRAME_MARKER:
             break
         want = 12 + fl + TAG_LEN
         if read_full(src, body_mv[4 : 4 + want]) != want:
             raise TruncatedMessageError("the message is truncated inside a frame")
-        iv = bytes(body_mv[4:16])
-        _check_frame(marker, seq, iv)
+        iv = read_regular_head(body, 0, seq)
         if hasher is not None:
             hasher.update(body_mv[: 4 + want])
         dec = Cipher(aes, modes.GCM(iv)).decryptor()
-        dec.authenticate_additional_data(regular_aad + _SEQ_LEN.pack(seq, fl))
+        dec.authenticate_additional_data(frame_aad(message_id, seq, fl))
         dec.update_into(body_mv[16 : 16 + fl], out_mv)
         dec.finalize_with_tag(bytes(body_mv[16 + fl : 16 + fl + TAG_LEN]))
         write_sliced(write, out_mv[:fl])
@@ -299,10 +305,7 @@ def _decrypt_frames(
             raise MessageFormatError("the message has more than 2**32 - 1 frames")
     if read_full(src, body_mv[4:24]) != 20:
         raise TruncatedMessageError("the message is truncated inside the final frame header")
-    _, got_seq, iv, length = _FINAL_PREFIX.unpack_from(body, 0)
-    _check_frame(got_seq, seq, iv)
-    if length > fl:
-        raise MessageFormatError("the final frame is longer than the frame length")
+    iv, length = read_final_head(body, 0, seq, fl)
     if hasher is not None:
         hasher.update(body_mv[:24])
     want = length + TAG_LEN
@@ -311,27 +314,15 @@ def _decrypt_frames(
     if hasher is not None:
         hasher.update(body_mv[:want])
     dec = Cipher(aes, modes.GCM(iv)).decryptor()
-    dec.authenticate_additional_data(header.message_id + FINAL_FRAME_AAD + _SEQ_LEN.pack(seq, length))
+    dec.authenticate_additional_data(final_frame_aad(message_id, seq, length))
     dec.update_into(body_mv[:length], out_mv)
     dec.finalize_with_tag(bytes(body_mv[length:want]))
     return out_mv[:length]
 
 
-def _check_frame(got_seq: int, seq: int, iv: bytes) -> None:
-    if got_seq != seq:
-        raise MessageFormatError(f"frame {got_seq} found where frame {seq} was expected (frames reordered or lost)")
-    if iv != _IV_PAD + _U32.pack(seq):
-        raise MessageFormatError(f"frame {seq} has an unexpected IV")
-
-
 def _decrypt_single(src: Any, header: Header, aes: Any, hasher: Any, max_len: int) -> memoryview:
-    read = _exact_reader(src)
-    prefix = read(20)
-    iv, length = prefix[:12], int.from_bytes(prefix[12:], "big")
-    if iv != _IV_PAD + _U32.pack(1):
-        raise MessageFormatError("the single-block body has an unexpected IV")
-    if length > max_len:
-        raise MessageFormatError(f"single-block body of {length} bytes exceeds the limit of {max_len} bytes")
+    prefix = _exact_reader(src)(SINGLE_HEAD_LEN)
+    iv, length = read_single_head(prefix, 0, max_len)
     body = bytearray(length + TAG_LEN)
     if read_full(src, memoryview(body)) != len(body):
         raise TruncatedMessageError("the message is truncated inside the body")
@@ -340,7 +331,7 @@ def _decrypt_single(src: Any, header: Header, aes: Any, hasher: Any, max_len: in
         hasher.update(body)
     out = bytearray(length + TAG_LEN)
     dec = Cipher(aes, modes.GCM(iv)).decryptor()
-    dec.authenticate_additional_data(header.message_id + SINGLE_BLOCK_AAD + _SEQ_LEN.pack(1, length))
+    dec.authenticate_additional_data(single_block_aad(header.message_id, length))
     dec.update_into(memoryview(body)[:length], out)
     dec.finalize_with_tag(bytes(body[length:]))
     return memoryview(out)[:length]

@@ -4,6 +4,11 @@ Entries are keyed by provider identity + algorithm suite + encryption context (e
 message's exact encrypted data keys + context (decrypt side). An encrypt entry is retired once it has
 protected ``max_messages`` messages or ``max_bytes`` bytes, or is ``max_age_seconds`` old; at most
 ``capacity`` entries are kept (least recently used first out).
+
+The cache owns its entries: each wraps the stored value with the cache's own bookkeeping (creation time,
+messages and bytes counted against it). The values themselves are opaque here: whatever the encrypt side
+stores (its materials) or the decrypt side stores (a data key) comes back unchanged, and the cache never
+looks inside, so it depends on nothing else in the package.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kmslab.envelope._materials import EncryptEntry
 from kmslab.envelope.errors import EnvelopeError
 
 
@@ -37,9 +41,13 @@ class CacheStats:
 
 
 @dataclass
-class _DecryptEntry:
-    data_key: bytes = field(repr=False)
-    created: float = 0.0
+class _Entry:
+    """One cached value with the cache's bookkeeping (the value, key material, is never shown)."""
+
+    value: Any = field(repr=False)
+    created: float
+    messages: int = 0
+    bytes_used: int = 0
 
 
 class DataKeyCache:
@@ -78,7 +86,7 @@ class DataKeyCache:
         self.max_age_seconds = float(max_age_seconds)
         self.capacity = capacity
         self._clock = clock
-        self._entries: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._entries: OrderedDict[tuple[Any, ...], _Entry] = OrderedDict()
         self._lock = threading.Lock()
         self._hits = 0
         self._misses = 0
@@ -108,22 +116,22 @@ class DataKeyCache:
         with self._lock:
             self._entries.clear()
 
-    def _put(self, key: tuple[Any, ...], entry: Any) -> None:
+    def _put(self, key: tuple[Any, ...], entry: _Entry) -> None:
         self._entries[key] = entry
         self._entries.move_to_end(key)
         while len(self._entries) > self.capacity:
             self._entries.popitem(last=False)
             self._evictions += 1
 
-    def take_encrypt(self, key: tuple[Any, ...], plaintext_length: int) -> EncryptEntry | None:
-        """Return a usable encrypt entry and count one message of ``plaintext_length`` bytes against it.
+    def take_encrypt(self, key: tuple[Any, ...], plaintext_length: int) -> object | None:
+        """Return the encrypt value stored under ``key`` if still usable, counting one message against it.
 
         Args:
             key: ``("enc", provider cache id, suite id, serialized context)``.
             plaintext_length: the message's plaintext size.
 
         Returns:
-            The entry, or None on a miss (the caller then calls :meth:`put_encrypt`).
+            The value given to :meth:`put_encrypt`, or None on a miss (the caller then calls :meth:`put_encrypt`).
         """
         with self._lock:
             entry = self._entries.get(key)
@@ -137,30 +145,28 @@ class DataKeyCache:
                     entry.bytes_used += plaintext_length
                     self._entries.move_to_end(key)
                     self._hits += 1
-                    return entry  # type: ignore[no-any-return]
+                    value: object = entry.value
+                    return value
                 del self._entries[key]
                 self._evictions += 1
             self._misses += 1
             return None
 
-    def put_encrypt(self, key: tuple[Any, ...], entry: EncryptEntry, plaintext_length: int) -> bool:
-        """Store fresh materials, counting the message that created them.
+    def put_encrypt(self, key: tuple[Any, ...], value: object, plaintext_length: int) -> bool:
+        """Store fresh encrypt materials (an opaque value), counting the message that created them.
 
         Args:
             key: as for :meth:`take_encrypt`.
-            entry: the materials.
+            value: what :meth:`take_encrypt` returns while the entry lasts.
             plaintext_length: the first message's size.
 
         Returns:
-            Whether the entry was stored (not when one message already exceeds ``max_bytes``).
+            Whether the value was stored (not when one message already exceeds ``max_bytes``).
         """
         if plaintext_length > self.max_bytes:
             return False
         with self._lock:
-            entry.created = self._clock()
-            entry.messages = 1
-            entry.bytes_used = plaintext_length
-            self._put(key, entry)
+            self._put(key, _Entry(value, self._clock(), 1, plaintext_length))
         return True
 
     def get_decrypt(self, key: tuple[Any, ...]) -> bytes | None:
@@ -178,7 +184,8 @@ class DataKeyCache:
                 if self._clock() - entry.created < self.max_age_seconds:
                     self._entries.move_to_end(key)
                     self._hits += 1
-                    return entry.data_key  # type: ignore[no-any-return]
+                    data_key: bytes = entry.value
+                    return data_key
                 del self._entries[key]
                 self._evictions += 1
             self._misses += 1
@@ -187,4 +194,4 @@ class DataKeyCache:
     def put_decrypt(self, key: tuple[Any, ...], data_key: bytes) -> None:
         """Remember an unwrapped data key for these EDKs and context."""
         with self._lock:
-            self._put(key, _DecryptEntry(data_key, self._clock()))
+            self._put(key, _Entry(data_key, self._clock()))

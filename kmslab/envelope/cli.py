@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import click
@@ -56,6 +58,24 @@ def envelope() -> None:
     """
 
 
+@contextlib.contextmanager
+def _files(src: str, dst: str, common: dict[str, Any], label: str) -> Iterator[tuple[BinaryIO, Any, BinaryIO]]:
+    """Open the input, the progress bar and the atomic output, having refused an output that is the input."""
+    io_.refuse_same_file(src, dst)
+    with (
+        io_.open_input(src) as fin,
+        io_.progress_bar(io_.input_size(fin), common["progress"], label) as bar,
+        io_.atomic_output(dst, common["fsync"]) as fout,
+    ):
+        yield fin, bar, fout
+
+
+def _provider(keys: tuple[str, ...], common: dict[str, Any], *, encrypting: bool) -> Any:
+    return io_.key_provider(
+        keys, common["namespace"], common["key_name"], common["region"], common["endpoint"], encrypting=encrypting
+    )
+
+
 @envelope.command("encrypt")
 @click.option(
     "--key",
@@ -70,34 +90,34 @@ def envelope() -> None:
 @click.option("--out", "-o", "dst", required=True, metavar="FILE", help="Message file to write, or - for stdout.")
 @click.option("--frame-size", default=str(DEFAULT_FRAME_LENGTH), show_default=True, help="Plaintext bytes per frame.")
 @click.option("--signed", is_flag=True, help="Use the ECDSA P-384 signed suite 0x0578.")
+@click.option("--quiet", "-q", is_flag=True, help="Do not print the line that says what was written.")
 @_key_options
 def encrypt_cmd(
-    keys: tuple[str, ...],
-    src: str,
-    dst: str,
-    frame_size: str,
-    signed: bool,
-    namespace: str,
-    key_name: str,
-    endpoint: str | None,
-    region: str | None,
-    context: tuple[str, ...],
-    fsync: bool,
-    progress: bool | None,
+    keys: tuple[str, ...], src: str, dst: str, frame_size: str, signed: bool, quiet: bool, **common: Any
 ) -> None:
-    """Encrypt FILE under a KMS key (or a raw AES key) into an envelope message."""
+    """Encrypt FILE under a KMS key (or a raw AES key) into an envelope message.
+
+    When the message goes to a file, one line on stderr says what was written: the file, its size and the
+    key that wraps the data key (--quiet drops it; nothing is printed for -o -).
+    """
     from kmslab.envelope import _stream
 
     frame_length = io_.parse_size(frame_size)
-    encryption_context = io_.parse_context(context)
-    provider = io_.encrypt_provider(keys, namespace, key_name, region, endpoint)
-    with (
-        io_.open_input(src) as fin,
-        io_.progress_bar(io_.input_size(fin), progress, "encrypting") as bar,
-        io_.atomic_output(dst, fsync) as fout,
-    ):
-        suite = COMMIT_KEY_ECDSA_P384 if signed else COMMIT_KEY
-        _stream.encrypt_stream(fin, fout, provider, encryption_context, frame_length, bar, suite)
+    encryption_context = io_.parse_context(common["context"])
+    provider = _provider(keys, common, encrypting=True)
+    suite = COMMIT_KEY_ECDSA_P384 if signed else COMMIT_KEY
+    with _files(src, dst, common, "encrypting") as (fin, bar, fout):
+        header = _stream.encrypt_stream(fin, fout, provider, encryption_context, frame_length, bar, suite)
+    if dst != "-" and not quiet:
+        size = Path(dst).stat().st_size
+        wrapped = ", ".join(_key_name(edk) for edk in describe(header)["encrypted_data_keys"])
+        click.echo(f"kmslab: wrote {dst} ({size} bytes); data key wrapped by {wrapped}", err=True)
+
+
+def _key_name(edk: dict[str, Any]) -> str:
+    if edk["provider"] == "aws-kms":
+        return f"KMS key {edk['key']}"
+    return f"raw AES key {edk['provider']}/{edk['key']}"
 
 
 @envelope.command("decrypt")
@@ -111,30 +131,47 @@ def encrypt_cmd(
 )
 @click.option("--in", "-i", "src", required=True, metavar="FILE", help="Message file, or - for stdin.")
 @click.option("--out", "-o", "dst", required=True, metavar="FILE", help="Plaintext file to write, or - for stdout.")
+# --buffer as the AWS Encryption CLI has it ("returns plaintext only after all input is processed, including
+# verifying the digital signature if one is present": AWS Encryption SDK CLI syntax and parameter reference);
+# unlike it, a signed message to stdout is held here whether or not --buffer is given.
+@click.option(
+    "--buffer",
+    is_flag=True,
+    help="With -o -: hold all output until the whole message is verified (signed messages always are).",
+)
+@click.option(
+    "--buffer-limit",
+    default="256M",
+    show_default=True,
+    metavar="SIZE",
+    help="With -o -: the most plaintext held in memory while a message is verified; a larger one is refused.",
+)
 @_key_options
-def decrypt_cmd(
-    keys: tuple[str, ...],
-    src: str,
-    dst: str,
-    namespace: str,
-    key_name: str,
-    endpoint: str | None,
-    region: str | None,
-    context: tuple[str, ...],
-    fsync: bool,
-    progress: bool | None,
-) -> None:
-    """Decrypt and verify a message; --context pairs are required to be in the message's context."""
+def decrypt_cmd(keys: tuple[str, ...], src: str, dst: str, buffer: bool, buffer_limit: str, **common: Any) -> None:
+    """Decrypt and verify a message; --context pairs are required to be in the message's context.
+
+    A plaintext file appears only once the whole message has verified. On stdout (-o -), a signed message
+    (suite 0x0578) is held in memory until its signature verifies. An unsigned message's frames are released
+    as each one authenticates, as the AWS Encryption SDK streams them: a truncated or altered message then
+    fails (exit status 2) after the frames before the damage were written. --buffer holds all output until
+    the whole message is verified.
+    """
     from kmslab.envelope import _stream
 
-    required = io_.parse_context(context)
-    provider = io_.decrypt_provider(keys, namespace, key_name, region, endpoint)
-    with (
-        io_.open_input(src) as fin,
-        io_.progress_bar(io_.input_size(fin), progress, "decrypting") as bar,
-        io_.atomic_output(dst, fsync) as fout,
-    ):
-        _stream.decrypt_stream(fin, fout, provider, required, bar, DEFAULT_MAX_FRAME_LENGTH)
+    required = io_.parse_context(common["context"])
+    limit = io_.parse_size(buffer_limit)
+    provider = _provider(keys, common, encrypting=False)
+    with _files(src, dst, common, "decrypting") as (fin, bar, fout):
+        if dst != "-":
+            _stream.decrypt_stream(fin, fout, provider, required, bar, DEFAULT_MAX_FRAME_LENGTH)
+            return
+        held = io_.HeldOutput(fout, limit, buffer)
+        try:
+            _stream.decrypt_stream(fin, held, provider, required, bar, DEFAULT_MAX_FRAME_LENGTH, held.on_header)
+        except BaseException:
+            held.discard()
+            raise
+        held.release()
 
 
 @envelope.command("inspect")
@@ -166,7 +203,7 @@ def inspect_cmd(file: str, as_json: bool) -> None:
         click.echo(f"  {key} = {value}")
     click.echo(f"encrypted data keys ({len(header.encrypted_data_keys)}):")
     for edk in info["encrypted_data_keys"]:
-        click.echo(f"  {edk['provider']}  {edk['key']}")
+        click.echo(f"  {edk['provider']}  {edk['key']}  ({edk['ciphertext_length']}-byte encrypted data key)")
 
 
 def describe(header: Header, frames: tuple[int, int] | None = None) -> dict[str, Any]:
@@ -186,7 +223,7 @@ def describe(header: Header, frames: tuple[int, int] | None = None) -> dict[str,
         else:
             # raw keyring key info = name || tag bits (4) || IV length (4) || IV
             key = edk.key_info[: max(len(edk.key_info) - 20, 0)].decode("utf-8", "replace")
-        edks.append({"provider": edk.provider_id, "key": key})
+        edks.append({"provider": edk.provider_id, "key": key, "ciphertext_length": len(edk.ciphertext)})
     out: dict[str, Any] = {
         "algorithm": header.suite.name,
         "algorithm_id": f"0x{header.suite.suite_id:04x}",

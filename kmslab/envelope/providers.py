@@ -11,23 +11,29 @@ import os
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from kmslab.envelope._format import EncryptedDataKey, serialize_context
+from kmslab.envelope._context import serialize_context
+from kmslab.envelope._format import EncryptedDataKey
+from kmslab.envelope._kms_provider import KMS_PROVIDER_ID, KmsArn, KmsKeyProvider
 from kmslab.envelope._suites import DATA_KEY_LEN, IV_LEN, TAG_LEN
 from kmslab.envelope.errors import KeyProviderError
 
-KMS_PROVIDER_ID = "aws-kms"
 _WRAPPED_LEN = (DATA_KEY_LEN + TAG_LEN).to_bytes(2, "big")
 
 
 @runtime_checkable
 class KeyProvider(Protocol):
-    """What :func:`kmslab.envelope.encrypt` and :func:`kmslab.envelope.decrypt` need from a key provider."""
+    """What :func:`kmslab.envelope.encrypt` and :func:`kmslab.envelope.decrypt` need from a key provider.
+
+    A provider whose data key always travels as exactly one encrypted data key may also offer the two
+    methods of :class:`SectionKeyProvider` (looked up with ``getattr``; optional): the in-memory paths then
+    write and read the header's whole EDK section in one step, without building EDK objects.
+    """
 
     @property
     def cache_id(self) -> str:
@@ -42,6 +48,32 @@ class KeyProvider(Protocol):
         self, encrypted_data_keys: Sequence[EncryptedDataKey], encryption_context: Mapping[str, str]
     ) -> bytes:
         """Return the plaintext data key from the first copy this provider can decrypt."""
+        ...
+
+
+class SectionKeyProvider(KeyProvider, Protocol):
+    """The optional fast path of :class:`KeyProvider`: the header's EDK section in one step."""
+
+    def wrap_section(self, data_key: bytes, context_bytes: bytes, fresh: bytes) -> bytes:
+        """Return the header's EDK section (count, then one encrypted data key) for a new data key.
+
+        Args:
+            data_key: the plaintext data key.
+            context_bytes: the serialized encryption context (bound to the wrapped key).
+            fresh: 12 random bytes drawn for this call alone (the caller draws them with its own, so a
+                message costs one ``os.urandom`` call); a provider that needs no randomness ignores them.
+        """
+        ...
+
+    def unwrap_section(self, buffer: bytes, start: int, context_bytes: bytes) -> tuple[bytes, int] | None:
+        """Return the data key from the header's EDK section that starts at ``buffer[start]``, and where the
+        section ends; or None to fall back on :meth:`decrypt_data_key`.
+
+        Args:
+            buffer: the bytes holding the section (a whole message, or the section alone with ``start`` 0).
+            start: where the section starts.
+            context_bytes: the serialized encryption context.
+        """
         ...
 
 
@@ -65,6 +97,7 @@ class RawAesKeyProvider:
     _prefix: bytes = field(init=False, repr=False, compare=False)
     _cache_id: str = field(init=False, repr=False, compare=False)
     _edk_head: bytes = field(init=False, repr=False, compare=False)
+    _section: struct.Struct = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.wrapping_key, bytes | bytearray) or len(self.wrapping_key) != 32:
@@ -81,6 +114,7 @@ class RawAesKeyProvider:
             raise KeyProviderError("a raw AES key's namespace or name is longer than 65535 bytes")
         head = struct.pack(">HH", 1, len(pid)) + pid + struct.pack(">H", len(prefix) + IV_LEN) + prefix
         object.__setattr__(self, "_edk_head", head)
+        object.__setattr__(self, "_section", struct.Struct(f">{len(head)}s{IV_LEN}s2s{DATA_KEY_LEN + TAG_LEN}s"))
         fingerprint = hashes.Hash(hashes.SHA256())
         fingerprint.update(b"kmslab-envelope-raw-aes" + bytes(self.wrapping_key))
         digest = fingerprint.finalize().hex()[:16]
@@ -104,27 +138,52 @@ class RawAesKeyProvider:
         iv = os.urandom(IV_LEN)
         return EncryptedDataKey(self.namespace, self._prefix + iv, self._aead.encrypt(iv, data_key, context_bytes))
 
-    def unwrap_section(self, edk_section: bytes, context_bytes: bytes) -> bytes | None:
-        """Unwrap straight from a header's EDK section when it is exactly one EDK of this key.
+    def wrap_section(self, data_key: bytes, context_bytes: bytes, fresh: bytes) -> bytes:
+        """Wrap a data key straight into a header's EDK section (one EDK of this key).
 
-        The one-shot decrypt path tries this before :meth:`decrypt_data_key` (which needs EDK objects).
+        The same bytes as the count and :meth:`wrap`'s serialized EDK, without building the EDK object
+        (the in-memory encrypt path's fast path; see :class:`SectionKeyProvider`).
 
         Args:
-            edk_section: the header's EDK section (count and serialized EDKs).
+            data_key: the plaintext data key.
+            context_bytes: the serialized encryption context (the AAD).
+            fresh: 12 random bytes, fresh for this call: the wrapping IV (never reuse one under a key).
+
+        Returns:
+            The EDK section.
+
+        Raises:
+            KeyProviderError: ``fresh`` is not 12 bytes.
+        """
+        if len(fresh) != IV_LEN:
+            raise KeyProviderError("wrap_section needs 12 fresh random bytes for the wrapping IV")
+        wrapped = self._aead.encrypt(fresh, data_key, context_bytes)
+        return b"".join((self._edk_head, fresh, _WRAPPED_LEN, wrapped))
+
+    def unwrap_section(self, buffer: bytes, start: int, context_bytes: bytes) -> tuple[bytes, int] | None:
+        """Unwrap straight from a header's EDK section when it is exactly one EDK of this key.
+
+        The decrypt paths try this before :meth:`decrypt_data_key` (which needs EDK objects); the in-memory
+        one passes the whole message, so the section is read in place.
+
+        Args:
+            buffer: the bytes holding the section.
+            start: where the section starts in ``buffer``.
             context_bytes: the serialized encryption context (the AAD).
 
         Returns:
-            The data key, or None when the section has another shape or does not authenticate (the caller
-            then asks :meth:`decrypt_data_key`, which reports why).
+            ``(data key, end of the section)``, or None when the section has another shape or does not
+            authenticate (the caller then asks :meth:`decrypt_data_key`, which reports why).
         """
-        head = self._edk_head
-        start = len(head) + IV_LEN
-        if len(edk_section) != start + 2 + DATA_KEY_LEN + TAG_LEN or not edk_section.startswith(head):
+        layout = self._section
+        end = start + layout.size
+        if end > len(buffer) or not buffer.startswith(self._edk_head, start):
             return None
-        if edk_section[start : start + 2] != _WRAPPED_LEN:
+        _, iv, wrapped_len, wrapped = layout.unpack_from(buffer, start)
+        if wrapped_len != _WRAPPED_LEN:
             return None
         try:
-            return self._aead.decrypt(edk_section[len(head) : start], edk_section[start + 2 :], context_bytes)
+            return self._aead.decrypt(iv, wrapped, context_bytes), end
         except InvalidTag:
             return None
 
@@ -178,205 +237,11 @@ class RawAesKeyProvider:
         raise KeyProviderError(f"the message has no data key wrapped by raw AES key {self.namespace}/{self.name}")
 
 
-@dataclass(frozen=True)
-class KmsArn:
-    """The parts of a KMS key ARN we route by."""
-
-    partition: str
-    region: str
-    account: str
-    resource: str
-
-    @classmethod
-    def parse(cls, text: str) -> KmsArn | None:
-        """Parse ``arn:<partition>:kms:<region>:<account>:key/<id>``; None when ``text`` is not a key ARN."""
-        parts = text.split(":", 5)
-        if len(parts) != 6 or parts[0] != "arn" or parts[2] != "kms" or not parts[5].startswith("key/"):
-            return None
-        return cls(parts[1], parts[3], parts[4], parts[5])
-
-    @property
-    def is_mrk(self) -> bool:
-        """Whether this is a multi-Region key (its ID starts with ``mrk-``)."""
-        return self.resource.startswith("key/mrk-")
-
-
-class KmsKeyProvider:
-    """Wraps data keys with one or more AWS KMS keys.
-
-    Encrypt: ``GenerateDataKey`` under the first key, then ``Encrypt`` of the same data key under each other
-    key, all with the message's encryption context. Decrypt: each EDK whose provider ID is ``aws-kms`` and
-    whose ARN matches a configured key (exactly, or as a replica of the same multi-Region key) is passed to
-    ``Decrypt`` with ``KeyId`` = the ARN and the message's context, on the client for the ARN's Region.
-
-    Args:
-        client_or_clients: a boto3 KMS client, a sequence of them (one per Region), or a mapping Region -> client.
-        key_ids: the KMS keys; ARNs are needed to decrypt (a bare key ID or alias works for encrypt only).
-
-    Raises:
-        KeyProviderError: no keys or no clients.
-    """
-
-    def __init__(self, client_or_clients: Any, key_ids: Sequence[str]) -> None:
-        if isinstance(key_ids, str) or not key_ids:
-            raise KeyProviderError("KmsKeyProvider needs a non-empty list of key IDs")
-        self.key_ids: tuple[str, ...] = tuple(key_ids)
-        self._clients: dict[str | None, Any] = {}
-        if isinstance(client_or_clients, Mapping):
-            self._clients.update(client_or_clients)
-        elif isinstance(client_or_clients, list | tuple):
-            for client in client_or_clients:
-                self._clients[_client_region(client)] = client
-        else:
-            self._clients[_client_region(client_or_clients)] = client_or_clients
-        if not self._clients:
-            raise KeyProviderError("KmsKeyProvider needs at least one KMS client")
-        self._default = next(iter(self._clients.values()))
-
-    def __repr__(self) -> str:
-        return f"KmsKeyProvider(key_ids={list(self.key_ids)!r}, regions={sorted(map(str, self._clients))!r})"
-
-    @property
-    def cache_id(self) -> str:
-        """``aws-kms:<key ids>``."""
-        return "aws-kms:" + ",".join(self.key_ids)
-
-    def _client_for(self, key_id: str) -> Any:
-        arn = KmsArn.parse(key_id)
-        if arn is not None and arn.region in self._clients:
-            return self._clients[arn.region]
-        if len(self._clients) == 1:
-            return self._default
-        raise KeyProviderError(f"no KMS client for the Region of {key_id}")
-
-    def generate_data_key(self, encryption_context: Mapping[str, str]) -> tuple[bytes, tuple[EncryptedDataKey, ...]]:
-        """Generate a data key under the first key and encrypt it under the others.
-
-        Args:
-            encryption_context: the message's full context.
-
-        Returns:
-            ``(data_key, edks)`` with one EDK per configured key.
-
-        Raises:
-            KeyProviderError: a KMS call failed.
-        """
-        context = dict(encryption_context)
-        first = self.key_ids[0]
-        resp = _call(
-            self._client_for(first),
-            "generate_data_key",
-            first,
-            KeyId=first,
-            NumberOfBytes=DATA_KEY_LEN,
-            EncryptionContext=context,
-        )
-        data_key = bytes(resp["Plaintext"])
-        if len(data_key) != DATA_KEY_LEN:
-            raise KeyProviderError("KMS GenerateDataKey returned a data key of the wrong length")
-        edks = [EncryptedDataKey(KMS_PROVIDER_ID, str(resp["KeyId"]).encode(), bytes(resp["CiphertextBlob"]))]
-        for key_id in self.key_ids[1:]:
-            resp = _call(
-                self._client_for(key_id),
-                "encrypt",
-                key_id,
-                KeyId=key_id,
-                Plaintext=data_key,
-                EncryptionContext=context,
-            )
-            edks.append(EncryptedDataKey(KMS_PROVIDER_ID, str(resp["KeyId"]).encode(), bytes(resp["CiphertextBlob"])))
-        return data_key, tuple(edks)
-
-    def _route(self, edk_arn: str) -> tuple[Any, str] | None:
-        """Return (client, KeyId) to decrypt an EDK wrapped by ``edk_arn``, or None when no configured key matches."""
-        target = KmsArn.parse(edk_arn)
-        if target is None:
-            return None
-        for key_id in self.key_ids:
-            if key_id == edk_arn:
-                return self._client_for(edk_arn), edk_arn
-        if not target.is_mrk:
-            return None
-        for key_id in self.key_ids:
-            mine = KmsArn.parse(key_id)
-            if mine is None or (mine.partition, mine.account, mine.resource) != (
-                target.partition,
-                target.account,
-                target.resource,
-            ):
-                continue
-            if target.region in self._clients:
-                return self._clients[target.region], edk_arn
-            if mine.region in self._clients:
-                return self._clients[mine.region], key_id
-        return None
-
-    def decrypt_data_key(
-        self, encrypted_data_keys: Sequence[EncryptedDataKey], encryption_context: Mapping[str, str]
-    ) -> bytes:
-        """Decrypt the first matching ``aws-kms`` EDK.
-
-        Args:
-            encrypted_data_keys: the message's EDKs.
-            encryption_context: the message's context (passed to KMS Decrypt).
-
-        Returns:
-            The data key.
-
-        Raises:
-            KeyProviderError: no EDK matches a configured key, or KMS refused every matching one.
-        """
-        errors: list[str] = []
-        context = dict(encryption_context)
-        for edk in encrypted_data_keys:
-            if edk.provider_id != KMS_PROVIDER_ID:
-                continue
-            try:
-                arn = edk.key_info.decode("utf-8")
-            except UnicodeDecodeError:
-                continue
-            route = self._route(arn)
-            if route is None:
-                continue
-            client, key_id = route
-            try:
-                resp = _call(
-                    client, "decrypt", key_id, CiphertextBlob=edk.ciphertext, KeyId=key_id, EncryptionContext=context
-                )
-            except KeyProviderError as exc:
-                errors.append(str(exc))
-                continue
-            if resp.get("KeyId") != key_id:
-                errors.append(f"KMS Decrypt answered for {resp.get('KeyId')!r}, not {key_id!r}")
-                continue
-            data_key = bytes(resp["Plaintext"])
-            if len(data_key) != DATA_KEY_LEN:
-                errors.append("KMS Decrypt returned a data key of the wrong length")
-                continue
-            return data_key
-        if errors:
-            raise KeyProviderError("could not decrypt the data key with KMS: " + "; ".join(errors))
-        raise KeyProviderError(
-            "the message has no data key encrypted under a configured KMS key ("
-            + ", ".join(self.key_ids)
-            + "); message keys: "
-            + ", ".join(
-                e.key_info.decode("utf-8", "replace") for e in encrypted_data_keys if e.provider_id == "aws-kms"
-            )
-        )
-
-
-def _client_region(client: Any) -> str | None:
-    meta = getattr(client, "meta", None)
-    region = getattr(meta, "region_name", None)
-    return region if isinstance(region, str) else None
-
-
-def _call(client: Any, operation: str, key_id: str, **kwargs: Any) -> dict[str, Any]:
-    try:
-        result: dict[str, Any] = getattr(client, operation)(**kwargs)
-    except Exception as exc:  # noqa: BLE001 - any client failure (ClientError, endpoint down) becomes one error
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
-        detail = f"{code}: {exc}" if code else f"{type(exc).__name__}: {exc}"
-        raise KeyProviderError(f"KMS {operation} with {key_id} failed ({' '.join(detail.split())})") from exc
-    return result
+__all__ = [
+    "KMS_PROVIDER_ID",
+    "KeyProvider",
+    "KmsArn",
+    "KmsKeyProvider",
+    "RawAesKeyProvider",
+    "SectionKeyProvider",
+]

@@ -28,7 +28,7 @@ from kmslab.envelope import (
     encrypt,
     inspect_header,
 )
-from kmslab.envelope._format import serialize_context
+from kmslab.envelope._context import serialize_context
 from kmslab.envelope._keys import derive_keys
 
 CONTEXT = {"tenant": "acme", "purpose": "fast-path"}
@@ -119,11 +119,15 @@ def test_lean_encrypt_header_matches_the_generic_edk_serialization(raw_provider:
     (edk,) = lean.encrypted_data_keys
     assert lean.raw_edks == b"\x00\x01" + edk.serialize()
     assert lean.raw_context == serialize_context(CONTEXT)
-    data_key = raw_provider.unwrap_section(lean.raw_edks, lean.raw_context)
-    assert data_key is not None
-    assert data_key == raw_provider.decrypt_data_key([edk], CONTEXT)
-    assert raw_provider.unwrap_section(lean.raw_edks, serialize_context({"tenant": "other"})) is None
-    assert raw_provider.unwrap_section(b"\x00\x02" + lean.raw_edks[2:] + edk.serialize(), lean.raw_context) is None
+    found = raw_provider.unwrap_section(lean.raw_edks, 0, lean.raw_context)
+    assert found is not None
+    assert found == (raw_provider.decrypt_data_key([edk], CONTEXT), len(lean.raw_edks))
+    assert raw_provider.unwrap_section(b"xyz" + lean.raw_edks + b"tail", 3, lean.raw_context) == found[:1] + (
+        3 + len(lean.raw_edks),
+    )
+    assert raw_provider.unwrap_section(lean.raw_edks[:-1], 0, lean.raw_context) is None
+    assert raw_provider.unwrap_section(lean.raw_edks, 0, serialize_context({"tenant": "other"})) is None
+    assert raw_provider.unwrap_section(b"\x00\x02" + lean.raw_edks[2:] + edk.serialize(), 0, lean.raw_context) is None
 
 
 def test_context_memo_follows_the_callers_current_pairs(raw_provider: RawAesKeyProvider) -> None:
@@ -163,7 +167,7 @@ def test_bytes_take_the_lean_path_and_altered_messages_leave_it(
 ) -> None:
     from kmslab.envelope import _oneshot
 
-    real = _oneshot._decrypt_small_raw
+    real = _oneshot._decrypt_small
     taken: list[bool] = []
 
     def spy(*args: object) -> object:
@@ -171,7 +175,7 @@ def test_bytes_take_the_lean_path_and_altered_messages_leave_it(
         taken.append(result is not None)
         return result
 
-    monkeypatch.setattr(_oneshot, "_decrypt_small_raw", spy)
+    monkeypatch.setattr(_oneshot, "_decrypt_small", spy)
     decrypt(message, provider=raw_provider)
     decrypt(bytearray(message), provider=raw_provider)
     assert taken == [True]

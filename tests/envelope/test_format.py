@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from kmslab.envelope import COMMIT_KEY, COMMIT_KEY_ECDSA_P384, MessageFormatError
-from kmslab.envelope._format import parse_context, serialize_context
+from kmslab.envelope._context import parse_context, serialize_context
 from kmslab.envelope._keys import derive_keys
 
 
