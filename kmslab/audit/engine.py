@@ -341,7 +341,9 @@ class AuditEngine:
                 raise
             sound = [f for f in batch if f not in set(bad)]
             self._con.execute("BEGIN TRANSACTION")
-            added = _count(self._con.execute(insert + self._select(sound, schema.COLUMNS, exact_types=True)))
+            added = 0
+            if sound:
+                added = _count(self._con.execute(insert + self._select(sound, schema.COLUMNS, exact_types=True)))
             loaded = list(sound)
             for path in bad:
                 kept, damage = self._load_salvaged(path, insert, schema.COLUMNS, exact_types=True)
@@ -351,10 +353,11 @@ class AuditEngine:
                 if damage is None or not damage.whole_file:
                     loaded.append(path)
         try:
-            self._con.executemany(
-                f"INSERT INTO {_INGESTED} VALUES (?)",  # noqa: S608 - a constant table name
-                [[str(f.resolve())] for f in loaded],
-            )
+            if loaded:
+                self._con.executemany(
+                    f"INSERT INTO {_INGESTED} VALUES (?)",  # noqa: S608 - a constant table name
+                    [[str(f.resolve())] for f in loaded],
+                )
             self._con.execute("COMMIT")
         except duckdb.Error:
             self._con.execute("ROLLBACK")
