@@ -286,16 +286,19 @@ class AuditEngine:
             raise QueryFailedError(" ".join(str(exc).split())) from exc
         return QueryResult(columns=columns, rows=rows)
 
-    def ingest(self, *, batch_files: int = 1000, progress: ProgressCallback | None = None) -> int:
+    def ingest(self, *, batch_files: int = 20_000, progress: ProgressCallback | None = None) -> int:
         """Load every not yet ingested log file into the table (all columns).
 
-        Each batch of files is one ``INSERT ... SELECT`` over DuckDB's JSON reader, in its own
-        transaction. A batch that fails is loaded again without its damaged files, which are then
-        read record by record; what they skip is in :attr:`damaged`. A file with no readable
-        record is not marked as ingested, so a repaired copy is picked up next time.
+        The new files are read by one ``INSERT ... SELECT`` over DuckDB's JSON reader (parallel,
+        no Python-side parsing), in one transaction; DuckDB streams it within its memory limit.
+        Several smaller statements would cost more: each commit leaves a partial row group that
+        the final checkpoint then rewrites. A statement that fails is run again without its
+        damaged files, which are then read record by record; what they skip is in
+        :attr:`damaged`. A file with no readable record is not marked as ingested, so a
+        repaired copy is picked up next time.
 
         Args:
-            batch_files: files per statement (and transaction).
+            batch_files: files per statement (and transaction), which bounds the statement's size.
             progress: called with (files done, files to do) after each batch.
 
         Returns:
@@ -332,7 +335,7 @@ class AuditEngine:
         insert = f'INSERT INTO "{self.table}" '
         self._con.execute("BEGIN TRANSACTION")
         try:
-            added = _count(self._con.execute(insert + self._select(batch, schema.COLUMNS, exact_types=True)))
+            added = _count(self._con.execute(insert + self._select(batch, schema.COLUMNS)))
             loaded = batch
         except duckdb.Error:
             self._con.execute("ROLLBACK")
@@ -343,10 +346,10 @@ class AuditEngine:
             self._con.execute("BEGIN TRANSACTION")
             added = 0
             if sound:
-                added = _count(self._con.execute(insert + self._select(sound, schema.COLUMNS, exact_types=True)))
+                added = _count(self._con.execute(insert + self._select(sound, schema.COLUMNS)))
             loaded = list(sound)
             for path in bad:
-                kept, damage = self._load_salvaged(path, insert, schema.COLUMNS, exact_types=True)
+                kept, damage = self._load_salvaged(path, insert, schema.COLUMNS)
                 added += kept
                 if damage is not None:
                     damaged.append(damage)
@@ -354,9 +357,9 @@ class AuditEngine:
                     loaded.append(path)
         try:
             if loaded:
-                self._con.executemany(
-                    f"INSERT INTO {_INGESTED} VALUES (?)",  # noqa: S608 - a constant table name
-                    [[str(f.resolve())] for f in loaded],
+                self._con.execute(
+                    f"INSERT INTO {_INGESTED} SELECT unnest(CAST(? AS VARCHAR[]))",  # noqa: S608 - a constant name
+                    [[str(f.resolve()) for f in loaded]],
                 )
             self._con.execute("COMMIT")
         except duckdb.Error:
@@ -388,7 +391,7 @@ class AuditEngine:
         """
 
         def readable(part: Sequence[Path]) -> bool:
-            select = self._select(part, columns, exact_types=False)
+            select = self._select(part, columns)
             try:
                 self._con.execute(f"SELECT max(hash(t)) FROM ({select}) AS t").fetchall()  # noqa: S608
             except duckdb.Error:
@@ -409,12 +412,10 @@ class AuditEngine:
             return []
         return bisect(files)
 
-    def _load_salvaged(
-        self, path: Path, insert: str, columns: tuple[schema.Field, ...], *, exact_types: bool
-    ) -> tuple[int, Damage | None]:
+    def _load_salvaged(self, path: Path, insert: str, columns: tuple[schema.Field, ...]) -> tuple[int, Damage | None]:
         """Insert the sound records of a damaged file; return how many, and what was skipped."""
         found = salvage(path, max_size=self.max_object_size)
-        projection = self._projection(columns, exact_types=exact_types)
+        projection = self._projection(columns)
         element = json.dumps(schema.json_read_type(columns))
         day = file_day(path) or ""
         source = f"(SELECT unnest(from_json(?, '{element}')) AS r, ? AS day)"
@@ -432,23 +433,21 @@ class AuditEngine:
                     found.skip(index, "does not fit the CloudTrail table: " + _first_line(exc))
         return kept, _with_kept(found)
 
-    def _projection(self, columns: tuple[schema.Field, ...], *, exact_types: bool) -> str:
+    def _projection(self, columns: tuple[schema.Field, ...]) -> str:
         """Return the SELECT list that turns ``r`` (a record) and ``day`` into the table's row.
 
-        With ``exact_types`` struct fields are renamed to the table's lower-case names (for the
-        ingested table); otherwise the raw structs are passed through, since DuckDB resolves
-        struct fields case-insensitively, exactly as Athena does (cheaper for cold queries).
-        Columns not read are NULL.
+        Structs keep the JSON's field names (``invokedBy``): DuckDB resolves struct fields by name
+        case-insensitively, exactly as Athena does, and an insert into the ingested table casts
+        them to its lower-case names by name, so no renaming pass is needed. The columns that hold
+        JSON text are checked for NaN and Infinity. Columns not read are NULL.
         """
-        wanted = {c.name: c for c in columns}
+        wanted = {c.name for c in columns}
         projections = []
         for col in schema.COLUMNS:
             if col.name not in wanted:
                 expr = f"CAST(NULL AS {col.type.duckdb()})"
             elif col.name in _JSON_TEXT:
                 expr = f'kmslab_standard_json(r."{col.source}")'
-            elif exact_types:
-                expr = schema.view_expression(wanted[col.name], f'r."{col.source}"')
             else:
                 expr = f'r."{col.source}"'
             projections.append(f'{expr} AS "{col.name}"')
@@ -460,29 +459,30 @@ class AuditEngine:
         listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
         read_type = schema.json_read_type(columns)
         return (
-            f"read_json([{listing}], columns = {{'Records': '{read_type}'}}, records = true, filename = true, "
+            f"read_json([{listing}], columns = {{'Records': '{read_type}'}}, format = 'unstructured', records = true, "
+            "filename = true, "
             f"compression = 'gzip', maximum_object_size = {int(self.max_object_size)})"
         )
 
-    def _select(self, files: Sequence[Path], columns: tuple[schema.Field, ...], *, exact_types: bool) -> str:
+    def _select(self, files: Sequence[Path], columns: tuple[schema.Field, ...]) -> str:
         """Return the SELECT that reads log files as the table's rows (unread columns NULL)."""
         # built from the schema and escaped file names only, never from user text
         source = f"(SELECT unnest(Records) AS r, {_DAY} AS day FROM {self._reader(files, columns)})"  # noqa: S608
-        return f"{self._projection(columns, exact_types=exact_types)}\nFROM {source}"
+        return f"{self._projection(columns)}\nFROM {source}"
 
     def _create_view(
         self, files: Sequence[Path], columns: tuple[schema.Field, ...], *, salvaged: Sequence[Path] = ()
     ) -> None:
         """Point the table's name at the files (and at the sound records of damaged ones)."""
         try:
-            parts = [self._select(files, columns, exact_types=False)] if files else []
+            parts = [self._select(files, columns)] if files else []
             if salvaged:
                 nothing = f"(SELECT CAST(NULL AS {schema.json_read_type(columns)[:-2]}) AS r, '' AS day)"
-                empty = f"{self._projection(columns, exact_types=False)}\nFROM {nothing} WHERE false"
+                empty = f"{self._projection(columns)}\nFROM {nothing} WHERE false"
                 self._con.execute(f"CREATE OR REPLACE TEMP TABLE {_SALVAGED} AS {empty}")
                 damaged = []
                 for path in salvaged:
-                    _, damage = self._load_salvaged(path, f"INSERT INTO {_SALVAGED} ", columns, exact_types=False)
+                    _, damage = self._load_salvaged(path, f"INSERT INTO {_SALVAGED} ", columns)
                     if damage is not None:
                         damaged.append(damage)
                 self.damaged = tuple(damaged)
