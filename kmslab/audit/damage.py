@@ -79,6 +79,7 @@ class Salvage:
     Args:
         path: the log file.
         records: the original JSON text of each readable record.
+        positions: each readable record's place in the file (1-based).
         skipped: how many records were left out.
         rest_lost: whether an unreadable part ends the file.
         reasons: why records or parts were left out.
@@ -86,6 +87,7 @@ class Salvage:
 
     path: Path
     records: list[str] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
     skipped: int = 0
     rest_lost: bool = False
     reasons: list[str] = field(default_factory=list)
@@ -94,6 +96,17 @@ class Salvage:
         """Leave out record ``index`` (1-based) for ``reason``."""
         self.skipped += 1
         self.reasons.append(f"record {index}: {reason}")
+
+    def keep(self, index: int, text: str) -> None:
+        """Keep record ``index`` (1-based), whose JSON text is ``text``."""
+        self.positions.append(index)
+        self.records.append(text)
+
+    def drop(self, index: int, reason: str) -> None:
+        """Leave out kept record ``index`` (1-based) after all, for ``reason``."""
+        at = self.positions.index(index)
+        del self.positions[at], self.records[at]
+        self.skip(index, reason)
 
     def damage(self) -> Damage | None:
         """Return what was skipped, or None when the file turned out sound."""
@@ -226,7 +239,7 @@ def _records(text: str, at: int, value: Any, found: Salvage) -> int:
         if problem:
             found.skip(index, problem)
         else:
-            found.records.append(text[start:at])
+            found.keep(index, text[start:at])
         at = _ws(text, at)
         if _expect(text, at, ",]", "',' or ']'") == "]":
             return at + 1

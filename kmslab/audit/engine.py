@@ -19,7 +19,6 @@ records are kept, the rest is skipped and reported in :attr:`QueryResult.damaged
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
@@ -31,24 +30,14 @@ from typing import Any
 
 import duckdb
 
-from kmslab.audit import dialect, schema
-from kmslab.audit.damage import Damage, Salvage, salvage
+from kmslab.audit import _reading, dialect, schema
+from kmslab.audit.damage import Damage, salvage
 from kmslab.audit.errors import QueryFailedError, TrailNotFoundError
 from kmslab.audit.queries import NamedQuery, Window, day_folder, render
 
 _DAY_FOLDER = re.compile(r"[/\\](\d{4})[/\\](\d{2})[/\\](\d{2})[/\\][^/\\]+$")
 _INGESTED = "kmslab_ingested_files"
 _SALVAGED = "kmslab_salvaged_records"
-#: Columns whose JSON value may be an object, read as its JSON text: where a NaN or Infinity would hide.
-_JSON_TEXT = frozenset({"requestparameters", "responseelements", "additionaleventdata", "serviceeventdetails"})
-#: DuckDB's JSON reader accepts NaN and Infinity, which RFC 8259 does not: fail the read on them (the
-#: damage path then skips and reports the record). Cheap unless the text holds those words at all.
-_STANDARD_JSON = r"""CREATE OR REPLACE MACRO kmslab_standard_json(x) AS
-    CASE WHEN (contains(x, 'NaN') OR contains(x, 'Infinity'))
-              AND regexp_matches(regexp_replace(x, '"(?:[^"\\]|\\.)*"', '', 'g'), 'NaN|Infinity')
-         THEN error('a record holds NaN or Infinity, which is not standard JSON')
-         ELSE x END"""
-_DAY = r"regexp_extract(replace(filename, '\', '/'), '(\d{4}/\d{2}/\d{2})/[^/]*$', 1)"
 ProgressCallback = Callable[[int, int], None]
 
 
@@ -180,7 +169,7 @@ class AuditEngine:
             self._con.execute("SET preserve_insertion_order = false")
             self._con.execute("SET TimeZone = 'UTC'")
             self._con.execute("SET temp_directory = ?", [str(spill)])
-            for macro in (*dialect.MACROS, _STANDARD_JSON):
+            for macro in (*dialect.MACROS, *_reading.MACROS):
                 self._con.execute(macro)
         except duckdb.Error as exc:
             raise QueryFailedError(f"could not open the audit database: {exc}") from exc
@@ -335,7 +324,7 @@ class AuditEngine:
         insert = f'INSERT INTO "{self.table}" '
         self._con.execute("BEGIN TRANSACTION")
         try:
-            added = _count(self._con.execute(insert + self._select(batch, schema.COLUMNS)))
+            added = _count(self._con.execute(insert + _reading.select(batch, schema.COLUMNS, self.max_object_size)))
             loaded = batch
         except duckdb.Error:
             self._con.execute("ROLLBACK")
@@ -346,7 +335,7 @@ class AuditEngine:
             self._con.execute("BEGIN TRANSACTION")
             added = 0
             if sound:
-                added = _count(self._con.execute(insert + self._select(sound, schema.COLUMNS)))
+                added = _count(self._con.execute(insert + _reading.select(sound, schema.COLUMNS, self.max_object_size)))
             loaded = list(sound)
             for path in bad:
                 kept, damage = self._load_salvaged(path, insert, schema.COLUMNS)
@@ -391,7 +380,7 @@ class AuditEngine:
         """
 
         def readable(part: Sequence[Path]) -> bool:
-            select = self._select(part, columns)
+            select = _reading.select(part, columns, self.max_object_size)
             try:
                 self._con.execute(f"SELECT max(hash(t)) FROM ({select}) AS t").fetchall()  # noqa: S608
             except duckdb.Error:
@@ -415,71 +404,24 @@ class AuditEngine:
     def _load_salvaged(self, path: Path, insert: str, columns: tuple[schema.Field, ...]) -> tuple[int, Damage | None]:
         """Insert the sound records of a damaged file; return how many, and what was skipped."""
         found = salvage(path, max_size=self.max_object_size)
-        projection = self._projection(columns)
-        element = json.dumps(schema.json_read_type(columns))
+        statement = insert + _reading.select_records(columns)
         day = file_day(path) or ""
-        source = f"(SELECT unnest(from_json(?, '{element}')) AS r, ? AS day)"
-        statement = f"{insert}{projection}\nFROM {source}"
         try:
             kept = _count(self._con.execute(statement, ["[" + ",".join(found.records) + "]", day]))
-        except duckdb.Error:
-            # one record does not fit the table's types: load them one at a time to find which
+        except duckdb.Error as exc:  # DuckDB converts any JSON value to any type; defensive only
             kept = 0
-            for index, record in enumerate(list(found.records), start=1):
-                try:
-                    kept += _count(self._con.execute(statement, ["[" + record + "]", day]))
-                except duckdb.Error as exc:
-                    found.records.remove(record)
-                    found.skip(index, "does not fit the CloudTrail table: " + _first_line(exc))
-        return kept, _with_kept(found)
-
-    def _projection(self, columns: tuple[schema.Field, ...]) -> str:
-        """Return the SELECT list that turns ``r`` (a record) and ``day`` into the table's row.
-
-        Structs keep the JSON's field names (``invokedBy``): DuckDB resolves struct fields by name
-        case-insensitively, exactly as Athena does, and an insert into the ingested table casts
-        them to its lower-case names by name, so no renaming pass is needed. The columns that hold
-        JSON text are checked for NaN and Infinity. Columns not read are NULL.
-        """
-        wanted = {c.name for c in columns}
-        projections = []
-        for col in schema.COLUMNS:
-            if col.name not in wanted:
-                expr = f"CAST(NULL AS {col.type.duckdb()})"
-            elif col.name in _JSON_TEXT:
-                expr = f'kmslab_standard_json(r."{col.source}")'
-            else:
-                expr = f'r."{col.source}"'
-            projections.append(f'{expr} AS "{col.name}"')
-        projections.append(f'day AS "{schema.PARTITION_COLUMN}"')
-        return "SELECT " + ",\n  ".join(projections)
-
-    def _reader(self, files: Sequence[Path], columns: tuple[schema.Field, ...]) -> str:
-        """Return DuckDB's JSON reader over log files: one row per file, its ``Records`` list."""
-        listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-        read_type = schema.json_read_type(columns)
-        return (
-            f"read_json([{listing}], columns = {{'Records': '{read_type}'}}, format = 'unstructured', records = true, "
-            "filename = true, "
-            f"compression = 'gzip', maximum_object_size = {int(self.max_object_size)})"
-        )
-
-    def _select(self, files: Sequence[Path], columns: tuple[schema.Field, ...]) -> str:
-        """Return the SELECT that reads log files as the table's rows (unread columns NULL)."""
-        # built from the schema and escaped file names only, never from user text
-        source = f"(SELECT unnest(Records) AS r, {_DAY} AS day FROM {self._reader(files, columns)})"  # noqa: S608
-        return f"{self._projection(columns)}\nFROM {source}"
+            for position in list(found.positions):
+                found.drop(position, "does not fit the CloudTrail table: " + " ".join(str(exc).split())[:200])
+        return kept, found.damage()
 
     def _create_view(
         self, files: Sequence[Path], columns: tuple[schema.Field, ...], *, salvaged: Sequence[Path] = ()
     ) -> None:
         """Point the table's name at the files (and at the sound records of damaged ones)."""
         try:
-            parts = [self._select(files, columns)] if files else []
+            parts = [_reading.select(files, columns, self.max_object_size)] if files else []
             if salvaged:
-                nothing = f"(SELECT CAST(NULL AS {schema.json_read_type(columns)[:-2]}) AS r, '' AS day)"
-                empty = f"{self._projection(columns)}\nFROM {nothing} WHERE false"
-                self._con.execute(f"CREATE OR REPLACE TEMP TABLE {_SALVAGED} AS {empty}")
+                self._con.execute(f"CREATE OR REPLACE TEMP TABLE {_SALVAGED} AS {_reading.empty(columns)}")
                 damaged = []
                 for path in salvaged:
                     _, damage = self._load_salvaged(path, f"INSERT INTO {_SALVAGED} ", columns)
@@ -507,11 +449,3 @@ def _in_window(day: str | None, first: str, last: str | None) -> bool:
 def _count(cursor: duckdb.DuckDBPyConnection) -> int:
     row = cursor.fetchone()
     return int(row[0]) if row else 0
-
-
-def _first_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200]
-
-
-def _with_kept(found: Salvage) -> Damage | None:
-    return found.damage()
