@@ -251,7 +251,8 @@ class AuditEngine:
             damaged = self._find_damaged(files, columns)
             if not damaged:
                 raise QueryFailedError(" ".join(str(exc).split())) from exc
-        sound = [f for f in files if f not in set(damaged)]
+        skip = set(damaged)
+        sound = [f for f in files if f not in skip]
         self._create_view(sound, columns, salvaged=damaged)
         return self._result(sql)
 
@@ -331,7 +332,8 @@ class AuditEngine:
             bad = self._find_damaged(batch, schema.COLUMNS)
             if not bad:
                 raise
-            sound = [f for f in batch if f not in set(bad)]
+            skip = set(bad)
+            sound = [f for f in batch if f not in skip]
             self._con.execute("BEGIN TRANSACTION")
             added = 0
             if sound:
