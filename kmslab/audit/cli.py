@@ -5,18 +5,26 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+import re
 import sys
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
+from kmslab.audit.damage import Damage
 from kmslab.audit.engine import AuditEngine, QueryResult
 from kmslab.audit.errors import AuditError
-from kmslab.audit.queries import DEFAULT_DAYS, get_query, load_queries, render
+from kmslab.audit.queries import DEFAULT_DAYS, MAX_DAYS, Window, get_query, load_queries, render
 from kmslab.audit.schema import DEFAULT_TABLE
+
+#: Output formats: ``json`` is one JSON array, ``jsonl`` one JSON object per line.
+FORMATS = ("table", "csv", "json", "jsonl")
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 _TRAIL_DIR = click.option(
     "--trail-dir",
@@ -24,6 +32,46 @@ _TRAIL_DIR = click.option(
     required=True,
     help="Folder holding the CloudTrail log files (AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/*.json.gz).",
 )
+
+
+class _Day(click.ParamType[date, Any]):
+    """A UTC day written ``YYYY-MM-DD``."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        text = str(value)
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            try:
+                return date.fromisoformat(text)
+            except ValueError:
+                pass
+        self.fail(f"{text!r} is not a day written YYYY-MM-DD", param, ctx)
+
+
+def _window_options(function: _F) -> _F:
+    """Add ``--days``, ``--since`` and ``--until`` (UTC days, inclusive) to a command."""
+    options = (
+        click.option(
+            "--days",
+            type=click.IntRange(1, MAX_DAYS),
+            default=None,
+            help=f"Window in days back from today, or from --until  [default: {DEFAULT_DAYS}].",
+        ),
+        click.option("--since", type=_Day(), help="First day of the window (UTC, inclusive); not with --days."),
+        click.option("--until", type=_Day(), help="Last day of the window (UTC, inclusive)."),
+    )
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _window(days: int | None, since: date | None, until: date | None) -> Window:
+    if days is not None and since is not None:
+        raise click.UsageError("--days and --since both set the start of the window: give one of them")
+    return Window(days=days, since=since, until=until)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,28 +91,50 @@ def list_queries() -> None:
 @audit.command("sql")
 @click.argument("name")
 @click.option("--table", default=DEFAULT_TABLE, show_default=True, help="Table name, optionally database.table.")
-@click.option("--days", type=click.IntRange(1, 3650), default=DEFAULT_DAYS, show_default=True, help="Window in days.")
-def print_sql(name: str, table: str, days: int) -> None:
+@_window_options
+def print_sql(name: str, table: str, days: int | None, since: date | None, until: date | None) -> None:
     """Print the Athena SQL of query NAME."""
-    click.echo(render(get_query(name), table=table, days=days).rstrip())
+    window = _window(days, since, until)
+    click.echo(render(get_query(name), table=table, window=window).rstrip())
 
 
 @audit.command("query")
 @click.argument("name")
 @_TRAIL_DIR
-@click.option("--days", type=click.IntRange(1, 3650), default=DEFAULT_DAYS, show_default=True, help="Window in days.")
+@_window_options
 @click.option(
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
     help="A DuckDB file ingested with 'kmslab audit ingest' (ingested first if empty); default: read the logs.",
 )
-@click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-def run_query(name: str, trail_dir: Path, days: int, db: Path | None, output: str) -> None:
-    """Run audit query NAME over the CloudTrail log files in --trail-dir."""
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="json: one JSON array; jsonl: one JSON object per line.",
+)
+def run_query(
+    name: str,
+    trail_dir: Path,
+    days: int | None,
+    since: date | None,
+    until: date | None,
+    db: Path | None,
+    output: str,
+) -> None:
+    """Run audit query NAME over the CloudTrail log files in --trail-dir.
+
+    A damaged log file (a record that is not standard JSON, a truncated file) does not stop the
+    query: its sound records are read, and what was skipped is listed on stderr.
+    """
     query = get_query(name)
+    window = _window(days, since, until)
     with AuditEngine(trail_dir, db=db) as engine:
-        result = engine.run(query, days=days)
+        result = engine.run(query, window=window)
     click.echo(format_result(result, output), nl=False)
+    warn_damaged(result.damaged)
 
 
 @audit.command("ingest")
@@ -79,9 +149,30 @@ def ingest(trail_dir: Path, db: Path) -> None:
 
     with AuditEngine(trail_dir, db=db) as engine:
         added = engine.ingest(progress=progress)
+        damaged = engine.damaged
     seconds = (datetime.now() - started).total_seconds()
     click.echo("", err=True)
     click.echo(f"{added} records added to {db} in {seconds:.1f} s")
+    warn_damaged(damaged)
+
+
+def warn_damaged(damaged: Sequence[Damage]) -> None:
+    """Print one warning line per damaged file on stderr, then the totals.
+
+    Args:
+        damaged: what the engine skipped.
+    """
+    if not damaged:
+        return
+    for damage in damaged:
+        click.echo(f"kmslab: warning: {damage.describe()}", err=True)
+    records = sum(d.records for d in damaged)
+    unreadable = sum(1 for d in damaged if d.whole_file or d.rest_lost)
+    click.echo(
+        f"kmslab: warning: {len(damaged)} damaged log file(s): {records} record(s) skipped, "
+        f"{unreadable} file(s) not readable to the end; the result leaves them out",
+        err=True,
+    )
 
 
 def _text(value: Any) -> str:
@@ -96,16 +187,23 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Decimal):
-        return float(value)
+        value = float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # standard JSON has no NaN or Infinity
     return value
 
 
+def _json_rows(result: QueryResult) -> list[dict[str, Any]]:
+    return [{k: _json_value(v) for k, v in row.items()} for row in result.as_dicts()]
+
+
 def format_result(result: QueryResult, output: str) -> str:
-    """Render a result as an aligned table, CSV or JSON lines.
+    """Render a result as an aligned table, CSV, a JSON array or JSON Lines.
 
     Args:
         result: the query result.
-        output: ``table``, ``csv`` or ``json``.
+        output: ``table``, ``csv``, ``json`` (one array of row objects) or ``jsonl`` (one row
+            object per line).
 
     Returns:
         The text, ending with a newline.
@@ -114,9 +212,9 @@ def format_result(result: QueryResult, output: str) -> str:
         AuditError: unknown format.
     """
     if output == "json":
-        return "".join(
-            json.dumps({k: _json_value(v) for k, v in row.items()}, default=str) + "\n" for row in result.as_dicts()
-        )
+        return json.dumps(_json_rows(result), default=str, allow_nan=False, indent=2) + "\n"
+    if output == "jsonl":
+        return "".join(json.dumps(row, default=str, allow_nan=False) + "\n" for row in _json_rows(result))
     if output == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
