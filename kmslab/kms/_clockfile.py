@@ -74,7 +74,7 @@ def _load(path: Path) -> timedelta:
     except FileNotFoundError:
         return timedelta(0)
     except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path} is not a valid clock offset file: {fix}") from exc
+        raise ValueError(f"{path} is not a valid clock offset file") from exc
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"{path} holds an invalid offset: {fix}")
     try:

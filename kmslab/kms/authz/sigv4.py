@@ -162,6 +162,18 @@ class SigV4Resolver:
     def __repr__(self) -> str:
         return f"SigV4Resolver({self._store!r})"
 
+    def is_control_admin(self, caller: Caller) -> bool:
+        """Whether a verified caller may use the endpoint's control routes (``admin: true`` in the identities file).
+
+        Args:
+            caller: a caller this resolver returned.
+
+        Returns:
+            True for an admin identity.
+        """
+        identity = self._store.by_access_key(caller.access_key_id or "")
+        return identity is not None and identity.admin and identity.arn == caller.arn
+
     def __call__(
         self, headers: Mapping[str, str] | Any, method: str, path: str, body: bytes, source_ip: str
     ) -> tuple[Caller, str]:
