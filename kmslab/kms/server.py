@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from kmslab.kms._control_routes import CONTROL_PREFIX, MAX_ADVANCE_SECONDS, ControlRoutes
 from kmslab.kms._http import Headers, HttpServer, Response, error_response
+from kmslab.kms._serving import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_WORKERS
 from kmslab.kms.control import forget_token, load_or_create_token, new_token, register_token
 from kmslab.kms.errors import KmsError, SerializationException
 from kmslab.kms.seams import DEFAULT_ACCOUNT, DEFAULT_REGION, Authorizer, Caller, EventSink
@@ -88,6 +89,10 @@ class KmsServer:
         control_token: the secret that authorizes the control routes (``/_kmslab/*``); None makes a
             random one (read it from :attr:`control_token`). In-process :class:`~kmslab.kms.control.ControlClient`
             objects for this server's URL find it without being told.
+        max_workers: requests answered at once (a bounded pool of worker threads; idle connections
+            take none). Past it, as many ready connections wait, then get a 503 ThrottlingException.
+        header_timeout: seconds a request head may take to arrive before the connection is closed.
+        max_connections: open connections at most; more get a 503 ThrottlingException.
 
     Raises:
         OSError: the address cannot be bound (``errno.EADDRINUSE`` when the port is busy).
@@ -104,6 +109,9 @@ class KmsServer:
         owns_kms: bool = True,
         verbose: bool = False,
         control_token: str | None = None,
+        max_workers: int = DEFAULT_MAX_WORKERS,
+        header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         from kmslab.kms import _wire
 
@@ -116,7 +124,14 @@ class KmsServer:
         self._services: dict[str, ServiceHandler] = {}
         self.on_close: list[CloseCallback] = list(on_close)
         self._owns_kms = owns_kms
-        self._httpd = HttpServer((host, port), self, verbose=verbose)
+        self._httpd = HttpServer(
+            (host, port),
+            self,
+            verbose=verbose,
+            max_workers=max_workers,
+            header_timeout=header_timeout,
+            max_connections=max_connections,
+        )
         self._thread: threading.Thread | None = None
         self._stop_lock = threading.Lock()
         self._stopped = threading.Event()
@@ -134,6 +149,11 @@ class KmsServer:
             is_admin=is_admin if callable(is_admin) else None,
         )
         register_token(self.url, self._control_token)
+
+    @property
+    def worker_count(self) -> int:
+        """Worker threads started so far (at most ``max_workers``)."""
+        return self._httpd.loop.worker_count
 
     @property
     def control_token(self) -> str:
@@ -350,6 +370,8 @@ def build_server(
     identity_resolver: IdentityResolver | None = None,
     on_close: Iterable[CloseCallback] = (),
     verbose: bool = False,
+    max_workers: int = DEFAULT_MAX_WORKERS,
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
 ) -> KmsServer:
     """Open a :class:`~kmslab.kms.LocalKms` on ``data_dir`` and wrap it in a (not yet started) server.
 
@@ -369,6 +391,8 @@ def build_server(
         identity_resolver: turns a request into ``(Caller, region)``; None uses the default.
         on_close: callbacks run when the server stops.
         verbose: log one line per request to stderr.
+        max_workers: requests answered at once (see :class:`KmsServer`).
+        header_timeout: seconds a request head may take to arrive.
 
     Returns:
         The server; call :meth:`KmsServer.start` or :meth:`KmsServer.serve_forever`.
@@ -395,6 +419,8 @@ def build_server(
             on_close=on_close,
             verbose=verbose,
             control_token=token,
+            max_workers=max_workers,
+            header_timeout=header_timeout,
         )
     except BaseException:
         kms.close()
