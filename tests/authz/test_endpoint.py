@@ -234,3 +234,35 @@ def test_captured_schedule_key_deletion_cannot_be_reaimed(endpoint: str) -> None
         status, answer = _replay(endpoint, {**headers, **extra}, reaimed)
         assert (status, answer["__type"]) == (400, "InvalidSignatureException"), answer
     assert root.describe_key(KeyId=victim)["KeyMetadata"]["KeyState"] == "Enabled"
+
+
+def test_unsigned_target_cannot_turn_describe_key_into_disable_key(endpoint: str) -> None:
+    """Issue 11 item 3: a signature over host and x-amz-date only no longer carries a swappable target."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    class HostAndDateOnly(SigV4Auth):
+        def headers_to_sign(self, request: AWSRequest) -> Any:
+            headers = super().headers_to_sign(request)
+            for name in list(headers.keys()):
+                if name.lower() not in ("host", "x-amz-date"):
+                    del headers[name]
+            return headers
+
+    root = client(endpoint, ROOT)
+    key_id = root.create_key()["KeyMetadata"]["KeyId"]
+    body = json.dumps({"KeyId": key_id}).encode()
+    request = AWSRequest(
+        method="POST",
+        url=endpoint + "/",
+        data=body,
+        headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "TrentService.DescribeKey"},
+    )
+    HostAndDateOnly(Credentials("AKIAROOT000000000000", "root-secret"), "kms", "us-east-1").add_auth(request)
+    headers = {k: str(v) for k, v in request.headers.items() if k != "Content-Length"}
+    assert "SignedHeaders=host;x-amz-date," in headers["Authorization"]
+    headers["X-Amz-Target"] = "TrentService.DisableKey"
+    status, answer = _replay(endpoint, headers, body)
+    assert (status, answer["__type"]) == (400, "InvalidSignatureException"), answer
+    assert root.describe_key(KeyId=key_id)["KeyMetadata"]["Enabled"] is True
