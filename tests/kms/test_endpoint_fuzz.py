@@ -12,7 +12,7 @@ They go to a running endpoint without identities and to one with identities (Sig
 root user, or as a user with no permissions). Every answer must be a 4xx or 200, AWS-shaped JSON
 (``__type`` and ``message``), and the endpoint must answer afterwards.
 
-Budget: ``KMSLAB_FUZZ_EXAMPLES`` examples per operation and kind (default 3 in ``make test``; ``make
+Budget: ``KMSLAB_FUZZ_EXAMPLES`` examples per operation and kind (default 5 in ``make test``; ``make
 fuzz`` runs 150). ``deadline=None``: timing on a shared machine is not a failure.
 """
 
@@ -40,7 +40,7 @@ from kmslab.kms import LocalKms
 from kmslab.kms.authz import KmsAuthorizer, SigV4Resolver, parse_identities
 from kmslab.kms.server import KmsServer
 
-EXAMPLES = int(os.environ.get("KMSLAB_FUZZ_EXAMPLES", "3"))
+EXAMPLES = int(os.environ.get("KMSLAB_FUZZ_EXAMPLES", "5"))
 settings.register_profile(
     "kmslab-fuzz",
     max_examples=EXAMPLES,
