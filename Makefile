@@ -34,6 +34,12 @@ lab: install
 test: install chromium
 	$(PY) -m pytest -n auto $(PYTEST_ARGS)
 
+## fuzz: the endpoint fuzz over botocore's KMS model with a long budget (KMSLAB_FUZZ_EXAMPLES per operation and kind)
+KMSLAB_FUZZ_EXAMPLES ?= 150
+.PHONY: fuzz
+fuzz: install
+	KMSLAB_FUZZ_EXAMPLES=$(KMSLAB_FUZZ_EXAMPLES) $(PY) -m pytest -p no:xdist -q tests/kms/test_endpoint_fuzz.py $(PYTEST_ARGS)
+
 ## lint: ruff (lint and format check) and mypy on kmslab/ and lambda/
 lint: install
 	$(VENV)/bin/ruff check .

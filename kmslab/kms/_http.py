@@ -1,4 +1,7 @@
-"""The HTTP side of the local KMS endpoint: one threaded HTTP/1.1 server, one request handler.
+"""The HTTP side of the local KMS endpoint: one HTTP/1.1 server, one request handler.
+
+Connections are scheduled by :mod:`kmslab.kms._serving` (an event loop for idle and incomplete
+connections, a bounded worker pool for requests, a header deadline, a 503 past the caps).
 
 Private to :mod:`kmslab.kms.server`. The handler only frames requests and responses (request
 line, headers, ``Content-Length`` body, keep-alive); what a request means is decided by the
@@ -19,8 +22,16 @@ import time
 import traceback
 from collections.abc import ItemsView, Iterator, Mapping
 from http import HTTPStatus
-from http.server import ThreadingHTTPServer
 from typing import Any, Protocol
+
+from kmslab.kms._serving import (
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_WORKERS,
+    LINGER_SECONDS,
+    ConnectionLoop,
+    head_ready,
+)
 
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 MAX_BODY_BYTES = 300 * 1024
@@ -96,20 +107,32 @@ class Application(Protocol):
         ...
 
 
-class HttpServer(ThreadingHTTPServer):
-    """A threaded HTTP server that tracks its connections and in-flight requests for a clean stop.
+class HttpServer(socketserver.TCPServer):
+    """An HTTP server with a bounded worker pool that tracks connections and in-flight requests for a clean stop.
 
     Args:
         address: ``(host, port)``; port 0 picks a free port.
         app: the application that answers requests.
         verbose: log one line per request to stderr.
+        max_workers: requests answered at once (worker threads); more ready connections wait, up to as
+            many again, then get a 503 ThrottlingException.
+        header_timeout: seconds a request head may take to arrive.
+        max_connections: open connections at most (more get a 503 ThrottlingException).
     """
 
-    daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], app: Application, *, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        app: Application,
+        *,
+        verbose: bool = False,
+        max_workers: int = DEFAULT_MAX_WORKERS,
+        header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ) -> None:
         self.app = app
         self.verbose = verbose
         self._mutex = threading.Lock()  # never taken twice by one thread; per request, taken directly
@@ -117,7 +140,40 @@ class HttpServer(ThreadingHTTPServer):
         self._connections: set[socket.socket] = set()
         self._in_flight = 0
         self._draining = False
-        super().__init__(address, _Handler)
+        super().__init__(address, socketserver.BaseRequestHandler)  # connections are made by the loop
+        self.loop = ConnectionLoop(
+            self.socket,
+            lambda sock, client: _Handler(sock, client, self),
+            max_workers=max_workers,
+            header_timeout=header_timeout,
+            idle_timeout=lambda: IDLE_TIMEOUT_SECONDS,
+            max_connections=max_connections,
+            line_limit=MAX_LINE_BYTES,
+        )
+
+    def serve_forever(self, poll_interval: float = 0.05) -> None:
+        """Accept and answer connections until :meth:`shutdown`.
+
+        Args:
+            poll_interval: the longest the loop sleeps between checks, in seconds.
+        """
+        self.loop.run(poll_interval)
+
+    def shutdown(self) -> None:
+        """Stop accepting connections (and wait for the loop to stop); in-flight requests go on."""
+        self.loop.stop()
+
+    def server_close(self) -> None:
+        """Close the listening socket and every connection still open."""
+        loop = getattr(self, "loop", None)  # absent when binding failed
+        if loop is not None:
+            loop.close_all()
+        super().server_close()
+
+    @property
+    def body_timeout(self) -> float:
+        """Seconds a request body may take to arrive."""
+        return min(self.loop.header_timeout, IDLE_TIMEOUT_SECONDS)
 
     def server_bind(self) -> None:
         """Bind without the reverse DNS lookup ``HTTPServer.server_bind`` does (it can stall offline)."""
@@ -254,7 +310,7 @@ class _Reader:
         sock: the connected socket.
     """
 
-    __slots__ = ("_recv_into", "_view", "buf")
+    __slots__ = ("_recv_into", "_view", "buf", "timed_out")
 
     def __init__(self, sock: socket.socket) -> None:
         self._recv_into = sock.recv_into
@@ -262,6 +318,7 @@ class _Reader:
         # (and back from) the C allocator on every request.
         self._view = memoryview(bytearray(RECV_BYTES))
         self.buf = b""
+        self.timed_out = False
 
     def fill(self) -> bool:
         """Append what the socket has next (blocking until something arrives).
@@ -272,7 +329,9 @@ class _Reader:
         try:
             size = self._recv_into(self._view)
         except BlockingIOError:  # SO_RCVTIMEO expired
+            self.timed_out = True
             return False
+        self.timed_out = False
         if not size:
             return False
         chunk = self._view[:size].tobytes()
@@ -313,18 +372,25 @@ class _Reader:
                 self.buf = b""
                 return buf
 
-    def read(self, size: int) -> bytes:
+    def read(self, size: int, patience: float = 0.0) -> bytes:
         """Read ``size`` bytes; fewer at the end of the stream.
 
         Args:
             size: how many bytes.
+            patience: seconds to keep waiting through receive timeouts (a slow sender's body).
 
         Returns:
             The bytes.
         """
+        deadline = 0.0
         while len(self.buf) < size:
             if not self.fill():
-                break
+                if not self.timed_out or not patience:
+                    break
+                now = time.monotonic()
+                deadline = deadline or now + patience
+                if now >= deadline:
+                    break
         buf = self.buf
         if len(buf) <= size:
             self.buf = b""
@@ -333,8 +399,11 @@ class _Reader:
         return buf[:size]
 
 
-class _Handler(socketserver.BaseRequestHandler):
+class _Handler:
     """Frames one keep-alive connection's requests and writes each answer in a single send.
+
+    Created by the connection loop on accept; :meth:`run` is called on a worker each time the
+    connection has a whole request head, and answers until the client pauses.
 
     A small HTTP/1.1 parser of its own: request line, header fields, ``Content-Length`` bodies.
     The common request (a whole, well-formed head already received, a ``Content-Length`` body)
@@ -350,38 +419,75 @@ class _Handler(socketserver.BaseRequestHandler):
     path: str
     version: str
     headers: Headers
+    deadline: float
+    head_started: bool
+    body_timeout: float
 
-    def setup(self) -> None:
-        conn = self.request
+    def __init__(self, conn: socket.socket, client_address: tuple[str, int], server: HttpServer) -> None:
         self.connection = conn
+        self.client_address = client_address
+        self.server = server
+        self.deadline = 0.0
+        self.head_started = False
+        self._closed = False
         # A Python-level socket timeout makes every recv and send a poll() plus the call; a kernel
-        # timeout (SO_RCVTIMEO / SO_SNDTIMEO) bounds idle and stalled connections at no such cost.
-        # When it fires, reads come back short (treated as a closed connection) and sends raise OSError.
-        limit = struct.pack("ll", int(IDLE_TIMEOUT_SECONDS), 0)
+        # timeout (SO_RCVTIMEO / SO_SNDTIMEO) bounds waits at no such cost. When it fires, reads
+        # come back short and sends raise OSError. The receive timeout is the linger: how long a
+        # worker waits for a keep-alive client's next request before giving the connection back.
+        self.body_timeout = server.body_timeout
+        linger = min(LINGER_SECONDS, self.body_timeout)
+        receive = struct.pack("ll", int(linger), int(linger % 1 * 1_000_000))
+        send = struct.pack("ll", int(IDLE_TIMEOUT_SECONDS), 0)
         with contextlib.suppress(OSError):
             # TCP_NODELAY: Nagle + delayed ACK would stall keep-alive answers
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
-            conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, limit)
-            conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, limit)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, receive)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, send)
         self.reader = _Reader(conn)
         self._send = conn.sendall
-        self.server.track(conn)
-
-    def finish(self) -> None:
-        self.server.untrack(self.connection)
-
-    def handle(self) -> None:
-        self.close_connection = False
         self.method, self.path, self.version, self.headers = "", "", "HTTP/1.1", Headers({})
+        server.track(conn)
+
+    @property
+    def buffered(self) -> bytes:
+        """The bytes received and not yet parsed."""
+        return self.reader.buf
+
+    @buffered.setter
+    def buffered(self, value: bytes) -> None:
+        self.reader.buf = value
+
+    def close(self) -> None:
+        """Close the connection (once) and forget it."""
+        if self._closed:
+            return
+        self._closed = True
+        self.server.untrack(self.connection)
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_WR)
+        self.connection.close()
+
+    def run(self) -> bool:
+        """Answer requests while whole heads are at hand or arrive promptly.
+
+        Returns:
+            True to give the connection back to the loop (the client paused, or its next head is
+            incomplete), False to close it.
+        """
+        self.close_connection = False
         reader = self.reader
+        limit = MAX_LINE_BYTES
         while not self.close_connection:
             try:
-                if not reader.buf and not reader.fill():
-                    return
-                if not self._handle_fast():
+                if reader.buf and self._handle_fast():  # the common case: a whole, plain head
+                    continue
+                if head_ready(reader.buf, limit):
                     self._handle_one()
-            except OSError:  # timeouts, resets, a stop that shut the socket down
+                elif not reader.fill():
+                    return reader.timed_out and not self.server.draining
+            except OSError:  # resets, a stop that shut the socket down
                 self.close_connection = True
+        return False
 
     def _handle_fast(self) -> bool:
         """Serve the request at the front of the buffer if its head is whole and plain.
@@ -410,7 +516,7 @@ class _Handler(socketserver.BaseRequestHandler):
             return True
         started = time.perf_counter() if self.server.verbose else 0.0
         try:
-            body = reader.read(length) if length else b""
+            body = reader.read(length, self.body_timeout) if length else b""
             if len(body) != length:
                 self.close_connection = True
                 problem = error_response(
@@ -566,7 +672,7 @@ class _Handler(socketserver.BaseRequestHandler):
             )
         if length and self.version == "HTTP/1.1" and fields.get("expect", "").lower() == "100-continue":
             self._send(b"HTTP/1.1 100 Continue\r\n\r\n")
-        body = self.reader.read(length) if length else b""
+        body = self.reader.read(length, self.body_timeout) if length else b""
         if len(body) != length:
             return b"", error_response(
                 400, "SerializationException", "The request body is shorter than its Content-Length."

@@ -1,8 +1,15 @@
 """Where the local KMS keeps its state: an embedded SQLite database, or nothing (in memory).
 
-Key material is sealed with AES-256-GCM under a local root key (``root.key``, mode 0600,
-created once with ``O_CREAT|O_EXCL``) before it reaches the database, so the data
-directory never holds plaintext key material. Every write is one transaction.
+Key material is sealed with AES-256-GCM under a local root key (``root.key``) before it reaches
+the database, so the data directory never holds plaintext key material. Every write is one
+transaction. The directory is 0700 and every file in it 0600 (SQLite gives its ``-wal`` and
+``-shm`` files the database file's mode, so the database file is made 0600 first).
+
+The root key is written once, atomically (temporary file, fsync, link into place, fsync the
+directory): a crash leaves either no ``root.key`` or a whole one. A damaged data directory (a
+``root.key`` that is not 32 bytes, a missing ``root.key`` next to a database that holds keys, a
+database SQLite cannot read) is refused with one :class:`DamagedStoreError` line that names the
+file and what to do; a root key is never replaced behind the user's back.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from kmslab._fsutil import FILE_MODE, private_dir, private_file, write_private_atomic
 from kmslab.kms.errors import KMSInternalException
 
 ROOT_KEY_FILE = "root.key"
@@ -32,21 +40,61 @@ CREATE TABLE IF NOT EXISTS aliases (region TEXT NOT NULL, name TEXT NOT NULL, do
 """
 
 
-def _load_root_key(path: Path) -> bytes:
+class DamagedStoreError(KMSInternalException):
+    """The data directory is damaged: the message names the file and what to do (the CLI prints it on one line)."""
+
+
+_START_OVER = "or move the data directory away to start with no keys"
+
+
+def _load_root_key(path: Path, db_path: Path) -> bytes:
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
         data = path.read_bytes()
-        if len(data) != 32:
-            raise KMSInternalException(f"{path} is not a 32-byte root key") from None
-        return data
-    key = os.urandom(32)
+    except FileNotFoundError:
+        keys = _count_keys(db_path)
+        if keys:
+            raise DamagedStoreError(
+                f"{path} is missing, but {db_path} holds {keys} key(s) sealed under it: restore {path.name} "
+                f"from a backup, {_START_OVER}"
+            ) from None
+        key = os.urandom(32)
+        try:
+            write_private_atomic(path, key, replace=False)
+        except FileExistsError:  # another process created it first: use theirs
+            return _load_root_key(path, db_path)
+        return key
+    except OSError as exc:
+        raise DamagedStoreError(f"{path}: cannot read the root key: {exc.strerror or exc}") from None
+    if len(data) != 32:
+        raise DamagedStoreError(
+            f"{path} is damaged ({len(data)} bytes; a root key is 32): restore it from a backup, {_START_OVER}"
+        )
+    return data
+
+
+def _count_keys(db_path: Path) -> int:
+    """Count the keys in an existing database without creating one (0 when there is none)."""
+    if not db_path.exists():
+        return 0
     try:
-        os.write(fd, key)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return key
+        db = sqlite3.connect(db_path.resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            row = db.execute("SELECT count(*) FROM keys").fetchone()
+        finally:
+            db.close()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return 0
+        raise _damaged_db(db_path, exc) from None
+    except sqlite3.DatabaseError as exc:
+        raise _damaged_db(db_path, exc) from None
+    return int(row[0])
+
+
+def _damaged_db(db_path: Path, exc: BaseException) -> DamagedStoreError:
+    return DamagedStoreError(
+        f"{db_path} is damaged ({exc}): restore it (with its -wal file) from a backup, {_START_OVER}"
+    )
 
 
 class Store:
@@ -54,22 +102,43 @@ class Store:
 
     Args:
         data_dir: the directory to keep ``kms.sqlite3`` and ``root.key`` in, or None for memory only.
+
+    Raises:
+        DamagedStoreError: the directory's root key or database is damaged or missing (one clear line).
+        OSError: the directory cannot be created.
     """
 
     def __init__(self, data_dir: str | Path | None) -> None:
         self._db: sqlite3.Connection | None = None
+        self._db_path = self._root_key_path = Path()
         if data_dir is None:
             self._root_key = os.urandom(32)
             self._root = AESGCM(self._root_key)
             return
-        directory = Path(data_dir)
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._root_key = _load_root_key(directory / ROOT_KEY_FILE)
+        directory = private_dir(data_dir)
+        db_path = self._db_path = directory / DB_FILE
+        self._root_key_path = directory / ROOT_KEY_FILE
+        self._root_key = _load_root_key(self._root_key_path, db_path)
         self._root = AESGCM(self._root_key)
-        self._db = sqlite3.connect(directory / DB_FILE, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        for name in (DB_FILE, DB_FILE + "-wal", DB_FILE + "-shm"):  # an older, looser mode is tightened
+            file = directory / name
+            if name == DB_FILE or file.exists():
+                private_file(file)
+        try:
+            self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            problems = [row[0] for row in self._db.execute("PRAGMA quick_check")]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError("; ".join(str(p) for p in problems[:2])[:200])
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise _damaged_db(db_path, exc) from None
+        for name in (DB_FILE + "-wal", DB_FILE + "-shm"):  # created by SQLite with the db file's mode
+            file = directory / name
+            if file.exists() and file.stat().st_mode & 0o777 != FILE_MODE:
+                private_file(file)
 
     def __repr__(self) -> str:
         return f"Store(persistent={self._db is not None})"
@@ -109,6 +178,11 @@ class Store:
         try:
             return self._root.decrypt(raw[:12], raw[12:], aad)
         except InvalidTag:
+            if self._db is not None:
+                raise DamagedStoreError(
+                    f"{self._root_key_path} does not open the key material in {self._db_path} (the root key was "
+                    f"replaced, or the database is damaged): restore {ROOT_KEY_FILE} from a backup, {_START_OVER}"
+                ) from None
             raise KMSInternalException("stored key material does not open under the root key") from None
 
     def subkey(self, label: bytes) -> bytes:
@@ -130,8 +204,11 @@ class Store:
         """
         if self._db is None:
             return [], []
-        keys = [json.loads(row[0]) for row in self._db.execute("SELECT doc FROM keys")]
-        aliases = [(row[0], json.loads(row[1])) for row in self._db.execute("SELECT region, doc FROM aliases")]
+        try:
+            keys = [json.loads(row[0]) for row in self._db.execute("SELECT doc FROM keys")]
+            aliases = [(row[0], json.loads(row[1])) for row in self._db.execute("SELECT region, doc FROM aliases")]
+        except (sqlite3.DatabaseError, ValueError) as exc:
+            raise _damaged_db(self._db_path, exc) from None
         return keys, aliases
 
     def write(

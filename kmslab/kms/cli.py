@@ -143,18 +143,26 @@ def serve(
     show_default=True,
     help=f"The local KMS endpoint URL (also read from {_ENDPOINT_ENV}).",
 )
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    default=DEFAULT_DATA_DIR,
+    show_default=True,
+    help="The endpoint's --data-dir: its control token (control.token) authorizes the request.",
+)
 @click.option("--days", type=click.FloatRange(min=0), help="Days to move forward.")
 @click.option("--hours", type=click.FloatRange(min=0), help="Hours to move forward.")
 @click.option("--seconds", type=click.FloatRange(min=0), help="Seconds to move forward.")
-def advance_time(endpoint: str, days: float | None, hours: float | None, seconds: float | None) -> None:
+def advance_time(endpoint: str, data_dir: str, days: float | None, hours: float | None, seconds: float | None) -> None:
     """Move the local KMS clock forward; whatever falls due happens (pending deletions complete).
 
-    Give exactly one of --days, --hours, --seconds. The clock never moves back.
+    Give exactly one of --days, --hours, --seconds. The clock never moves back. Only the user who runs
+    the endpoint may move it: the request carries the control token from the endpoint's --data-dir.
 
     \b
     Examples:
       kmslab kms advance-time --days 8
-      kmslab kms advance-time --endpoint http://127.0.0.1:4599 --hours 1
+      kmslab kms advance-time --endpoint http://127.0.0.1:4599 --data-dir /tmp/kms --hours 1
     """
     options = (("days", days), ("hours", hours), ("seconds", seconds))
     given = [(name, value) for name, value in options if value is not None]
@@ -162,7 +170,7 @@ def advance_time(endpoint: str, days: float | None, hours: float | None, seconds
         raise click.UsageError("give exactly one of --days, --hours, --seconds")
     name, value = given[0]
     total = value * {"days": 86400, "hours": 3600, "seconds": 1}[name]
-    now = ControlClient(endpoint).advance(timedelta(seconds=total))
+    now = ControlClient(endpoint, data_dir=data_dir).advance(timedelta(seconds=total))
     click.echo(f"local KMS time is now {now.isoformat()}")
 
 

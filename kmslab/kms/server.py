@@ -11,9 +11,11 @@ Routes:
 * ``POST /`` with ``X-Amz-Target: TrentService.<Operation>``: a KMS call. The region is the one in
   the request's SigV4 credential scope, so one endpoint serves every region.
 * ``POST /`` with another target prefix: a service mounted with :meth:`KmsServer.add_service`.
-* ``GET /_kmslab/health``: liveness and identity of the endpoint.
+* ``GET /_kmslab/health``: liveness (and, to an authorized caller, the endpoint's account and region).
 * ``GET /_kmslab/clock`` and ``POST /_kmslab/clock`` ``{"advanceSeconds": N}``: read or move the
-  engine's clock forward (pending deletions, rotations and expiries then fall due).
+  engine's clock forward (pending deletions, rotations and expiries then fall due). These need the
+  endpoint's control token or a request signed by an admin identity, and refuse browser requests
+  (see :mod:`kmslab.kms.control`).
 
 Every error is AWS-shaped JSON (``__type``, ``message``) with a 4xx status; a bug in a handler
 gives a 500 JSON answer and the server keeps serving.
@@ -24,7 +26,6 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-import math
 import signal
 import socket
 import sys
@@ -32,12 +33,15 @@ import threading
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from kmslab.kms._control_routes import CONTROL_PREFIX, MAX_ADVANCE_SECONDS, ControlRoutes
 from kmslab.kms._http import Headers, HttpServer, Response, error_response
-from kmslab.kms.errors import KmsError, SerializationException, ValidationException
+from kmslab.kms._serving import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_WORKERS
+from kmslab.kms.control import forget_token, load_or_create_token, new_token, register_token
+from kmslab.kms.errors import KmsError, SerializationException
 from kmslab.kms.seams import DEFAULT_ACCOUNT, DEFAULT_REGION, Authorizer, Caller, EventSink
 
 if TYPE_CHECKING:
@@ -58,11 +62,10 @@ __all__ = [
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4599
 KMS_TARGET_PREFIX = "TrentService."
-CONTROL_PREFIX = "/_kmslab/"
-#: the clock moves at most ~100 years per call
-MAX_ADVANCE_SECONDS = 100 * 366 * 24 * 3600
 
-#: ``(headers, method, path, body, source_ip) -> (caller, region)``; raises KmsError to refuse.
+#: ``(headers, method, path, body, source_ip) -> (caller, region)``; raises KmsError to refuse. A resolver
+#: that verifies signatures may also have ``is_control_admin(caller) -> bool``: callers it approves may
+#: then use the control routes with a signed request (see :class:`kmslab.kms.authz.SigV4Resolver`).
 IdentityResolver = Callable[[Mapping[str, str], str, str, bytes, str], tuple[Caller, str]]
 #: ``(operation, body, caller, region) -> response body``; raises KmsError to refuse.
 ServiceHandler = Callable[[str, dict[str, Any], Caller, str], Mapping[str, Any]]
@@ -83,6 +86,13 @@ class KmsServer:
             (for example flushing a CloudTrail recorder).
         owns_kms: close ``kms`` on stop.
         verbose: log one line per request to stderr.
+        control_token: the secret that authorizes the control routes (``/_kmslab/*``); None makes a
+            random one (read it from :attr:`control_token`). In-process :class:`~kmslab.kms.control.ControlClient`
+            objects for this server's URL find it without being told.
+        max_workers: requests answered at once (a bounded pool of worker threads; idle connections
+            take none). Past it, as many ready connections wait, then get a 503 ThrottlingException.
+        header_timeout: seconds a request head may take to arrive before the connection is closed.
+        max_connections: open connections at most; more get a 503 ThrottlingException.
 
     Raises:
         OSError: the address cannot be bound (``errno.EADDRINUSE`` when the port is busy).
@@ -98,6 +108,10 @@ class KmsServer:
         on_close: Iterable[CloseCallback] = (),
         owns_kms: bool = True,
         verbose: bool = False,
+        control_token: str | None = None,
+        max_workers: int = DEFAULT_MAX_WORKERS,
+        header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         from kmslab.kms import _wire
 
@@ -110,13 +124,41 @@ class KmsServer:
         self._services: dict[str, ServiceHandler] = {}
         self.on_close: list[CloseCallback] = list(on_close)
         self._owns_kms = owns_kms
-        self._httpd = HttpServer((host, port), self, verbose=verbose)
+        self._httpd = HttpServer(
+            (host, port),
+            self,
+            verbose=verbose,
+            max_workers=max_workers,
+            header_timeout=header_timeout,
+            max_connections=max_connections,
+        )
         self._thread: threading.Thread | None = None
         self._stop_lock = threading.Lock()
         self._stopped = threading.Event()
         random_id = uuid.uuid4()
         self._request_id_prefix = str(random_id)[:24]
         self._request_counter = itertools.count(random_id.int & 0xFFFFFFFF)
+        self._control_token = control_token or new_token()
+        is_admin = getattr(identity_resolver, "is_control_admin", None)
+        self._control = ControlRoutes(
+            kms,
+            account=self._account,
+            region=self._default_region,
+            token=self._control_token,
+            verify=identity_resolver,
+            is_admin=is_admin if callable(is_admin) else None,
+        )
+        register_token(self.url, self._control_token)
+
+    @property
+    def worker_count(self) -> int:
+        """Worker threads started so far (at most ``max_workers``)."""
+        return self._httpd.loop.worker_count
+
+    @property
+    def control_token(self) -> str:
+        """The secret that authorizes the control routes (header ``X-Kmslab-Control-Token``)."""
+        return self._control_token
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -162,6 +204,7 @@ class KmsServer:
         with self._stop_lock:
             if self._stopped.is_set():
                 return
+            forget_token(self.url, self._control_token)
             if self._thread is not None:
                 self._httpd.shutdown()
                 self._thread.join(timeout)
@@ -255,7 +298,7 @@ class KmsServer:
                     status, payload = self._answer(self.kms, target, body, caller, region, request_id)
                     return Response(status, payload, {"x-amzn-RequestId": request_id})
             if path != "/" and path.startswith(CONTROL_PREFIX):
-                return self._control(method, path, body)
+                return self._control.handle(method, path, headers, body, source_ip)
             if path != "/" and path.split("?", 1)[0] != "/":
                 return error_response(
                     400, "UnknownOperationException", f"No such route: {path[:200]}", request_id=request_id
@@ -314,33 +357,6 @@ class KmsServer:
         payload = json.dumps(answer, default=_json_default).encode()
         return Response(200, payload, {"x-amzn-RequestId": request_id})
 
-    # -- control routes --------------------------------------------------------------------------
-
-    def _control(self, method: str, path: str, body: bytes) -> Response:
-        route = path.split("?", 1)[0][len(CONTROL_PREFIX) :]
-        if route == "health" and method == "GET":
-            return _ok(
-                {
-                    "status": "ok",
-                    "service": "kmslab-kms",
-                    "account": self._account,
-                    "region": self._default_region,
-                    "now": self.kms.clock.now().isoformat(),
-                }
-            )
-        if route == "clock" and method == "GET":
-            return _ok({"now": self.kms.clock.now().isoformat()})
-        if route == "clock" and method == "POST":
-            seconds = _advance_seconds(_json_object(body))
-            try:
-                now = self.kms.advance_time(timedelta(seconds=seconds))
-            except TypeError as exc:
-                raise ValidationException("This endpoint's clock cannot be moved.") from exc
-            return _ok({"now": now.isoformat(), "advancedSeconds": seconds})
-        if route in ("health", "clock"):
-            return error_response(400, "ValidationException", f"{method[:20]} is not supported on {path[:200]}.")
-        return error_response(400, "UnknownOperationException", f"No such control route: {path[:200]}")
-
 
 def build_server(
     *,
@@ -354,12 +370,15 @@ def build_server(
     identity_resolver: IdentityResolver | None = None,
     on_close: Iterable[CloseCallback] = (),
     verbose: bool = False,
+    max_workers: int = DEFAULT_MAX_WORKERS,
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
 ) -> KmsServer:
     """Open a :class:`~kmslab.kms.LocalKms` on ``data_dir`` and wrap it in a (not yet started) server.
 
     The one place ``kmslab kms serve`` builds its server: options that add event sinks (a CloudTrail
     recorder), an authorizer or an identity resolver (SigV4 with per-identity credentials) pass them here.
-    With a data directory, the clock's forward offset (``advance-time``) is saved there and survives restarts.
+    With a data directory, the clock's forward offset (``advance-time``) is saved there and survives restarts,
+    and the control token is kept there (``control.token``, mode 0600) for ``kmslab kms advance-time``.
 
     Args:
         data_dir: where keys persist; None keeps them in memory.
@@ -372,6 +391,8 @@ def build_server(
         identity_resolver: turns a request into ``(Caller, region)``; None uses the default.
         on_close: callbacks run when the server stops.
         verbose: log one line per request to stderr.
+        max_workers: requests answered at once (see :class:`KmsServer`).
+        header_timeout: seconds a request head may take to arrive.
 
     Returns:
         The server; call :meth:`KmsServer.start` or :meth:`KmsServer.serve_forever`.
@@ -389,8 +410,17 @@ def build_server(
     try:
         for sink in sinks:
             kms.add_sink(sink)
+        token = load_or_create_token(data_dir) if data_dir is not None else None
         return KmsServer(
-            kms, host=host, port=port, identity_resolver=identity_resolver, on_close=on_close, verbose=verbose
+            kms,
+            host=host,
+            port=port,
+            identity_resolver=identity_resolver,
+            on_close=on_close,
+            verbose=verbose,
+            control_token=token,
+            max_workers=max_workers,
+            header_timeout=header_timeout,
         )
     except BaseException:
         kms.close()
@@ -406,10 +436,6 @@ def _probe_bind(host: str, port: int) -> None:
         probe.bind((host, port))
 
 
-def _ok(payload: Mapping[str, Any]) -> Response:
-    return Response(200, json.dumps(payload).encode(), {"Content-Type": "application/json"})
-
-
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
         value = json.loads(body or b"{}")
@@ -418,18 +444,6 @@ def _json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise SerializationException("The request body must be a JSON object.")
     return value
-
-
-def _advance_seconds(params: Mapping[str, Any]) -> float:
-    unknown = sorted(set(params) - {"advanceSeconds"})
-    if unknown:
-        raise ValidationException(f"Unknown field(s): {', '.join(unknown)[:200]}; expected advanceSeconds.")
-    seconds = params.get("advanceSeconds")
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-        raise ValidationException("advanceSeconds must be a number of seconds.")
-    if not math.isfinite(seconds) or seconds < 0 or seconds > MAX_ADVANCE_SECONDS:
-        raise ValidationException(f"advanceSeconds must be between 0 and {MAX_ADVANCE_SECONDS}.")
-    return seconds
 
 
 def _json_default(value: Any) -> Any:

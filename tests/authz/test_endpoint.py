@@ -6,6 +6,8 @@ Encrypt/Decrypt; Bob's same call succeeds with the grant token) and the lockout 
 
 from __future__ import annotations
 
+import hashlib
+import http.client
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -199,3 +201,68 @@ def test_explain_command_against_the_endpoint(endpoint: str, tmp_path: Path) -> 
     assert data["deciding"][0]["source"] == f"grant {grant_id}"
     out = CliRunner().invoke(explain_cmd, [*base, "--principal", BOB, "--action", "kms:Encrypt"])
     assert json.loads(out.output)["allowed"] is False
+
+
+def _replay(url: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request("POST", "/", body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+def test_captured_schedule_key_deletion_cannot_be_reaimed(endpoint: str) -> None:
+    """Issue 11 item 2: a signed request's body is bound by the signature, whatever headers are added."""
+    root = client(endpoint, ROOT)
+    decoy = root.create_key()["KeyMetadata"]["KeyId"]
+    victim = root.create_key()["KeyMetadata"]["KeyId"]
+    captured: list[tuple[dict[str, str], bytes]] = []
+
+    def capture(request: Any, **_: Any) -> None:
+        captured.append((dict(request.headers.items()), bytes(request.body)))
+
+    root.meta.events.register("before-send.kms.ScheduleKeyDeletion", capture)
+    root.schedule_key_deletion(KeyId=decoy, PendingWindowInDays=30)
+    headers, body = captured[0]
+    headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in headers.items() if k != "Content-Length"}
+    reaimed = body.replace(decoy.encode(), victim.encode()).replace(b"30", b"7")
+    assert reaimed != body
+    for extra in ({}, {"X-Amz-Content-Sha256": hashlib.sha256(body).hexdigest()}):
+        status, answer = _replay(endpoint, {**headers, **extra}, reaimed)
+        assert (status, answer["__type"]) == (400, "InvalidSignatureException"), answer
+    assert root.describe_key(KeyId=victim)["KeyMetadata"]["KeyState"] == "Enabled"
+
+
+def test_unsigned_target_cannot_turn_describe_key_into_disable_key(endpoint: str) -> None:
+    """Issue 11 item 3: a signature over host and x-amz-date only no longer carries a swappable target."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    class HostAndDateOnly(SigV4Auth):
+        def headers_to_sign(self, request: AWSRequest) -> Any:
+            headers = super().headers_to_sign(request)
+            for name in list(headers.keys()):
+                if name.lower() not in ("host", "x-amz-date"):
+                    del headers[name]
+            return headers
+
+    root = client(endpoint, ROOT)
+    key_id = root.create_key()["KeyMetadata"]["KeyId"]
+    body = json.dumps({"KeyId": key_id}).encode()
+    request = AWSRequest(
+        method="POST",
+        url=endpoint + "/",
+        data=body,
+        headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "TrentService.DescribeKey"},
+    )
+    HostAndDateOnly(Credentials("AKIAROOT000000000000", "root-secret"), "kms", "us-east-1").add_auth(request)
+    headers = {k: str(v) for k, v in request.headers.items() if k != "Content-Length"}
+    assert "SignedHeaders=host;x-amz-date," in headers["Authorization"]
+    headers["X-Amz-Target"] = "TrentService.DisableKey"
+    status, answer = _replay(endpoint, headers, body)
+    assert (status, answer["__type"]) == (400, "InvalidSignatureException"), answer
+    assert root.describe_key(KeyId=key_id)["KeyMetadata"]["Enabled"] is True

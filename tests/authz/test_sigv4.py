@@ -9,8 +9,10 @@ service documentation for details."; expired: "Signature expired: <date> is now 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from botocore.auth import SigV4Auth
@@ -38,6 +40,7 @@ STORE = parse_identities(
         ],
     }
 )
+LOOKUP_EVENTS = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"
 BODY = json.dumps({"KeyId": "alias/demo", "Plaintext": "aGVsbG8="}).encode()
 
 
@@ -49,6 +52,7 @@ def signed(
     service: str = "kms",
     region: str = "eu-west-1",
     url: str = "http://127.0.0.1:4599/",
+    target: str = "TrentService.Encrypt",
 ) -> tuple[dict[str, str], str]:
     request = AWSRequest(
         method="POST",
@@ -56,7 +60,7 @@ def signed(
         data=body,
         headers={
             "Content-Type": "application/x-amz-json-1.1",
-            "X-Amz-Target": "TrentService.Encrypt",
+            "X-Amz-Target": target,
             "User-Agent": "test-agent/1.0",
         },
     )
@@ -79,7 +83,7 @@ def test_good_signature_resolves_the_caller_and_region() -> None:
 
 
 def test_root_identity_and_cloudtrail_scope() -> None:
-    headers, path = signed(key="AKIAROOT000000000000", secret="r", service="cloudtrail")
+    headers, path = signed(key="AKIAROOT000000000000", secret="r", service="cloudtrail", target=LOOKUP_EVENTS)
     caller, _ = SigV4Resolver(STORE)(headers, "POST", path, BODY, "127.0.0.1")
     assert caller.identity_type == "Root"
     assert caller.arn == f"arn:aws:iam::{ACCT}:root"
@@ -167,3 +171,102 @@ def test_expired_and_future_dates() -> None:
 def test_resolver_repr_holds_no_secret() -> None:
     assert SECRET not in repr(SigV4Resolver(STORE))
     assert SECRET not in repr(STORE.by_access_key(AKID))
+
+
+# -- issue 11, items 2 and 3: the signature binds the body, the host, the target and the service --
+
+
+class _SignOnly(SigV4Auth):
+    """botocore's signer, told to sign only some headers (as a careless or hostile client might)."""
+
+    def __init__(self, only: set[str]) -> None:
+        super().__init__(Credentials(AKID, SECRET), "kms", "eu-west-1")
+        self.only = only
+
+    def headers_to_sign(self, request: AWSRequest) -> Any:
+        headers = super().headers_to_sign(request)
+        for name in list(headers.keys()):
+            if name.lower() not in self.only:
+                del headers[name]
+        return headers
+
+
+def _sign_with(headers: dict[str, str], body: bytes, *, only: set[str] | None = None) -> dict[str, str]:
+    """Sign a request with these headers (all of them, or only those named in ``only`` and the date)."""
+    request = AWSRequest(method="POST", url="http://127.0.0.1:4599/", data=body, headers=headers)
+    if only is None:
+        SigV4Auth(Credentials(AKID, SECRET), "kms", "eu-west-1").add_auth(request)
+    else:
+        _SignOnly({*only, "x-amz-date"}).add_auth(request)
+    signed_headers = dict(request.headers.items())
+    signed_headers.setdefault("Host", "127.0.0.1:4599")  # botocore signs the URL's host without adding it
+    return signed_headers
+
+
+def test_cloudtrail_scoped_signature_is_refused_for_a_kms_call() -> None:
+    headers, path = signed(service="cloudtrail")  # target TrentService.Encrypt
+    with pytest.raises(InvalidSignatureException, match="correct service: 'kms'"):
+        SigV4Resolver(STORE)(headers, "POST", path, BODY, "127.0.0.1")
+
+
+def test_kms_scoped_signature_is_refused_for_cloudtrail_lookup_events() -> None:
+    headers, path = signed(service="kms", target=LOOKUP_EVENTS)
+    with pytest.raises(InvalidSignatureException, match="correct service: 'cloudtrail'"):
+        SigV4Resolver(STORE)(headers, "POST", path, BODY, "127.0.0.1")
+
+
+def test_payload_hash_header_must_match_the_received_body() -> None:
+    headers, path = signed()
+    tampered = BODY.replace(b"alias/demo", b"alias/victim")
+    # The attack: keep every signed header, send another body, and claim the original body's hash.
+    headers["X-Amz-Content-Sha256"] = hashlib.sha256(BODY).hexdigest()
+    with pytest.raises(InvalidSignatureException):
+        SigV4Resolver(STORE)(headers, "POST", path, tampered, "127.0.0.1")
+    headers["X-Amz-Content-Sha256"] = "UNSIGNED-PAYLOAD"
+    with pytest.raises(InvalidSignatureException, match="x-amz-content-sha256"):
+        SigV4Resolver(STORE)(headers, "POST", path, tampered, "127.0.0.1")
+
+
+def test_signed_payload_hash_header_is_accepted_when_it_matches() -> None:
+    base = {"Host": "127.0.0.1:4599", "X-Amz-Target": "TrentService.Encrypt"}
+    base["X-Amz-Content-Sha256"] = hashlib.sha256(BODY).hexdigest()
+    headers = _sign_with(base, BODY)
+    assert "x-amz-content-sha256" in headers["Authorization"]
+    caller, _ = SigV4Resolver(STORE)(headers, "POST", "/", BODY, "127.0.0.1")
+    assert caller.access_key_id == AKID
+
+
+def test_signed_unsigned_payload_is_refused_for_json() -> None:
+    base = {
+        "Host": "127.0.0.1:4599",
+        "X-Amz-Target": "TrentService.Encrypt",
+        "X-Amz-Content-Sha256": "UNSIGNED-PAYLOAD",
+    }
+    headers = _sign_with(base, BODY)
+    with pytest.raises(InvalidSignatureException, match="UNSIGNED-PAYLOAD"):
+        SigV4Resolver(STORE)(headers, "POST", "/", BODY, "127.0.0.1")
+
+
+def test_host_must_be_signed() -> None:
+    headers = _sign_with({"X-Amz-Target": "TrentService.DescribeKey"}, BODY, only={"x-amz-target"})
+    assert "SignedHeaders=x-amz-date;x-amz-target," in headers["Authorization"]
+    with pytest.raises(InvalidSignatureException, match="'Host' must be a 'SignedHeader'"):
+        SigV4Resolver(STORE)(headers, "POST", "/", BODY, "127.0.0.1")
+
+
+def test_unsigned_target_cannot_be_swapped() -> None:
+    # Signed over host and x-amz-date only; the target rides along unsigned and is swapped.
+    headers = _sign_with({"X-Amz-Target": "TrentService.DescribeKey"}, BODY, only={"host"})
+    assert "SignedHeaders=host;x-amz-date," in headers["Authorization"]
+    headers["X-Amz-Target"] = "TrentService.DisableKey"
+    with pytest.raises(InvalidSignatureException, match="x-amz-target"):
+        SigV4Resolver(STORE)(headers, "POST", "/", BODY, "127.0.0.1")
+
+
+def test_date_header_instead_of_x_amz_date_must_be_signed() -> None:
+    headers, path = signed()
+    amz_date = headers.pop("X-Amz-Date")
+    when = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    headers["Date"] = when.strftime("%a, %d %b %Y %H:%M:%S GMT")  # present, but not in SignedHeaders
+    with pytest.raises(InvalidSignatureException, match="'date' header must be signed"):
+        SigV4Resolver(STORE)(headers, "POST", path, BODY, "127.0.0.1")

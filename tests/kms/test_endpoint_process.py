@@ -83,7 +83,7 @@ def test_advance_time_completes_a_pending_deletion_and_survives_kill_9(tmp_path:
         key_id = kms.create_key()["KeyMetadata"]["KeyId"]
         kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
         done = subprocess.run(
-            [KMSLAB, "kms", "advance-time", "--days", "8"],
+            [KMSLAB, "kms", "advance-time", "--days", "8", "--data-dir", str(tmp_path / "kms")],
             capture_output=True,
             text=True,
             env={**os.environ, "AWS_ENDPOINT_URL_KMS": url},

@@ -244,7 +244,8 @@ def test_http_1_0_gets_an_answer_and_a_closed_connection(server: KmsServer) -> N
 
 
 def test_connection_close_is_honoured(server: KmsServer) -> None:
-    reply = exchange(server, b"GET /_kmslab/clock HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    token = f"X-Kmslab-Control-Token: {server.control_token}\r\n".encode()
+    reply = exchange(server, b"GET /_kmslab/clock HTTP/1.1\r\nHost: x\r\n" + token + b"Connection: close\r\n\r\n")
     assert reply.startswith(b"HTTP/1.1 200 ") and b"Connection: close" in reply
 
 

@@ -18,6 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from kmslab.kms import LocalKms
+from kmslab.kms.control import TOKEN_HEADER
 from kmslab.kms.errors import InvalidSignatureException, ValidationException
 from kmslab.kms.seams import ApiCall, Caller, FixedClock
 from kmslab.kms.server import KmsServer
@@ -26,12 +27,22 @@ CLOUDTRAIL = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101"
 
 
 def request(
-    server: KmsServer, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    server: KmsServer,
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    *,
+    token: bool = True,
 ) -> tuple[int, dict]:
+    """Send one request; control routes get the server's token and a JSON content type unless told not to."""
     conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
     try:
         data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
-        conn.request(method, path, body=data, headers=headers or {})
+        sent = dict(headers or {})
+        if path.startswith("/_kmslab/") and token:
+            sent = {TOKEN_HEADER: server.control_token, "Content-Type": "application/json", **sent}
+        conn.request(method, path, body=data, headers=sent)
         response = conn.getresponse()
         return response.status, json.loads(response.read())
     finally:

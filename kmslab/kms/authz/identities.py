@@ -5,11 +5,14 @@ Format (JSON or YAML)::
     {"account": "111122223333",
      "identities": [{"arn": "arn:aws:iam::111122223333:user/alice",
                      "access_key_id": "AKIA...", "secret_access_key": "...",
-                     "policies": [<IAM policy document> | {"name": "...", "document": <doc>}, ...]}]}
+                     "policies": [<IAM policy document> | {"name": "...", "document": <doc>}, ...],
+                     "admin": false}]}
 
 An identity whose ARN is the account root acts as the root user. A role ARN acts as a session of
 that role (``arn:aws:sts::<acct>:assumed-role/<name>/<session_name>``, session ``kmslab`` unless
-``session_name`` is given). Secrets never appear in a repr.
+``session_name`` is given). ``admin: true`` lets an identity use the endpoint's control routes
+(``/_kmslab/*``: read and move the clock) with a signed request; it grants nothing in KMS itself.
+Secrets never appear in a repr.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ class Identity:
         access_key_id: the access key ID.
         secret_access_key: the secret (never in repr).
         policies: the IAM policies attached to the principal.
+        admin: may use the endpoint's control routes (``/_kmslab/*``).
     """
 
     arn: str
@@ -70,6 +74,7 @@ class Identity:
     access_key_id: str
     secret_access_key: str = field(repr=False)
     policies: tuple[NamedPolicy, ...] = ()
+    admin: bool = False
 
     def caller(self, *, source_ip: str = "127.0.0.1", user_agent: str = "", secure_transport: bool = False) -> Caller:
         """Return the Caller this identity acts as.
@@ -240,6 +245,9 @@ def _identity(raw: Any, where: str) -> Identity:
             identity_type="AssumedRole",
             principal_id=caller.principal_id.split(":")[0] + ":" + session,
         )
+    admin = raw.get("admin", False)
+    if not isinstance(admin, bool):
+        raise IdentityFileError(f"{where}.admin: must be true or false")
     policies_raw = raw.get("policies", [])
     if not isinstance(policies_raw, list):
         raise IdentityFileError(f"{where}.policies: must be a list of IAM policy documents")
@@ -253,6 +261,7 @@ def _identity(raw: Any, where: str) -> Identity:
         access_key_id=raw["access_key_id"],
         secret_access_key=raw["secret_access_key"],
         policies=policies,
+        admin=admin,
     )
 
 

@@ -5,6 +5,16 @@ method, URI-encoded path, sorted query, the signed headers (lower-case names, va
 of spaces collapsed), the signed-header list and the SHA-256 of the body. Signatures are
 compared with :func:`hmac.compare_digest`.
 
+What the signature must cover, as AWS requires (IAM User Guide, "Create a canonical request for
+Signature Version 4"): the ``host`` header is always signed; the date header the request is dated by
+(``x-amz-date``, else ``date``) is signed; and so is every other ``x-amz-*`` header the request
+carries that changes its meaning (``x-amz-target``: an unsigned target could turn DescribeKey into
+DisableKey; ``x-amz-content-sha256`` and ``x-amz-security-token``). The payload hash in the
+canonical request is always the SHA-256 of the body as received: an ``x-amz-content-sha256``
+header must equal it (``UNSIGNED-PAYLOAD`` is an S3 option, not one for JSON services). The
+credential scope's service must be the one the request is for (``kms`` for a KMS call,
+``cloudtrail`` for CloudTrail LookupEvents mounted on the same endpoint).
+
 Clock: the date check uses the *wall clock* by default (``SystemClock()`` with no offset), not
 the engine clock: ``kmslab kms advance-time`` moves key schedules forward, but clients keep
 signing with real time, so checking against the engine clock would refuse every request after
@@ -18,6 +28,7 @@ import hmac
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
@@ -32,6 +43,14 @@ from kmslab.kms.seams import Caller, Clock, SystemClock
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICES = ("kms", "cloudtrail")
+#: the signing name of each service, by its ``X-Amz-Target`` prefix; requests without one (the
+#: endpoint's control routes) are signed for ``kms``
+SIGNING_NAMES: dict[str, str] = {
+    "TrentService.": "kms",
+    "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.": "cloudtrail",
+}
+#: headers that must be in SignedHeaders whenever the request carries them
+_MUST_SIGN_WHEN_PRESENT = ("x-amz-target", "x-amz-content-sha256", "x-amz-security-token")
 MAX_SKEW = timedelta(minutes=15)
 
 #: AWS's messages (see the module docstring of the tests for their sources).
@@ -82,10 +101,24 @@ def canonical_request(method: str, path: str, headers: Mapping[str, list[str]], 
     for name in signed:
         values = headers.get(name, [])
         lines.append(f"{name}:{','.join(' '.join(v.split()) for v in values)}")
-    payload = headers.get("x-amz-content-sha256", [""])[0]
-    if not payload:
-        payload = hashlib.sha256(body).hexdigest()
-    return "\n".join([*lines, "", ";".join(signed), payload])
+    # The received body's own hash, never a hash the request claims (see payload_hash).
+    return "\n".join([*lines, "", ";".join(signed), hashlib.sha256(body).hexdigest()])
+
+
+def signing_name(target: str | None) -> str:
+    """Return the SigV4 service name a request must be signed for.
+
+    Args:
+        target: the request's ``X-Amz-Target`` header, if any.
+
+    Returns:
+        ``kms``, ``cloudtrail``, ...; ``kms`` for requests without a target (the control routes).
+    """
+    if target:
+        for prefix, name in SIGNING_NAMES.items():
+            if target.startswith(prefix):
+                return name
+    return "kms"
 
 
 def _hmac(key: bytes, msg: str) -> bytes:
@@ -128,6 +161,18 @@ class SigV4Resolver:
 
     def __repr__(self) -> str:
         return f"SigV4Resolver({self._store!r})"
+
+    def is_control_admin(self, caller: Caller) -> bool:
+        """Whether a verified caller may use the endpoint's control routes (``admin: true`` in the identities file).
+
+        Args:
+            caller: a caller this resolver returned.
+
+        Returns:
+            True for an admin identity.
+        """
+        identity = self._store.by_access_key(caller.access_key_id or "")
+        return identity is not None and identity.admin and identity.arn == caller.arn
 
     def __call__(
         self, headers: Mapping[str, str] | Any, method: str, path: str, body: bytes, source_ip: str
@@ -173,22 +218,19 @@ class SigV4Resolver:
         identity = self._store.by_access_key(access_key)
         if identity is None:
             raise UnrecognizedClientException(MSG_UNRECOGNIZED)
-        if service not in SERVICES:
-            raise InvalidSignatureException(f"Credential should be scoped to correct service: '{SERVICES[0]}'. ")
-        amz_date = (hdrs.get("x-amz-date") or [""])[0]
-        try:
-            when = datetime.strptime(amz_date, _AMZ_DATE).replace(tzinfo=UTC)
-        except ValueError:
-            raise IncompleteSignatureException(
-                "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
-            ) from None
+        expected_service = signing_name((hdrs.get("x-amz-target") or [""])[0])
+        if service != expected_service:
+            raise InvalidSignatureException(f"Credential should be scoped to correct service: '{expected_service}'. ")
+        signed = params["SignedHeaders"].split(";")
+        amz_date, when = _request_date(hdrs, signed)
         if date != amz_date[:8]:
             raise InvalidSignatureException(
                 f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
                 f"'{date}' != '{amz_date[:8]}', from '{amz_date}'."
             )
         self._check_skew(when, amz_date)
-        signed = params["SignedHeaders"].split(";")
+        _check_signed_headers(hdrs, signed)
+        _check_payload_hash(hdrs, body)
         creq = canonical_request(method, path, hdrs, signed, body)
         to_sign = "\n".join(
             [ALGORITHM, amz_date, f"{date}/{region}/{service}/aws4_request", hashlib.sha256(creq.encode()).hexdigest()]
@@ -211,3 +253,53 @@ class SigV4Resolver:
                 f"Signature not yet current: {amz_date} is still later than {(now + MAX_SKEW).strftime(_AMZ_DATE)} "
                 f"({now.strftime(_AMZ_DATE)} + 15 min.)"
             )
+
+
+def _request_date(hdrs: Mapping[str, list[str]], signed: list[str]) -> tuple[str, datetime]:
+    """Return the request's ISO-8601 basic timestamp and its time, from ``x-amz-date`` or else ``date``.
+
+    The header the date comes from must be signed: an unsigned date could be replayed forever.
+    """
+    missing = IncompleteSignatureException(
+        "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+    )
+    amz_date = (hdrs.get("x-amz-date") or [""])[0]
+    if amz_date:
+        name = "x-amz-date"
+        try:
+            when = datetime.strptime(amz_date, _AMZ_DATE).replace(tzinfo=UTC)
+        except ValueError:
+            raise missing from None
+    else:
+        name = "date"
+        raw = (hdrs.get("date") or [""])[0]
+        try:
+            when = parsedate_to_datetime(raw).astimezone(UTC)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            raise missing from None
+        amz_date = when.strftime(_AMZ_DATE)
+    if name not in signed:
+        raise InvalidSignatureException(f"The '{name}' header must be signed (listed in SignedHeaders).")
+    return amz_date, when
+
+
+def _check_signed_headers(hdrs: Mapping[str, list[str]], signed: list[str]) -> None:
+    """Refuse a signature that leaves ``host`` or a meaningful ``x-amz-*`` header out of SignedHeaders."""
+    if "host" not in signed:
+        raise InvalidSignatureException("'Host' must be a 'SignedHeader' in the AWS Authorization.")
+    for name in _MUST_SIGN_WHEN_PRESENT:
+        if name in hdrs and name not in signed:
+            raise InvalidSignatureException(f"'{name}' is present in the request but not a 'SignedHeader'.")
+
+
+def _check_payload_hash(hdrs: Mapping[str, list[str]], body: bytes) -> None:
+    """Refuse an ``x-amz-content-sha256`` header that is not the SHA-256 of the body received."""
+    claimed = hdrs.get("x-amz-content-sha256")
+    if claimed is None:
+        return
+    actual = hashlib.sha256(body).hexdigest()
+    if len(claimed) != 1 or not hmac.compare_digest(claimed[0].strip().lower().encode(), actual.encode()):
+        raise InvalidSignatureException(
+            "The provided 'x-amz-content-sha256' header does not match what was computed "
+            "(JSON services need the body's SHA-256; UNSIGNED-PAYLOAD is not accepted)."
+        )
