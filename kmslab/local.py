@@ -118,6 +118,9 @@ def build_endpoint(
         raise
     if recorder is not None:
         from kmslab.trail import TARGET_PREFIX, lookup_service
+        from kmslab.trail.events import attach_service_events
 
         server.add_service(TARGET_PREFIX, lookup_service(recorder, identities=store))
+        # KMS's own events (deletion at the end of a waiting period, automatic rotation, expired material)
+        attach_service_events(server.kms, recorder)
     return LocalEndpoint(server=server, recorder=recorder, identities=store)

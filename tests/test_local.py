@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +140,25 @@ def test_serve_with_a_malformed_identities_file_is_one_line_and_exit_2(tmp_path:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "identities[0]" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_the_end_of_a_waiting_period_is_a_service_event_in_the_trail(tmp_path: Path) -> None:
+    from kmslab.kms.control import ControlClient
+
+    endpoint = build_endpoint(data_dir=tmp_path / "kms", trail_dir=tmp_path / "trail", port=0)
+    endpoint.server.start()
+    try:
+        kms = client(endpoint.server.url)
+        key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+        kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+        ControlClient(endpoint.server.url).advance(timedelta(days=8))
+        with pytest.raises(ClientError, match="NotFoundException"):
+            kms.describe_key(KeyId=key_id)
+        assert endpoint.recorder is not None
+        endpoint.recorder.flush()
+    finally:
+        endpoint.server.stop()
+    deleted = [r for r in records(tmp_path / "trail") if r["eventName"] == "DeleteKey"]
+    assert len(deleted) == 1
+    assert deleted[0]["eventType"] == "AwsServiceEvent"
+    assert deleted[0]["responseElements"]["keyId"].endswith(f":key/{key_id}")

@@ -261,33 +261,6 @@ def assert_alive(endpoint: Endpoint) -> None:
     assert status == 200, body
 
 
-def known_engine_defect(operation: str, params: Any) -> bool:
-    """The two 500s sec-engine is fixing in kmslab/kms/_model.py (issue 11 items 6 and 7).
-
-    An encryption context (or an EncryptionContextSubset/Equals grant constraint) holding a lone
-    surrogate, or a key or value over 65,535 bytes: UnicodeEncodeError / struct.error today. These
-    exact inputs are left out of the fuzz (see test_known_engine_defects_are_still_500s, a strict
-    xfail that turns green once that fix lands: then drop this filter).
-    """
-    if not isinstance(params, dict):
-        return False
-
-    def bad(value: Any) -> bool:
-        if isinstance(value, str):
-            return any(0xD800 <= ord(c) <= 0xDFFF for c in value) or len(value.encode("utf-8", "replace")) > 65_535
-        if isinstance(value, dict):
-            return any(bad(k) or bad(v) for k, v in value.items())
-        if isinstance(value, list):
-            return any(bad(v) for v in value)
-        return False
-
-    contexts = [v for k, v in params.items() if "EncryptionContext" in k]
-    constraints = params.get("Constraints")
-    if isinstance(constraints, dict):
-        contexts += list(constraints.values())
-    return any(isinstance(c, dict) and bad(c) for c in contexts)
-
-
 #: operations that can take the fixture keys out of use; the keys are put back after each one
 DISRUPTIVE = {"DisableKey", "ScheduleKeyDeletion", "DeleteAlias", "UpdateAlias", "DeleteImportedKeyMaterial"}
 
@@ -304,8 +277,6 @@ def restore(endpoint: Endpoint) -> None:
 
 
 def check(endpoint: Endpoint, operation: str, params: Any, *, credentials: tuple[str, str] | None = None) -> None:
-    if known_engine_defect(operation, params):
-        return
     status, body = endpoint.send(encode(params), f"TrentService.{operation}", credentials=credentials)
     assert_aws_shaped(status, body, params)
     if operation in DISRUPTIVE and status == 200:
@@ -394,23 +365,19 @@ def test_raw_http(endpoint: Endpoint) -> None:
     assert_alive(endpoint)
 
 
-# -- the engine defects another branch fixes -----------------------------------------------------
+# -- once 500s: now AWS-shaped 400s (issue 11 items 6/7) ------------------------------------------
 
-ENGINE_DEFECTS: list[tuple[str, Callable[[str], dict[str, Any]]]] = [
+BAD_CONTEXTS: list[tuple[str, Callable[[str], dict[str, Any]]]] = [
     ("Encrypt", lambda key: {"KeyId": key, "Plaintext": "aGk=", "EncryptionContext": {SURROGATE: "v"}}),
     ("Encrypt", lambda key: {"KeyId": key, "Plaintext": "aGk=", "EncryptionContext": {"k": "v" * 65_536}}),
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 items 6/7: sec-engine is fixing encryption-context validation in kmslab/kms/_model.py; "
-    "when this passes, remove the xfail and known_engine_defect's filter",
-)
-@pytest.mark.parametrize("case", range(len(ENGINE_DEFECTS)))
-def test_known_engine_defects_are_still_500s(open_endpoint: Endpoint, case: int) -> None:
-    operation, make = ENGINE_DEFECTS[case]
+@pytest.mark.parametrize("case", range(len(BAD_CONTEXTS)))
+def test_bad_encryption_contexts_are_validation_errors(open_endpoint: Endpoint, case: int) -> None:
+    operation, make = BAD_CONTEXTS[case]
     status, body = open_endpoint.send(b"{}", "TrentService.CreateKey")  # a fresh key: the fuzz may have disabled others
     key_id = json.loads(body)["KeyMetadata"]["KeyId"]
     status, body = open_endpoint.send(encode(make(key_id)), f"TrentService.{operation}")
     assert_aws_shaped(status, body, operation)
+    assert status == 400 and json.loads(body)["__type"] == "ValidationException", body
