@@ -92,8 +92,9 @@ def run_ingested(root: Path, db: Path) -> tuple[list[str], tuple[Damage, ...]]:
 
 
 def test_lone_surrogate_record_no_longer_hides_the_window(trail: Path, tmp_path: Path) -> None:
-    # the scenario: a denied call whose encryption context holds "\ud800", next to good files
-    poisoned = json.dumps(denied(5, context={"x": "\ud800"}))
+    # the scenario: a denied call whose encryption context holds "\ud800", next to good files.
+    # Our recorder now writes U+FFFD instead, so the file stands for one written by an older or foreign writer.
+    poisoned = json.dumps(denied(5, context={"x": "POISON"})).replace("POISON", "\\ud800")
     assert '"\\ud800"' in poisoned
     bad = write_raw(folder(trail) / "m-poisoned.json.gz", records_text(poisoned, denied(6)))
     for rows, damaged in (run_cold(trail), run_ingested(trail, tmp_path / "a.duckdb")):

@@ -146,5 +146,5 @@ def status_and_rows(name: list[str], trail: Path, capsys: pytest.CaptureFixture[
         status = exc.code if isinstance(exc.code, int) else 1
     out, err = capsys.readouterr()
     assert status in (0, None), err
-    rows = [json.loads(line) for line in out.splitlines()]  # JSON lines
+    rows = json.loads(out)  # one JSON array
     return sorted((row["principal"], row["operation"]) for row in rows)
