@@ -21,6 +21,7 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
     "envelope": ("kmslab.envelope.cli", "envelope", "Encrypt and decrypt files with KMS data keys."),
     "audit": ("kmslab.audit.cli", "audit", "Query CloudTrail records of KMS calls offline."),
     "lab": ("kmslab.lab.cli", "lab", "Run the offline lab."),
+    "local": ("kmslab.cloud.cli", "local", "Run the local cloud: every service the kit uses on one endpoint."),
 }
 
 
