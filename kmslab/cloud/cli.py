@@ -229,7 +229,7 @@ def status(ctx: click.Context, port: int, data_dir: str) -> None:
     click.echo(f"  in memory only (lost on down): {', '.join(health.get('memory_only', []))}")
 
 
-def _identity_data(config: CloudConfig) -> dict[str, Any]:
+def _identity_data(config: CloudConfig, *, create: bool = False) -> dict[str, Any]:
     from kmslab.iam.defaults import ensure_default_identities
 
     state_identities = None
@@ -240,6 +240,10 @@ def _identity_data(config: CloudConfig) -> dict[str, Any]:
             state_identities = None
     path = Path(state_identities) if state_identities else config.identities_file
     if not path.exists():
+        if not create:
+            raise LocalError(
+                f"no identities in {config.data_dir} yet: run 'kmslab local up' (or 'kmslab local identities')"
+            )
         ensure_default_identities(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -307,7 +311,7 @@ def identities(data_dir: str, as_json: bool) -> None:
       kmslab local identities
       kmslab local identities --json > identities.json
     """
-    data = _identity_data(CloudConfig(data_dir=Path(data_dir)))
+    data = _identity_data(CloudConfig(data_dir=Path(data_dir)), create=True)
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return

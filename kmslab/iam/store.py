@@ -244,8 +244,15 @@ def _role(raw: Any, where: str) -> Role:
     if match is None:
         raise IdentityFileError(f"{where}.arn: not an IAM role ARN: {arn!r}")
     trust = raw.get("trust_policy")
+    if isinstance(trust, str):
+        try:
+            trust = json.loads(trust)
+        except ValueError:
+            raise IdentityFileError(f"{where}.trust_policy: not valid JSON") from None
+    if not isinstance(trust, Mapping):
+        raise IdentityFileError(f"{where}.trust_policy: must be a policy document")
     try:
-        trust_policy = parse_policy(json.dumps(trust) if isinstance(trust, Mapping) else str(trust), kind="key")
+        trust_policy = parse_policy(json.dumps(_with_resource(trust, str(arn))), kind="key")
     except MalformedPolicyDocumentException as exc:
         raise IdentityFileError(f"{where}.trust_policy: {exc.message}") from None
     policies_raw = raw.get("policies", [])
@@ -270,6 +277,19 @@ def _role(raw: Any, where: str) -> Role:
         policies=tuple(policies),
         max_session_seconds=max_seconds,
     )
+
+
+def _with_resource(trust: Mapping[str, Any], arn: str) -> dict[str, Any]:
+    """A trust policy names no Resource: it is the role's own policy, so each statement applies to the role."""
+    statements = trust.get("Statement")
+    items = statements if isinstance(statements, list) else [statements]
+    fixed = [
+        {**item, "Resource": arn}
+        if isinstance(item, Mapping) and "Resource" not in item and "NotResource" not in item
+        else item
+        for item in items
+    ]
+    return {**trust, "Statement": fixed}
 
 
 def parse_cloud_identities(data: Any, *, origin: str = "identities") -> CloudIdentities:

@@ -1,0 +1,215 @@
+"""Bucket policies (same engine as key policies), Block Public Access, presigned URLs, versioning."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import botocore.exceptions
+import pytest
+from botocore.config import Config
+
+from tests.cloud.conftest import Running
+
+
+def _tls_only(bucket: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        }
+    )
+
+
+def _code(call: Callable[[], Any]) -> str:
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        call()
+    return str(exc.value.response["Error"]["Code"])
+
+
+def _get(url: str, ca: str | bool) -> tuple[int, bytes]:
+    context = ssl.create_default_context(cafile=ca) if isinstance(ca, str) else None
+    try:
+        with urllib.request.urlopen(url, context=context, timeout=10) as answer:  # noqa: S310 - test endpoint
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+@pytest.mark.parametrize("over_tls", [True, False])
+def test_tls_only_bucket_policy_holds_over_https_and_denies_over_http(
+    request: pytest.FixtureRequest, over_tls: bool, unique: Callable[[str], str]
+) -> None:
+    cloud: Running = request.getfixturevalue("cloud" if over_tls else "http_cloud")
+    s3 = cloud.client("s3", "alice")
+    name = unique("tls")
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_policy(Bucket=name, Policy=_tls_only(name)) if over_tls else cloud.client(
+        "s3", "admin"
+    ).put_bucket_policy(Bucket=name, Policy=_tls_only(name))
+    if over_tls:
+        s3.put_object(Bucket=name, Key="k", Body=b"ok")
+        assert s3.get_object(Bucket=name, Key="k")["Body"].read() == b"ok"
+    else:
+        assert _code(lambda: s3.put_object(Bucket=name, Key="k", Body=b"no")) == "AccessDenied"
+        assert _code(lambda: s3.list_objects_v2(Bucket=name)) == "AccessDenied"
+
+
+def test_policy_requiring_sse_kms_with_a_given_key(cloud: Running, unique: Callable[[str], str]) -> None:
+    key = cloud.client("kms").create_key()["KeyMetadata"]["Arn"]
+    name = unique("enc")
+    s3 = cloud.client("s3", "alice")
+    s3.create_bucket(Bucket=name)
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyOtherEncryption",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{name}/*",
+                "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": key}},
+            }
+        ],
+    }
+    s3.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
+    assert _code(lambda: s3.put_object(Bucket=name, Key="a", Body=b"x")) == "AccessDenied"
+    assert (
+        _code(lambda: s3.put_object(Bucket=name, Key="a", Body=b"x", ServerSideEncryption="aws:kms")) == "AccessDenied"
+    )
+    ok = s3.put_object(Bucket=name, Key="a", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId=key)
+    assert ok["SSEKMSKeyId"] == key
+
+
+def test_block_public_access_refuses_a_public_policy_until_lifted(cloud: Running, unique: Callable[[str], str]) -> None:
+    s3 = cloud.client("s3", "admin")
+    name = unique("pub")
+    s3.create_bucket(Bucket=name)
+    public = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{name}/*"}
+            ],
+        }
+    )
+    assert s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"] is True
+    assert _code(lambda: s3.put_bucket_policy(Bucket=name, Policy=public)) == "AccessDenied"
+    s3.put_public_access_block(
+        Bucket=name,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": False,
+            "RestrictPublicBuckets": False,
+        },
+    )
+    s3.put_bucket_policy(Bucket=name, Policy=public)
+    s3.put_object(Bucket=name, Key="open", Body=b"public text")
+    key = cloud.client("kms").create_key()["KeyMetadata"]["Arn"]
+    s3.put_object(Bucket=name, Key="sealed", Body=b"kms text", ServerSideEncryption="aws:kms", SSEKMSKeyId=key)
+    assert _get(f"{cloud.url}/{name}/open", cloud.ca) == (200, b"public text")
+    status, body = _get(f"{cloud.url}/{name}/sealed", cloud.ca)
+    assert status == 400 and b"<Code>InvalidArgument</Code>" in body and b"Signature Version 4" in body
+
+
+def test_anonymous_access_without_a_public_policy_is_denied(cloud: Running, unique: Callable[[str], str]) -> None:
+    s3 = cloud.client("s3", "alice")
+    name = unique("priv")
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="k", Body=b"x")
+    status, body = _get(f"{cloud.url}/{name}/k", cloud.ca)
+    assert status == 403 and b"<Code>AccessDenied</Code>" in body
+
+
+def test_acls_are_refused_under_bucket_owner_enforced(cloud: Running, unique: Callable[[str], str]) -> None:
+    s3 = cloud.client("s3", "alice")
+    name = unique("acl")
+    s3.create_bucket(Bucket=name)
+    assert (
+        _code(lambda: s3.put_object(Bucket=name, Key="k", Body=b"x", ACL="public-read"))
+        == "AccessControlListNotSupported"
+    )
+    assert (
+        s3.get_bucket_ownership_controls(Bucket=name)["OwnershipControls"]["Rules"][0]["ObjectOwnership"]
+        == "BucketOwnerEnforced"
+    )
+
+
+def test_presigned_urls_sign_with_sigv4_and_expire(cloud: Running, unique: Callable[[str], str]) -> None:
+    s3 = cloud.client("s3", "alice", config=Config(signature_version="s3v4", retries={"max_attempts": 1}))
+    name = unique("pre")
+    s3.create_bucket(Bucket=name)
+    key = cloud.client("kms").create_key()["KeyMetadata"]["Arn"]
+    s3.put_object(Bucket=name, Key="doc.txt", Body=b"shared", ServerSideEncryption="aws:kms", SSEKMSKeyId=key)
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": name, "Key": "doc.txt"}, ExpiresIn=60)
+    assert "X-Amz-Signature=" in url
+    assert _get(url, cloud.ca) == (200, b"shared")
+    tampered = url.replace("doc.txt", "other.txt")
+    status, body = _get(tampered, cloud.ca)
+    assert status == 403 and b"SignatureDoesNotMatch" in body
+    bob = cloud.client("s3", "bob", config=Config(signature_version="s3v4"))
+    status, body = _get(bob.generate_presigned_url("get_object", Params={"Bucket": name, "Key": "doc.txt"}), cloud.ca)
+    assert status == 403 and b"kms:Decrypt" in body
+
+
+def test_versioning_keeps_old_versions_and_delete_markers(cloud: Running, unique: Callable[[str], str]) -> None:
+    s3 = cloud.client("s3", "alice")
+    name = unique("ver")
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    v1 = s3.put_object(Bucket=name, Key="k", Body=b"one")["VersionId"]
+    v2 = s3.put_object(Bucket=name, Key="k", Body=b"two")["VersionId"]
+    assert v1 != v2
+    deleted = s3.delete_object(Bucket=name, Key="k")
+    assert deleted["DeleteMarker"] is True
+    assert _code(lambda: s3.get_object(Bucket=name, Key="k")) == "NoSuchKey"
+    assert s3.get_object(Bucket=name, Key="k", VersionId=v1)["Body"].read() == b"one"
+    versions = s3.list_object_versions(Bucket=name)
+    assert [v["VersionId"] for v in versions["Versions"]] == [v2, v1] and len(versions["DeleteMarkers"]) == 1
+    s3.delete_object(Bucket=name, Key="k", VersionId=deleted["VersionId"])
+    assert s3.get_object(Bucket=name, Key="k")["Body"].read() == b"two"
+
+
+def test_virtual_hosted_addressing_routes_to_the_bucket(cloud: Running, unique: Callable[[str], str]) -> None:
+    import botocore.auth
+    import botocore.awsrequest
+    import botocore.credentials
+
+    s3 = cloud.client("s3", "alice")
+    name = unique("vh")
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="dir/file.txt", Body=b"virtual")
+    host = f"{name}.s3.localhost:{cloud.cloud.server.port}"
+    request = botocore.awsrequest.AWSRequest(
+        method="GET",
+        url=f"https://{host}/dir/file.txt",
+        headers={"x-amz-content-sha256": "UNSIGNED-PAYLOAD", "Host": host},
+    )
+    alice = cloud.creds("alice")
+    botocore.auth.S3SigV4Auth(
+        botocore.credentials.Credentials(alice["aws_access_key_id"], alice["aws_secret_access_key"]), "s3", "us-east-1"
+    ).add_auth(request)
+    import http.client
+
+    conn = http.client.HTTPSConnection(
+        "127.0.0.1", cloud.cloud.server.port, context=ssl.create_default_context(cafile=str(cloud.ca)), timeout=10
+    )
+    conn._context.check_hostname = False  # type: ignore[attr-defined]  # connect by IP, send the virtual host
+    conn.request("GET", "/dir/file.txt", headers=dict(request.headers.items()))
+    answer = conn.getresponse()
+    assert (answer.status, answer.read()) == (200, b"virtual")
