@@ -148,3 +148,15 @@ def test_malformed_requests_get_aws_shaped_4xx_and_the_server_still_answers(
     else:
         assert "__type" in json.loads(text)
     assert cloud.client("sts").get_caller_identity()["Account"] == "111122223333"
+
+
+def test_connections_stay_open_across_requests_including_streamed_uploads(cloud: Running) -> None:
+    s3 = cloud.client("s3", "alice")
+    s3.create_bucket(Bucket="keepalive-bucket")
+    import io
+
+    before = cloud.cloud.server.connections
+    for i in range(10):
+        s3.put_object(Bucket="keepalive-bucket", Key=f"k{i}", Body=io.BytesIO(b"streamed body"))  # aws-chunked
+        assert s3.get_object(Bucket="keepalive-bucket", Key=f"k{i}")["Body"].read() == b"streamed body"
+    assert cloud.cloud.server.connections - before <= 2
