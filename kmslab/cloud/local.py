@@ -9,16 +9,21 @@ from typing import Any
 from kmslab.cloud.config import CloudConfig
 from kmslab.cloud.gateway import Gateway
 from kmslab.cloud.server import CloudServer
+from kmslab.cloud.services.docstore import DocStore
 from kmslab.cloud.services.kms import KmsService
+from kmslab.cloud.services.managed_keys import ManagedKeys
 from kmslab.cloud.services.motobridge import MOTO_SERVICES, MotoBridge
+from kmslab.cloud.services.secrets import SecretsService
+from kmslab.cloud.services.ssm import SsmService
 from kmslab.cloud.services.sts import StsService
 from kmslab.iam import CloudIdentities, KmsAuthorizer, load_cloud_identities
 from kmslab.iam.defaults import ensure_default_identities
 from kmslab.kms import LocalKms
 
+#: services the cloud implements itself, with state in the data directory
+PERSISTENT = ("kms", "s3", "ssm", "secretsmanager", "identities")
 #: services whose state moto keeps in memory only (lost on down / kill)
-MEMORY_ONLY = tuple(s for s in MOTO_SERVICES)
-PERSISTENT = ("kms", "s3", "identities")
+MEMORY_ONLY = tuple(s for s in MOTO_SERVICES if s not in PERSISTENT)
 
 
 @dataclass
@@ -96,11 +101,24 @@ def build_cloud(config: CloudConfig, *, verbose: bool = False, warm_moto: bool =
     )
     closers: list[Any] = []
     try:
-        s3 = S3Service(config.s3_dir, kms=kms, identities=identities, account=account, region=config.region)
+        docs = DocStore(config.data_dir / "services.sqlite3")
+        closers.append(docs.close)
+        managed = ManagedKeys(kms, docs, account)
+        s3 = S3Service(
+            config.s3_dir, kms=kms, identities=identities, account=account, region=config.region, managed=managed
+        )
         closers.append(s3.close)
         bridge = MotoBridge(identities, account)
         services: dict[str, Any] = {name: bridge.service(name) for name in MOTO_SERVICES}
-        services.update({"kms": KmsService(kms), "sts": StsService(identities), "s3": s3})
+        services.update(
+            {
+                "kms": KmsService(kms),
+                "sts": StsService(identities),
+                "s3": s3,
+                "ssm": SsmService(docs, managed, kms=kms, identities=identities, account=account),
+                "secretsmanager": SecretsService(docs, managed, kms=kms, identities=identities, account=account),
+            }
+        )
         gateway = Gateway(
             identities=identities,
             services=services,

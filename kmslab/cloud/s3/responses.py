@@ -20,6 +20,7 @@ from kmslab.cloud.s3.policy import BucketAuthorizer
 from kmslab.cloud.s3.sse import SseKeys
 from kmslab.cloud.s3.store import S3Store
 from kmslab.cloud.s3.urls import route
+from kmslab.cloud.services.managed_keys import ManagedKeys
 from kmslab.iam import CloudIdentities
 from kmslab.kms import LocalKms
 
@@ -61,13 +62,16 @@ class S3Service:
         identities: the callers' IAM policies.
         account: the account that owns every bucket.
         region: the default region.
+        managed: the AWS managed keys.
     """
 
     protocol = "rest-xml"
 
-    def __init__(self, root: Path, *, kms: LocalKms, identities: CloudIdentities, account: str, region: str) -> None:
+    def __init__(
+        self, root: Path, *, kms: LocalKms, identities: CloudIdentities, account: str, region: str, managed: ManagedKeys
+    ) -> None:
         self.store = S3Store(root)
-        self.keys = SseKeys(kms, self.store, account)
+        self.keys = SseKeys(kms, self.store, account, managed)
         self.buckets = Buckets(self.store, BucketAuthorizer(identities, account), account)
         self.objects = Objects(self.store, self.buckets, self.keys)
         self.multipart = Multipart(self.objects)

@@ -22,7 +22,6 @@ Every object's own key is derived from its data key and a random salt.
 from __future__ import annotations
 
 import base64
-import json
 import os
 import threading
 import time
@@ -36,6 +35,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from kmslab.cloud.s3.crypto import derive_object_key
 from kmslab.cloud.s3.errors import from_kms
 from kmslab.cloud.s3.store import S3Store
+from kmslab.cloud.services.managed_keys import ManagedKeys
 from kmslab.kms import ApiCall, Caller, KmsError, LocalKms
 
 S3_PRINCIPAL = "s3.amazonaws.com"
@@ -43,7 +43,6 @@ BUCKET_KEY_TTL = 300.0
 _INVALIDATING = frozenset(
     {"DisableKey", "ScheduleKeyDeletion", "PutKeyPolicy", "RevokeGrant", "RetireGrant", "DeleteImportedKeyMaterial"}
 )
-MANAGED_KEY_DESCRIPTION = "Default key that protects my S3 objects when no other key is defined"
 
 
 def _load_root_key(path: Path) -> bytes:
@@ -63,60 +62,19 @@ def _load_root_key(path: Path) -> bytes:
     return key
 
 
-def managed_key_policy(account: str, region: str) -> str:
-    """The key policy AWS gives the AWS managed key ``aws/s3``.
-
-    Args:
-        account: the account.
-        region: the key's region.
-
-    Returns:
-        The policy JSON.
-    """
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Id": "auto-s3-2",
-            "Statement": [
-                {
-                    "Sid": "Allow access through S3 for all principals in the account that are authorized to use S3",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": "*"},
-                    "Action": [
-                        "kms:Encrypt",
-                        "kms:Decrypt",
-                        "kms:ReEncrypt*",
-                        "kms:GenerateDataKey*",
-                        "kms:DescribeKey",
-                    ],
-                    "Resource": "*",
-                    "Condition": {
-                        "StringEquals": {"kms:CallerAccount": account, "kms:ViaService": f"s3.{region}.amazonaws.com"}
-                    },
-                },
-                {
-                    "Sid": "Allow direct access to key metadata to the account",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
-                    "Action": ["kms:Describe*", "kms:Get*", "kms:List*"],
-                    "Resource": "*",
-                },
-            ],
-        }
-    )
-
-
 class SseKeys:
     """Data keys for objects: made and opened as the requester, with the Bucket Key cache and a KMS call counter.
 
     Args:
         kms: the local KMS engine.
-        store: the S3 store (root key, ``aws/s3`` key ARNs).
+        store: the S3 store (its root key).
         account: the account.
+        managed: the AWS managed keys (``aws/s3``).
     """
 
-    def __init__(self, kms: LocalKms, store: S3Store, account: str) -> None:
+    def __init__(self, kms: LocalKms, store: S3Store, account: str, managed: ManagedKeys) -> None:
         self.kms = kms
+        self.managed = managed
         self.store = store
         self.account = account
         self._root = AESGCM(_load_root_key(store.root / "root.key"))
@@ -168,43 +126,10 @@ class SseKeys:
         Returns:
             The key ARN.
         """
-        name = f"aws/s3:{region}"
-        with self.store.lock:
-            arn = self.store.meta(name)
-            if arn is not None:
-                return arn
-            # Created under the default policy so rotation can be turned on, then given the AWS managed
-            # key's policy (which lets no one manage the key, as AWS manages it).
-            root = Caller.root(self.account)
-            try:
-                created = self.kms.call(
-                    "CreateKey",
-                    {
-                        "Description": MANAGED_KEY_DESCRIPTION,
-                        "Tags": [{"TagKey": "kmslab:aws-managed", "TagValue": "aws/s3"}],
-                    },
-                    caller=root,
-                    region=region,
-                )
-                arn = str(created["KeyMetadata"]["Arn"])
-                self.kms.call(
-                    "EnableKeyRotation", {"KeyId": arn, "RotationPeriodInDays": 365}, caller=root, region=region
-                )
-                self.kms.call(
-                    "PutKeyPolicy",
-                    {
-                        "KeyId": arn,
-                        "PolicyName": "default",
-                        "Policy": managed_key_policy(self.account, region),
-                        "BypassPolicyLockoutSafetyCheck": True,
-                    },
-                    caller=root,
-                    region=region,
-                )
-            except KmsError as exc:
-                raise from_kms(exc) from None
-            self.store.set_meta(name, arn)
-            return arn
+        try:
+            return self.managed.arn("s3", region)
+        except KmsError as exc:
+            raise from_kms(exc) from None
 
     # -- making and opening object keys --------------------------------------------------------
 
