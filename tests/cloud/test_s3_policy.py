@@ -213,3 +213,26 @@ def test_virtual_hosted_addressing_routes_to_the_bucket(cloud: Running, unique: 
     conn.request("GET", "/dir/file.txt", headers=dict(request.headers.items()))
     answer = conn.getresponse()
     assert (answer.status, answer.read()) == (200, b"virtual")
+
+
+def test_signature_v2_presigned_urls_work_except_for_sse_kms_objects(
+    cloud: Running, unique: Callable[[str], str]
+) -> None:
+    s3 = cloud.client("s3", "alice")
+    v2 = cloud.client("s3", "alice", config=Config(signature_version="s3"))  # only signs URLs, never sends
+    name = unique("v2")
+    s3.create_bucket(Bucket=name)
+    key = cloud.client("kms").create_key()["KeyMetadata"]["Arn"]
+    s3.put_object(Bucket=name, Key="plain.txt", Body=b"sse-s3 text")
+    s3.put_object(Bucket=name, Key="sealed.txt", Body=b"kms text", ServerSideEncryption="aws:kms", SSEKMSKeyId=key)
+    plain = v2.generate_presigned_url("get_object", Params={"Bucket": name, "Key": "plain.txt"}, ExpiresIn=60)
+    assert "AWSAccessKeyId=" in plain and "X-Amz-Signature" not in plain
+    assert _get(plain, cloud.ca) == (200, b"sse-s3 text")
+    status, body = _get(plain.replace("plain.txt", "sealed.txt"), cloud.ca)
+    assert status == 403 and b"SignatureDoesNotMatch" in body
+    sealed = v2.generate_presigned_url("get_object", Params={"Bucket": name, "Key": "sealed.txt"}, ExpiresIn=60)
+    status, body = _get(sealed, cloud.ca)
+    assert status == 400 and b"<Code>InvalidArgument</Code>" in body and b"Signature Version 4" in body
+    expired = v2.generate_presigned_url("get_object", Params={"Bucket": name, "Key": "plain.txt"}, ExpiresIn=-10)
+    status, body = _get(expired, cloud.ca)
+    assert status == 403 and b"Request has expired" in body

@@ -8,6 +8,7 @@ from kmslab.cloud.errors import PROTOCOLS, CloudError
 from kmslab.cloud.gateway.request import Call, Incoming
 from kmslab.iam import CloudIdentities, IamError, SignedRequest, verify_signature
 from kmslab.iam.evaluate import anonymous_caller
+from kmslab.iam.sigv2 import SignedV2, parse_sigv2_query, verify_sigv2
 from kmslab.iam.sigv4 import is_hex_digest
 
 #: (protocol family, IamError kind) -> (code, status)
@@ -99,12 +100,17 @@ def authenticate(
     Raises:
         IamError: the request is not properly signed.
     """
+    now = now or datetime.now(UTC)
     if signed is None:
         if service != "s3":
             raise IamError("missing", "Missing Authentication Token")
+        v2 = parse_sigv2_query(request.query)
+        if v2 is not None:
+            return _authenticate_v2(request, v2, identities, default_region, request_id, now)
         caller = anonymous_caller(source_ip=request.source_ip, secure_transport=request.secure)
-        return Call(caller=caller, region=default_region, service=service, request_id=request_id, signed=False)
-    now = now or datetime.now(UTC)
+        return Call(
+            caller=caller, region=default_region, service=service, request_id=request_id, signed=False, sigv4=False
+        )
     identity = identities.by_access_key(signed.access_key_id)
     if identity is None:
         raise IamError("unknown-key", "unknown access key")
@@ -141,3 +147,32 @@ def authenticate(
         presigned=signed.presigned,
         payload_hash=signed.payload_hash if is_hex_digest(signed.payload_hash) else None,
     )
+
+
+def _authenticate_v2(
+    request: Incoming, signed: SignedV2, identities: CloudIdentities, region: str, request_id: str, now: datetime
+) -> Call:
+    """Verify an S3 Signature Version 2 presigned request (see :mod:`kmslab.iam.sigv2`)."""
+    from kmslab.cloud.s3.urls import vhost_bucket
+
+    identity = identities.by_access_key(signed.access_key_id)
+    if identity is None:
+        raise IamError("unknown-key", "unknown access key")
+    session = identities.session(signed.access_key_id)
+    if session is not None and (signed.security_token != session.session_token or session.expiration <= now):
+        raise IamError("bad-token", "The provided token is malformed or otherwise invalid.")
+    bucket = vhost_bucket(request.host)
+    path = f"/{bucket}{request.raw_path}" if bucket else request.raw_path
+    verify_sigv2(
+        signed,
+        secret=identity.secret_access_key,
+        method=request.method,
+        raw_path=path,
+        query=request.query,
+        headers=request.headers,
+        now=now,
+    )
+    caller = identity.caller(
+        source_ip=request.source_ip, user_agent=request.headers.get("user-agent", ""), secure_transport=request.secure
+    )
+    return Call(caller=caller, region=region, service="s3", request_id=request_id, presigned=True, sigv4=False)

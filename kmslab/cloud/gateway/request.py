@@ -148,6 +148,8 @@ class Call:
         signed: whether the request carried a SigV4 signature.
         presigned: whether the signature came in the query string.
         payload_hash: the declared ``x-amz-content-sha256``, for a streaming service to check.
+        sigv4: whether the request was signed with Signature Version 4 (False when unsigned or
+            signed with S3's Signature Version 2 query form).
     """
 
     caller: Caller
@@ -157,6 +159,7 @@ class Call:
     signed: bool = True
     presigned: bool = False
     payload_hash: str | None = None
+    sigv4: bool = True
 
 
 class Service(Protocol):

@@ -40,7 +40,7 @@ class Encryption:
 
 
 def choose_encryption(
-    headers: Mapping[str, str], bucket: Mapping[str, Any], caller: Caller, secure: bool
+    headers: Mapping[str, str], bucket: Mapping[str, Any], caller: Caller, secure: bool, sigv4: bool = True
 ) -> Encryption:
     """Decide a new object's encryption from the request headers and the bucket's default.
 
@@ -49,6 +49,7 @@ def choose_encryption(
         bucket: the bucket's document.
         caller: who asks.
         secure: whether the request came over TLS.
+        sigv4: whether the request was signed with Signature Version 4.
 
     Returns:
         The encryption.
@@ -89,7 +90,7 @@ def choose_encryption(
         raise invalid_argument(
             "The encryption method specified is not supported", "x-amz-server-side-encryption", sse[:40]
         )
-    if caller.arn == ANONYMOUS_ARN:
+    if caller.arn == ANONYMOUS_ARN or not sigv4:
         raise invalid_argument(SIGV4_REQUIRED)
     if not secure:
         raise invalid_argument(SECURE_REQUIRED)
@@ -237,6 +238,7 @@ class Objects:
         *,
         secure: bool,
         extra_context: Mapping[str, Any] | None = None,
+        sigv4: bool = True,
     ) -> dict[str, Any]:
         """PutObject.
 
@@ -249,6 +251,7 @@ class Objects:
             body: the upload body.
             secure: whether the request came over TLS.
             extra_context: more condition keys (``aws:SourceArn``... when a service writes).
+            sigv4: whether the request was signed with Signature Version 4.
 
         Returns:
             The new version's document.
@@ -256,7 +259,7 @@ class Objects:
         doc = self.buckets.get(bucket)
         if len(key.encode()) > 1024:
             raise CloudError("KeyTooLongError", "Your key is too long", 400)
-        encryption = choose_encryption(headers, doc, caller, secure)
+        encryption = choose_encryption(headers, doc, caller, secure, sigv4)
         self.authorize(
             caller, "s3:PutObject", bucket, key, doc, region, {**sse_context(headers), **(extra_context or {})}
         )
@@ -335,6 +338,7 @@ class Objects:
         version_id: str | None,
         *,
         action: str = "s3:GetObject",
+        sigv4: bool = True,
     ) -> tuple[dict[str, Any], bytes]:
         """Authorize a read and recover the object's key (KMS Decrypt as the requester for SSE-KMS).
 
@@ -345,6 +349,7 @@ class Objects:
             key: the key.
             version_id: the version, if named.
             action: the IAM action.
+            sigv4: whether the request was signed with Signature Version 4.
 
         Returns:
             (the version's document, the object key).
@@ -355,7 +360,7 @@ class Objects:
             action = "s3:GetObjectVersion"
         self.authorize(caller, action, bucket, key, doc, region, {}, object_acl=version.get("acl"))
         enc = version["enc"]
-        if enc["algorithm"] == "aws:kms" and caller.arn == ANONYMOUS_ARN:
+        if enc["algorithm"] == "aws:kms" and (caller.arn == ANONYMOUS_ARN or not sigv4):
             raise invalid_argument(SIGV4_REQUIRED, "Authorization", "null")
         return version, self.keys.open_object_key(caller=caller, region=doc["region"], enc=enc)
 

@@ -113,7 +113,14 @@ class S3Service:
             raise not_implemented("UploadPartCopy")
         if op == "PutObject":
             version = self.objects.put(
-                caller, region, bucket, key, h, UploadBody(request, call.payload_hash), secure=request.secure
+                caller,
+                region,
+                bucket,
+                key,
+                h,
+                UploadBody(request, call.payload_hash),
+                secure=request.secure,
+                sigv4=call.sigv4,
             )
             return ok(headers=[("ETag", f'"{version["etag"]}"'), *self._version_headers(version, bucket)])
         if op in ("GetObject", "HeadObject"):
@@ -190,7 +197,9 @@ class S3Service:
     def _get(
         self, request: Incoming, call: Call, bucket: str, key: str, params: dict[str, str], *, head: bool
     ) -> Outgoing:
-        version, object_key = self.objects.open(call.caller, call.region, bucket, key, params.get("versionId"))
+        version, object_key = self.objects.open(
+            call.caller, call.region, bucket, key, params.get("versionId"), sigv4=call.sigv4
+        )
         size = version["size"]
         wanted = _range(request.headers.get("range"), size) if size else None
         start, end = wanted if wanted is not None else (0, size - 1)

@@ -94,7 +94,15 @@ class S3Route:
     params: dict[str, str]
 
 
-def _vhost_bucket(host: str) -> str | None:
+def vhost_bucket(host: str) -> str | None:
+    """The bucket a virtual-hosted request names in its Host header.
+
+    Args:
+        host: the Host header.
+
+    Returns:
+        The bucket, or None for path-style requests.
+    """
     name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
     for suffix in _VHOST_SUFFIXES:
         if name.endswith(suffix) and name != suffix[1:]:
@@ -121,7 +129,7 @@ def route(method: str, raw_path: str, query: str, host: str) -> S3Route:
     """
     params = dict(parse_qsl(query, keep_blank_values=True))
     path = unquote(raw_path)
-    bucket = _vhost_bucket(host)
+    bucket = vhost_bucket(host)
     if bucket is None:
         stripped = path[1:] if path.startswith("/") else path
         bucket, _, key = stripped.partition("/")
