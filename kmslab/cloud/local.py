@@ -19,6 +19,7 @@ from kmslab.cloud.services.sts import StsService
 from kmslab.iam import CloudIdentities, KmsAuthorizer, load_cloud_identities
 from kmslab.iam.defaults import ensure_default_identities
 from kmslab.kms import LocalKms
+from kmslab.trail import TrailRecorder
 
 #: services the cloud implements itself, with state in the data directory
 PERSISTENT = ("kms", "s3", "ssm", "secretsmanager", "identities")
@@ -37,6 +38,7 @@ class LocalCloud:
         gateway: the WSGI application.
         server: the HTTP(S) server.
         closers: what to close on stop.
+        recorder: the CloudTrail recorder of KMS calls (``<data-dir>/trail``).
     """
 
     config: CloudConfig
@@ -45,6 +47,7 @@ class LocalCloud:
     gateway: Gateway
     server: CloudServer
     closers: list[Any] = field(default_factory=list)
+    recorder: TrailRecorder | None = None
 
     @property
     def url(self) -> str:
@@ -61,11 +64,11 @@ class LocalCloud:
         return self
 
     def stop(self) -> None:
-        """Stop serving and close every store."""
+        """Stop serving and close every store (the CloudTrail recorder flushes its last records)."""
         self.server.stop()
+        self.kms.close()
         for close in reversed(self.closers):
             close()
-        self.kms.close()
 
 
 def build_cloud(config: CloudConfig, *, verbose: bool = False, warm_moto: bool = True) -> LocalCloud:
@@ -101,6 +104,11 @@ def build_cloud(config: CloudConfig, *, verbose: bool = False, warm_moto: bool =
     )
     closers: list[Any] = []
     try:
+        # CloudTrail records of every KMS call, direct or made by a service on a caller's behalf
+        # (invokedBy), as log files under <data-dir>/trail until the next issue delivers trails to S3.
+        recorder = TrailRecorder(config.data_dir / "trail", account=account, flush_interval=1.0)
+        closers.append(recorder.close)
+        kms.add_sink(recorder)
         docs = DocStore(config.data_dir / "services.sqlite3")
         closers.append(docs.close)
         managed = ManagedKeys(kms, docs, account)
@@ -130,6 +138,7 @@ def build_cloud(config: CloudConfig, *, verbose: bool = False, warm_moto: bool =
                 "tls": config.tls,
                 "persistent": list(PERSISTENT),
                 "memory_only": list(MEMORY_ONLY) + ["sts sessions"],
+                "trail_dir": str(config.data_dir / "trail"),
             },
         )
         context = None
@@ -146,4 +155,4 @@ def build_cloud(config: CloudConfig, *, verbose: bool = False, warm_moto: bool =
         raise
     if warm_moto:
         threading.Thread(target=bridge.warm_up, name="kmslab-moto-import", daemon=True).start()
-    return LocalCloud(config, identities, kms, gateway, server, closers)
+    return LocalCloud(config, identities, kms, gateway, server, closers, recorder)

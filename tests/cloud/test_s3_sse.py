@@ -228,3 +228,23 @@ def test_list_objects_v2_with_prefix_delimiter_and_pages(cloud: Running, bucket:
         for o in page.get("Contents", [])
     ]
     assert keys == ["a/1", "a/2", "b/1", "c"]
+
+
+def test_cloudtrail_records_show_s3_calling_kms_for_the_requester(cloud: Running, key: str, bucket: str) -> None:
+    cloud.client("s3", "alice").put_object(
+        Bucket=bucket, Key="trail", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId=key
+    )
+    recorder = cloud.cloud.recorder
+    assert recorder is not None
+    recorder.flush()
+    records = [
+        r
+        for r in recorder.records()
+        if r["eventName"] == "GenerateDataKey"
+        and r["requestParameters"].get("encryptionContext", {}).get("aws:s3:arn") == f"arn:aws:s3:::{bucket}/trail"
+    ]
+    assert len(records) == 1
+    identity = records[0]["userIdentity"]
+    assert identity["arn"] == "arn:aws:iam::111122223333:user/alice" and identity["invokedBy"] == "s3.amazonaws.com"
+    assert records[0]["sourceIPAddress"] == "s3.amazonaws.com"
+    assert list((cloud.data_dir / "trail").rglob("*.json.gz"))
