@@ -248,3 +248,16 @@ def test_cloudtrail_records_show_s3_calling_kms_for_the_requester(cloud: Running
     assert identity["arn"] == "arn:aws:iam::111122223333:user/alice" and identity["invokedBy"] == "s3.amazonaws.com"
     assert records[0]["sourceIPAddress"] == "s3.amazonaws.com"
     assert list((cloud.data_dir / "trail").rglob("*.json.gz"))
+
+
+def test_head_object_needs_no_kms_and_alias_aws_s3_names_the_managed_key(cloud: Running, key: str, bucket: str) -> None:
+    s3 = cloud.client("s3", "alice")
+    s3.put_object(Bucket=bucket, Key="h", Body=b"head", ServerSideEncryption="aws:kms", SSEKMSKeyId=key)
+    cloud.client("kms").disable_key(KeyId=key)
+    head = s3.head_object(Bucket=bucket, Key="h")  # metadata only: S3 does not call KMS
+    assert head["ContentLength"] == 4 and head["SSEKMSKeyId"] == key
+    by_alias = s3.put_object(
+        Bucket=bucket, Key="a", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId="alias/aws/s3"
+    )
+    implicit = s3.put_object(Bucket=bucket, Key="b", Body=b"y", ServerSideEncryption="aws:kms")
+    assert by_alias["SSEKMSKeyId"] == implicit["SSEKMSKeyId"] != key

@@ -339,6 +339,7 @@ class Objects:
         *,
         action: str = "s3:GetObject",
         sigv4: bool = True,
+        decrypt: bool = True,
     ) -> tuple[dict[str, Any], bytes]:
         """Authorize a read and recover the object's key (KMS Decrypt as the requester for SSE-KMS).
 
@@ -350,9 +351,10 @@ class Objects:
             version_id: the version, if named.
             action: the IAM action.
             sigv4: whether the request was signed with Signature Version 4.
+            decrypt: recover the object key (False for HeadObject, which does not call KMS).
 
         Returns:
-            (the version's document, the object key).
+            (the version's document, the object key; empty when not decrypting).
         """
         doc = self.buckets.get(bucket)
         version = self.find(bucket, key, version_id)
@@ -362,6 +364,8 @@ class Objects:
         enc = version["enc"]
         if enc["algorithm"] == "aws:kms" and (caller.arn == ANONYMOUS_ARN or not sigv4):
             raise invalid_argument(SIGV4_REQUIRED, "Authorization", "null")
+        if not decrypt:
+            return version, b""
         return version, self.keys.open_object_key(caller=caller, region=doc["region"], enc=enc)
 
     def plaintext(self, version: Mapping[str, Any], object_key: bytes, start: int, end: int) -> Iterator[bytes]:

@@ -198,7 +198,7 @@ class S3Service:
         self, request: Incoming, call: Call, bucket: str, key: str, params: dict[str, str], *, head: bool
     ) -> Outgoing:
         version, object_key = self.objects.open(
-            call.caller, call.region, bucket, key, params.get("versionId"), sigv4=call.sigv4
+            call.caller, call.region, bucket, key, params.get("versionId"), sigv4=call.sigv4, decrypt=not head
         )
         size = version["size"]
         wanted = _range(request.headers.get("range"), size) if size else None

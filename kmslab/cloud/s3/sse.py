@@ -168,7 +168,7 @@ class SseKeys:
             edk = nonce + self._root.encrypt(nonce, data_key, b"kmslab s3 sse-s3")
             sealed = {"algorithm": "AES256", "edk": base64.b64encode(edk).decode(), "salt": salt.hex()}
             return derive_object_key(data_key, salt), sealed
-        wanted = key_id or self.managed_key(region)
+        wanted = self.managed_key(region) if not key_id or key_id.endswith("alias/aws/s3") else key_id
         if bucket_key:
             plain, blob, arn = self._bucket_data_key(caller, region, wanted, bucket_arn)
             context = bucket_arn

@@ -87,6 +87,22 @@ class ManagedKeys:
         self.account = account
         self._lock = threading.Lock()
 
+    def resolve(self, key_id: str | None, service: str, region: str) -> str:
+        """The key a request names, with ``alias/aws/<service>`` (or none) meaning the AWS managed key.
+
+        Args:
+            key_id: the key ID, ARN or alias the request names, if any.
+            service: ``s3``, ``ssm`` or ``secretsmanager``.
+            region: the region.
+
+        Returns:
+            What to hand KMS as ``KeyId``.
+        """
+        alias = f"alias/aws/{service}"
+        if not key_id or key_id == alias or key_id.endswith(f":{alias}"):
+            return self.arn(service, region)
+        return key_id
+
     def arn(self, service: str, region: str) -> str:
         """The ARN of ``aws/<service>`` in ``region``, created on first use.
 

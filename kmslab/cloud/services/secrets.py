@@ -112,7 +112,7 @@ class SecretsService(ServiceBase):
             raise CloudError("InvalidRequestException", "You must provide either SecretString or SecretBinary.")
         if len(raw) > 65536:
             raise CloudError("ValidationException", "The secret value is larger than 65536 bytes.")
-        key = doc.get("kms_key_id") or self.managed.arn("secretsmanager", call.region)
+        key = self.managed.resolve(doc.get("kms_key_id"), "secretsmanager", call.region)
         context = {"SecretARN": doc["arn"], "SecretVersionId": version_id}
         data_key = self.kms_call(
             "GenerateDataKey",

@@ -110,7 +110,7 @@ class SsmService(ServiceBase):
             "description": params.get("Description", (existing or {}).get("description", "")),
         }
         if kind == "SecureString":
-            wanted = key_id or self.managed.arn("ssm", call.region)
+            wanted = self.managed.resolve(key_id, "ssm", call.region)
             encrypted = self.kms_call(
                 "Encrypt",
                 {
