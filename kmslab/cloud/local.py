@@ -12,6 +12,7 @@ from kmslab.cloud.server import CloudServer
 from kmslab.cloud.services.docstore import DocStore
 from kmslab.cloud.services.kms import KmsService
 from kmslab.cloud.services.managed_keys import ManagedKeys
+from kmslab.cloud.services.moto_iam import MotoIamIdentities
 from kmslab.cloud.services.motobridge import MOTO_SERVICES, MotoBridge
 from kmslab.cloud.services.secrets import SecretsService
 from kmslab.cloud.services.ssm import SsmService
@@ -117,6 +118,7 @@ def build_cloud(config: CloudConfig, *, verbose: bool = False, warm_moto: bool =
         )
         closers.append(s3.close)
         bridge = MotoBridge(identities, account)
+        identities.add_source(MotoIamIdentities(account))
         services: dict[str, Any] = {name: bridge.service(name) for name in MOTO_SERVICES}
         services.update(
             {

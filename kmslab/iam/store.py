@@ -129,6 +129,15 @@ class CloudIdentities(IdentityStore):
         self._roles_by_name: dict[str, Role] = {role.name: role for role in self._roles.values()}
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
+        self._sources: list[Any] = []
+
+    def add_source(self, source: Any) -> None:
+        """Consult another source of identities after the file's (e.g. users made through the IAM API).
+
+        Args:
+            source: an object with ``by_access_key(key)``, ``by_arn(arn)`` and ``role(arn)``.
+        """
+        self._sources.append(source)
 
     def __repr__(self) -> str:
         return (
@@ -149,7 +158,12 @@ class CloudIdentities(IdentityStore):
         Returns:
             The role, or None.
         """
-        return self._roles.get(arn)
+        found = self._roles.get(arn)
+        for source in self._sources if found is None else ():
+            found = source.role(arn)
+            if found is not None:
+                break
+        return found
 
     def session(self, access_key_id: str) -> Session | None:
         """Find a live or expired session by its access key.
@@ -175,7 +189,13 @@ class CloudIdentities(IdentityStore):
         if found is not None:
             return found
         session = self._sessions.get(access_key_id)
-        return session.identity() if session is not None else None
+        if session is not None:
+            return session.identity()
+        for source in self._sources:
+            identity: Identity | None = source.by_access_key(access_key_id)
+            if identity is not None:
+                return identity
+        return None
 
     def by_arn(self, arn: str) -> Identity | None:
         """Find an identity by ARN; an assumed-role session ARN finds its role's policies.
@@ -202,6 +222,10 @@ class CloudIdentities(IdentityStore):
                     secret_access_key="",
                     policies=role.policies,
                 )
+        for source in self._sources:
+            identity: Identity | None = source.by_arn(arn)
+            if identity is not None:
+                return identity
         return None
 
     def start_session(
@@ -290,6 +314,32 @@ def _with_resource(trust: Mapping[str, Any], arn: str) -> dict[str, Any]:
         for item in items
     ]
     return {**trust, "Statement": fixed}
+
+
+def role_from_document(
+    arn: str, trust: Mapping[str, Any], policies: tuple[NamedPolicy, ...], max_seconds: int = DEFAULT_SESSION_SECONDS
+) -> Role | None:
+    """Build a role from its trust policy document and parsed permissions (None when the trust policy is invalid).
+
+    Args:
+        arn: the role ARN.
+        trust: the trust policy document.
+        policies: the role's permissions.
+        max_seconds: the longest session.
+
+    Returns:
+        The role, or None.
+    """
+    match = _ROLE_ARN_RE.match(arn)
+    if match is None:
+        return None
+    try:
+        trust_policy = parse_policy(json.dumps(_with_resource(trust, arn)), kind="key")
+    except MalformedPolicyDocumentException:
+        return None
+    return Role(
+        arn=arn, name=match.group(2), trust_policy=trust_policy, policies=policies, max_session_seconds=max_seconds
+    )
 
 
 def parse_cloud_identities(data: Any, *, origin: str = "identities") -> CloudIdentities:

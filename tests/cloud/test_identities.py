@@ -100,3 +100,50 @@ def test_presigned_url_verifies_then_expires() -> None:
     with pytest.raises(IamError) as wrong:
         verify_signature(signed, now=now, **{**kwargs, "raw_path": "/bucket/other.txt"})  # type: ignore[arg-type]
     assert wrong.value.kind == "bad-signature"
+
+
+def test_users_and_roles_created_through_the_iam_api_are_identities(cloud: Running) -> None:
+    import json
+
+    iam = cloud.client("iam")
+    user = iam.create_user(UserName="carol")["User"]
+    iam.put_user_policy(
+        UserName="carol",
+        PolicyName="queues",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": ["sqs:ListQueues", "sts:AssumeRole"], "Resource": "*"}],
+            }
+        ),
+    )
+    key = iam.create_access_key(UserName="carol")["AccessKey"]
+    carol = {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
+    assert cloud.client("sts", creds=carol).get_caller_identity()["Arn"] == user["Arn"]
+    assert cloud.client("sqs", creds=carol).list_queues()["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert _code(lambda: cloud.client("sqs", creds=carol).create_queue(QueueName="carol-q")) == "AccessDeniedException"
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": user["Arn"]}, "Action": "sts:AssumeRole"}],
+    }
+    role = iam.create_role(RoleName="CarolRole", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    iam.put_role_policy(
+        RoleName="CarolRole",
+        PolicyName="kms-read",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:ListKeys", "Resource": "*"}]}
+        ),
+    )
+    creds = cloud.client("sts", creds=carol).assume_role(RoleArn=role["Arn"], RoleSessionName="carol")["Credentials"]
+    session = {
+        "aws_access_key_id": creds["AccessKeyId"],
+        "aws_secret_access_key": creds["SecretAccessKey"],
+        "aws_session_token": creds["SessionToken"],
+    }
+    assert "Keys" in cloud.client("kms", creds=session).list_keys()
+    assert (
+        _code(lambda: cloud.client("sts", "bob").assume_role(RoleArn=role["Arn"], RoleSessionName="bob"))
+        == "AccessDenied"
+    )
+    iam.delete_user_policy(UserName="carol", PolicyName="queues")
+    assert _code(lambda: cloud.client("sqs", creds=carol).list_queues()) == "AccessDeniedException"
