@@ -114,6 +114,7 @@ class _Chunked(io.RawIOBase):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.1"  # answer even a broken request line with a status line
     timeout = 120
     server: _Server
 
@@ -132,7 +133,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if len(self.raw_requestline) >= MAX_LINE:
-            self.send_error(414)
+            self.requestline, self.request_version, self.command = "", "HTTP/1.1", ""
+            self.send_error(414, "Request-URI Too Long")
             return
         if not self.raw_requestline:
             self.close_connection = True
@@ -247,6 +249,26 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Connection", "keep-alive" if keep else "close")
         self.end_headers()
         return keep
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Answer a request too broken to route with an AWS-shaped JSON error (never an HTML page)."""
+        import json
+
+        body = json.dumps(
+            {"__type": "BadRequest" if code < 500 else "InternalFailure", "message": message or "Bad request"}
+        )
+        raw = body.encode()
+        self.close_connection = True
+        try:
+            self.send_response(code, message)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+                self.wfile.write(raw)
+        except OSError:
+            pass
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         if self.server.verbose:

@@ -160,3 +160,30 @@ def test_connections_stay_open_across_requests_including_streamed_uploads(cloud:
         s3.put_object(Bucket="keepalive-bucket", Key=f"k{i}", Body=io.BytesIO(b"streamed body"))  # aws-chunked
         assert s3.get_object(Bucket="keepalive-bucket", Key=f"k{i}")["Body"].read() == b"streamed body"
     assert cloud.cloud.server.connections - before <= 2
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"NOT-HTTP\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: -5\r\n\r\n",
+        b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 4\r\n\r\n{}{}",
+    ],
+    ids=["garbage", "negative-length", "long-line", "unsigned-post"],
+)
+def test_broken_http_gets_an_aws_shaped_answer_and_the_server_keeps_serving(cloud: Running, raw: bytes) -> None:
+    import socket
+
+    context = ssl.create_default_context(cafile=str(cloud.ca))
+    answer = b""
+    sock = socket.create_connection(("127.0.0.1", cloud.cloud.server.port), timeout=10)
+    with context.wrap_socket(sock, server_hostname="localhost") as tls:
+        tls.sendall(raw)
+        while chunk := tls.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1].startswith(b"4"), head[:100]
+    assert b"<html" not in body.lower()
+    assert b"<Code>" in body or "__type" in json.loads(body)
+    assert cloud.client("sts").get_caller_identity()["Account"] == "111122223333"

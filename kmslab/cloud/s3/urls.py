@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote
 
+from kmslab.cloud.errors import CloudError
 from kmslab.cloud.s3.errors import not_implemented
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -143,6 +144,8 @@ def route(method: str, raw_path: str, query: str, host: str) -> S3Route:
     if scope == "bucket" and method == "GET" and not sub and params.get("list-type") == "2":
         return S3Route("ListObjectsV2", bucket, key, params)
     operation = _ROUTES.get((method, scope, sub))
+    if operation is None and not sub:
+        raise CloudError("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
     if operation is None:
         what = (
             f"{method} on {'the ' + sub + ' subresource of ' if sub else ''}"
