@@ -6,7 +6,8 @@ caller allows it, or when the resource-based policy allows the caller by name (o
 service principal). A resource policy that names only the caller's account delegates to the
 caller's IAM policies. Across accounts both sides must allow. The root user of the resource's
 account has every permission that no Deny takes away. An anonymous caller is allowed only by a
-resource policy statement whose principal is ``*``.
+resource policy statement whose principal is ``*``; a service principal (CloudTrail writing to a
+bucket) by the resource policy alone.
 (IAM User Guide, "Policy evaluation logic" and "Cross-account policy evaluation logic".)
 """
 
@@ -109,6 +110,11 @@ def authorize_resource(
     if resource_denies or identity_denies:
         where = "the resource policy" if resource_denies else "an identity-based policy"
         return AccessDecision(False, True, f"an explicit deny in {where}")
+    if caller.identity_type == "AWSService":
+        # A service principal has no IAM policies: the resource policy alone lets it in.
+        if direct:
+            return AccessDecision(True, reason="the resource policy allows the service principal")
+        return AccessDecision(False, reason="no resource policy statement names the service principal")
     if anonymous:
         if direct:
             return AccessDecision(True, reason="the resource policy allows everyone")

@@ -236,3 +236,43 @@ def test_signature_v2_presigned_urls_work_except_for_sse_kms_objects(
     expired = v2.generate_presigned_url("get_object", Params={"Bucket": name, "Key": "plain.txt"}, ExpiresIn=-10)
     status, body = _get(expired, cloud.ca)
     assert status == 403 and b"Request has expired" in body
+
+
+def test_a_service_principal_writes_only_where_the_bucket_policy_lets_it(
+    cloud: Running, unique: Callable[[str], str]
+) -> None:
+    from kmslab.cloud.errors import CloudError
+    from kmslab.kms import Caller
+
+    s3 = cloud.client("s3", "admin")
+    name = unique("trail")
+    s3.create_bucket(Bucket=name)
+    trail = "arn:aws:cloudtrail:us-east-1:111122223333:trail/kit"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AWSCloudTrailWrite",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{name}/AWSLogs/111122223333/*",
+                "Condition": {"StringEquals": {"aws:SourceArn": trail}},
+            }
+        ],
+    }
+    s3.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
+    service = cloud.cloud.gateway.services["s3"]
+    cloudtrail = Caller(
+        arn="cloudtrail.amazonaws.com", account="", identity_type="AWSService", principal_id="cloudtrail.amazonaws.com"
+    )
+    written = service.put_bytes(
+        cloudtrail, "us-east-1", name, "AWSLogs/111122223333/log.json.gz", b"{}", context={"aws:SourceArn": trail}
+    )
+    assert written["enc"]["algorithm"] == "AES256"
+    with pytest.raises(CloudError) as denied:
+        service.put_bytes(
+            cloudtrail, "us-east-1", name, "AWSLogs/111122223333/x", b"{}", context={"aws:SourceArn": trail + "-other"}
+        )
+    assert denied.value.code == "AccessDenied"
+    assert s3.get_object(Bucket=name, Key="AWSLogs/111122223333/log.json.gz")["Body"].read() == b"{}"

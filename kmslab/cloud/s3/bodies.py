@@ -167,3 +167,25 @@ class UploadBody:
                 raise CloudError(
                     "BadDigest", f"The {name.upper()} you specified did not match the calculated checksum.", 400
                 )
+
+
+class BytesBody:
+    """An upload body held in memory: for local services that write objects themselves (CloudTrail delivery).
+
+    Args:
+        data: the object's bytes.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self.md5 = hashlib.md5(data, usedforsecurity=False)
+        self.size = len(data)
+
+    def pieces(self) -> Iterator[bytes]:
+        """Yield the body in pieces.
+
+        Yields:
+            Bytes of the body, in order.
+        """
+        for start in range(0, len(self._data), PIECE):
+            yield self._data[start : start + PIECE]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kmslab.cloud.errors import CloudError
-from kmslab.cloud.s3.bodies import UploadBody
+from kmslab.cloud.s3.bodies import BytesBody, UploadBody
 from kmslab.cloud.s3.crypto import SegmentWriter, new_uid, read_plain
 from kmslab.cloud.s3.errors import SIGV4_REQUIRED, invalid_argument, no_such_key, not_implemented
 from kmslab.cloud.s3.models import Buckets, check_acl
@@ -234,7 +234,7 @@ class Objects:
         bucket: str,
         key: str,
         headers: Mapping[str, str],
-        body: UploadBody,
+        body: UploadBody | BytesBody,
         *,
         secure: bool,
         extra_context: Mapping[str, Any] | None = None,

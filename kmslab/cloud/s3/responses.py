@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from kmslab.cloud.errors import CloudError, xml_text
 from kmslab.cloud.gateway.request import Call, Incoming, Outgoing
 from kmslab.cloud.s3._wire import MAX_CONFIG_BYTES, NS, ok, text, xml
-from kmslab.cloud.s3.bodies import UploadBody
+from kmslab.cloud.s3.bodies import BytesBody, UploadBody
 from kmslab.cloud.s3.bucket_ops import HANDLERS, NO_BUCKET, BucketRequest
 from kmslab.cloud.s3.errors import malformed_xml, not_implemented
 from kmslab.cloud.s3.listing import iso, list_v1, list_v2, list_versions
@@ -22,7 +23,7 @@ from kmslab.cloud.s3.store import S3Store
 from kmslab.cloud.s3.urls import route
 from kmslab.cloud.services.managed_keys import ManagedKeys
 from kmslab.iam import CloudIdentities
-from kmslab.kms import LocalKms
+from kmslab.kms import Caller, LocalKms
 
 
 def _sse_headers(enc: dict[str, Any]) -> list[tuple[str, str]]:
@@ -80,6 +81,62 @@ class S3Service:
     def close(self) -> None:
         """Close the store."""
         self.store.close()
+
+    def put_bytes(
+        self,
+        caller: Caller,
+        region: str,
+        bucket: str,
+        key: str,
+        data: bytes,
+        *,
+        headers: Mapping[str, str] | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Write an object as another local service does (e.g. CloudTrail delivering a log file).
+
+        The write goes through the same checks as a PutObject request: the bucket policy (with the
+        given condition keys, e.g. ``aws:SourceArn``/``aws:SourceAccount``), Block Public Access, the
+        encryption headers or the bucket default, and SSE-KMS as ``caller``.
+
+        Args:
+            caller: who writes (a service principal: ``identity_type="AWSService"``).
+            region: the region.
+            bucket: the bucket.
+            key: the key.
+            data: the object's bytes.
+            headers: request headers to apply (lower-case), e.g. ``x-amz-server-side-encryption``.
+            context: more condition keys for the bucket policy.
+
+        Returns:
+            The new version's document (``etag``, ``version_id``, ``enc``...).
+
+        Raises:
+            CloudError: S3's error (AccessDenied, KMS.*...).
+        """
+        return self.objects.put(
+            caller, region, bucket, key, dict(headers or {}), BytesBody(data), secure=True, extra_context=context
+        )
+
+    def get_bytes(self, caller: Caller, region: str, bucket: str, key: str) -> bytes:
+        """Read a whole object as another local service does (e.g. Athena reading a table's files).
+
+        Args:
+            caller: who reads.
+            region: the region.
+            bucket: the bucket.
+            key: the key.
+
+        Returns:
+            The plaintext.
+
+        Raises:
+            CloudError: S3's error (NoSuchKey, AccessDenied, KMS.*...).
+        """
+        version, object_key = self.objects.open(caller, region, bucket, key, None)
+        if not version["size"]:
+            return b""
+        return b"".join(self.objects.plaintext(version, object_key, 0, version["size"] - 1))
 
     def stats(self) -> dict[str, Any]:
         """S3's KMS call counter and Bucket Key cache figures.
