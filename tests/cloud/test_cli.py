@@ -108,3 +108,22 @@ def test_env_names_unknown_identities_and_needs_a_cloud(tmp_path: Path) -> None:
     assert _kmslab("identities", "--data-dir", str(tmp_path / "ids")).returncode == 0
     out = _kmslab("env", "--as", "mallory", "--data-dir", str(tmp_path / "ids"))
     assert out.returncode == 2 and "mallory" in out.stderr and "alice" in out.stderr
+
+
+def test_identities_file_with_roles_and_bad_files_fail_in_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"account": "111122223333", "identities": [], "roles": [{"arn": "not-a-role"}]}))
+    out = _kmslab("up", "--port", "0", "--data-dir", str(tmp_path / "d"), "--identities", str(bad))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "roles[0].arn" in out.stderr
+    assert not (tmp_path / "d" / "local.pid").exists()
+
+
+def test_busy_port_is_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = _kmslab("up", "--port", str(port), "--data-dir", str(tmp_path / "d"))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "cannot serve" in out.stderr
