@@ -276,3 +276,43 @@ def test_a_service_principal_writes_only_where_the_bucket_policy_lets_it(
         )
     assert denied.value.code == "AccessDenied"
     assert s3.get_object(Bucket=name, Key="AWSLogs/111122223333/log.json.gz")["Body"].read() == b"{}"
+
+
+def test_public_read_acl_serves_anonymous_gets_except_sse_kms_objects(
+    cloud: Running, unique: Callable[[str], str]
+) -> None:
+    s3 = cloud.client("s3", "admin")
+    name = unique("acl-pub")
+    s3.create_bucket(Bucket=name, ObjectOwnership="ObjectWriter")
+    s3.put_public_access_block(
+        Bucket=name,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": False,
+            "IgnorePublicAcls": False,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    key = cloud.client("kms").create_key()["KeyMetadata"]["Arn"]
+    s3.put_object(Bucket=name, Key="open.txt", Body=b"acl text", ACL="public-read")
+    s3.put_object(
+        Bucket=name,
+        Key="sealed.txt",
+        Body=b"kms text",
+        ACL="public-read",
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=key,
+    )
+    assert _get(f"{cloud.url}/{name}/open.txt", cloud.ca) == (200, b"acl text")
+    status, body = _get(f"{cloud.url}/{name}/sealed.txt", cloud.ca)
+    assert status == 400 and b"Signature Version 4" in body
+    s3.put_public_access_block(
+        Bucket=name,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    assert _get(f"{cloud.url}/{name}/open.txt", cloud.ca)[0] == 403
