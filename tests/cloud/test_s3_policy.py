@@ -316,3 +316,14 @@ def test_public_read_acl_serves_anonymous_gets_except_sse_kms_objects(
         },
     )
     assert _get(f"{cloud.url}/{name}/open.txt", cloud.ca)[0] == 403
+
+
+def test_sse_kms_headers_over_plain_http_are_refused(http_cloud: Running, unique: Callable[[str], str]) -> None:
+    s3 = http_cloud.client("s3", "alice")
+    name = unique("http")
+    s3.create_bucket(Bucket=name)
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        s3.put_object(Bucket=name, Key="k", Body=b"x", ServerSideEncryption="aws:kms")
+    assert exc.value.response["Error"]["Code"] == "InvalidArgument"
+    assert "secure connection" in exc.value.response["Error"]["Message"]
+    assert s3.put_object(Bucket=name, Key="k", Body=b"x")["ServerSideEncryption"] == "AES256"
