@@ -22,6 +22,7 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
     "audit": ("kmslab.audit.cli", "audit", "Query CloudTrail records of KMS calls offline."),
     "lab": ("kmslab.lab.cli", "lab", "Run the offline lab."),
     "doctor": ("kmslab.doctor", "doctor", "Check an AWS account before deploying the stacks (--aws)."),
+    "local": ("kmslab.cloud.cli", "local", "Run the local cloud: every service the kit uses on one endpoint."),
 }
 
 

@@ -1,0 +1,363 @@
+"""``kmslab local``: run the local cloud (every service the kit uses behind one HTTPS endpoint)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kmslab.cloud.config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, CloudConfig
+
+_CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
+
+
+class LocalError(click.ClickException):
+    """A local-cloud command failed (one line, exit status 2)."""
+
+    exit_code = 2
+
+
+def _data_dir_option(func: Any) -> Any:
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False),
+        default=DEFAULT_DATA_DIR,
+        show_default=True,
+        help="Where the local cloud keeps its state (keys, objects, CA, identities, pid file).",
+    )(func)
+
+
+def _port_option(func: Any) -> Any:
+    return click.option(
+        "--port",
+        type=click.IntRange(0, 65535),
+        default=DEFAULT_PORT,
+        show_default=True,
+        help="The endpoint's port (0 picks a free one).",
+    )(func)
+
+
+@click.group(context_settings=_CONTEXT)
+def local() -> None:
+    """Run the local cloud: KMS, S3 with real SSE-KMS, STS, and the kit's other services on one endpoint.
+
+    \b
+    Examples:
+      kmslab local up --detach
+      eval "$(kmslab local env --as alice)"
+      aws s3 mb s3://notes && aws s3 cp notes.txt s3://notes/ --sse aws:kms --sse-kms-key-id alias/notes
+      kmslab local stats
+      kmslab local down
+    """
+
+
+@local.command(context_settings=_CONTEXT)
+@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to listen on (keep it on localhost).")
+@_port_option
+@_data_dir_option
+@click.option(
+    "--identities",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Identities file (users, roles) as for 'kmslab kms serve'; default: the workshop set in the data directory.",
+)
+@click.option("--detach", "-d", is_flag=True, help="Run in the background (pid file in the data directory).")
+@click.option(
+    "--http", "plain_http", is_flag=True, help="Serve plain HTTP instead of HTTPS (aws:SecureTransport false)."
+)
+@click.option("--region", default="us-east-1", show_default=True, help="Region of unsigned requests.")
+@click.option("--verbose", "-v", is_flag=True, help="Log one line per request.")
+def up(
+    host: str,
+    port: int,
+    data_dir: str,
+    identities: str | None,
+    detach: bool,
+    plain_http: bool,
+    region: str,
+    verbose: bool,
+) -> None:
+    """Start the local cloud (HTTPS with a CA made in the data directory), until Ctrl-C or 'kmslab local down'.
+
+    \b
+    Examples:
+      kmslab local up
+      kmslab local up --detach --port 0 --data-dir /tmp/cloud
+      kmslab local up --http --identities identities.json
+    """
+    from kmslab.cloud import daemon
+
+    config = CloudConfig(
+        data_dir=Path(data_dir),
+        host=host,
+        port=port,
+        tls=not plain_http,
+        region=region,
+        identities=Path(identities) if identities else None,
+    )
+    running = daemon.read_state(config)
+    if running is not None:
+        raise LocalError(f"a local cloud already runs on {data_dir} at {running['url']} (pid {running['pid']})")
+    if detach:
+        _detach(config, verbose)
+        return
+    _serve(config, verbose)
+
+
+def _detach(config: CloudConfig, verbose: bool) -> None:
+    from kmslab.cloud import daemon
+
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    args = [sys.executable, "-m", "kmslab", "local", "up", "--host", config.host, "--port", str(config.port)]
+    args += ["--data-dir", str(config.data_dir), "--region", config.region]
+    if config.identities is not None:
+        args += ["--identities", str(config.identities)]
+    if not config.tls:
+        args.append("--http")
+    if verbose:
+        args.append("--verbose")
+    log = (config.data_dir / "local.log").open("ab")
+    child = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    log.close()
+    try:
+        state = daemon.wait_healthy(config, child.pid)
+    except RuntimeError as exc:
+        raise LocalError(f"{exc} (see {config.data_dir / 'local.log'})") from None
+    click.echo(f"kmslab local: running at {state['url']} (pid {state['pid']}, data {config.data_dir})")
+    click.echo(f'  eval "$(kmslab local env --data-dir {shlex.quote(str(config.data_dir))} --as alice)"')
+
+
+def _serve(config: CloudConfig, verbose: bool) -> None:
+    from kmslab.cloud import daemon
+    from kmslab.cloud.local import build_cloud
+
+    try:
+        daemon.claim(config)
+    except RuntimeError as exc:
+        raise LocalError(str(exc)) from None
+    try:
+        try:
+            cloud = build_cloud(config, verbose=verbose)
+        except OSError as exc:
+            raise LocalError(f"cannot serve on {config.host}:{config.port}: {exc.strerror or exc}") from None
+        cloud.start()
+        state = {
+            "pid": os.getpid(),
+            "url": cloud.url,
+            "host": cloud.server.host,
+            "port": cloud.server.port,
+            "tls": config.tls,
+            "ca": str(config.ca_file.resolve()) if config.tls else None,
+            "region": config.region,
+            "account": cloud.identities.account,
+            "identities": str(config.identities_file.resolve()),
+            "started": time.time(),
+        }
+        daemon.write_state(config, state)
+        click.echo(
+            f"kmslab local: serving account {cloud.identities.account} at {cloud.url} "
+            f"(data {config.data_dir}); Ctrl-C stops"
+        )
+        wake = threading.Event()
+        previous = {s: signal.signal(s, lambda *_: wake.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            wake.wait()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            cloud.stop()
+    finally:
+        daemon.release(config)
+    click.echo("kmslab local: stopped", err=True)
+
+
+@local.command(context_settings=_CONTEXT)
+@_port_option
+@_data_dir_option
+def down(port: int, data_dir: str) -> None:
+    """Stop the local cloud that runs on the data directory.
+
+    \b
+    Example:
+      kmslab local down
+    """
+    from kmslab.cloud import daemon
+
+    config = CloudConfig(data_dir=Path(data_dir), port=port)
+    try:
+        pid = daemon.stop(config)
+    except TimeoutError as exc:
+        raise LocalError(str(exc)) from None
+    click.echo("kmslab local: not running" if pid is None else f"kmslab local: stopped (pid {pid})")
+
+
+@local.command(context_settings=_CONTEXT)
+@_port_option
+@_data_dir_option
+@click.pass_context
+def status(ctx: click.Context, port: int, data_dir: str) -> None:
+    """Say whether the local cloud runs, where, and which services keep state only in memory (exit 3 if not running).
+
+    \b
+    Example:
+      kmslab local status
+    """
+    from kmslab.cloud import daemon
+
+    config = CloudConfig(data_dir=Path(data_dir), port=port)
+    state = daemon.read_state(config)
+    if state is None:
+        click.echo(f"kmslab local: not running (data {data_dir})")
+        ctx.exit(3)
+    assert state is not None
+    try:
+        health = daemon.fetch(state, "health")
+    except OSError as exc:
+        raise LocalError(f"pid {state['pid']} holds {data_dir} but {state['url']} does not answer: {exc}") from None
+    click.echo(f"kmslab local: running at {state['url']} (pid {state['pid']}, account {health.get('account')})")
+    click.echo(f"  services: {', '.join(health.get('services', []))}")
+    click.echo(f"  persistent in {data_dir}: {', '.join(health.get('persistent', []))}")
+    click.echo(f"  in memory only (lost on down): {', '.join(health.get('memory_only', []))}")
+
+
+def _identity_data(config: CloudConfig, *, create: bool = False) -> dict[str, Any]:
+    from kmslab.iam.defaults import ensure_default_identities
+
+    state_identities = None
+    if config.state_file.exists():
+        try:
+            state_identities = json.loads(config.state_file.read_text()).get("identities")
+        except (OSError, ValueError):
+            state_identities = None
+    path = Path(state_identities) if state_identities else config.identities_file
+    if not path.exists():
+        if not create:
+            raise LocalError(
+                f"no identities in {config.data_dir} yet: run 'kmslab local up' (or 'kmslab local identities')"
+            )
+        ensure_default_identities(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data: dict[str, Any] = json.loads(text) if path.suffix.lower() == ".json" else _yaml(text)
+    except (OSError, ValueError) as exc:
+        raise LocalError(f"cannot read the identities file {path}: {exc}") from None
+    return data
+
+
+def _yaml(text: str) -> dict[str, Any]:
+    import yaml
+
+    loaded: dict[str, Any] = yaml.safe_load(text)
+    return loaded
+
+
+@local.command(context_settings=_CONTEXT)
+@click.option("--as", "who", default="admin", show_default=True, help="The identity (user name or ARN) to sign as.")
+@_port_option
+@_data_dir_option
+def env(who: str, port: int, data_dir: str) -> None:
+    """Print 'export' lines that point the AWS CLI and SDKs at the local cloud as one identity.
+
+    \b
+    Examples:
+      eval "$(kmslab local env --as alice)"
+      eval "$(kmslab local env --as bob --data-dir /tmp/cloud)"
+    """
+    from kmslab.cloud import daemon
+
+    config = CloudConfig(data_dir=Path(data_dir), port=port)
+    data = _identity_data(config)
+    match = [
+        i for i in data.get("identities", []) if i.get("arn") == who or str(i.get("arn", "")).rsplit("/", 1)[-1] == who
+    ]
+    if not match:
+        names = ", ".join(str(i.get("arn", "")).rsplit("/", 1)[-1] for i in data.get("identities", []))
+        raise LocalError(f"no identity named {who!r} (known: {names})")
+    identity = match[0]
+    state = daemon.read_state(config)
+    if state is not None:
+        url, ca, region = state["url"], state.get("ca"), state.get("region", "us-east-1")
+    else:
+        url, ca, region = f"https://localhost:{port}", str(config.ca_file.resolve()), "us-east-1"
+    lines = [
+        f"export AWS_ENDPOINT_URL={shlex.quote(url)}",
+        f"export AWS_DEFAULT_REGION={region}",
+        f"export AWS_REGION={region}",
+        f"export AWS_ACCESS_KEY_ID={shlex.quote(identity['access_key_id'])}",
+        f"export AWS_SECRET_ACCESS_KEY={shlex.quote(identity['secret_access_key'])}",
+        "unset AWS_SESSION_TOKEN AWS_PROFILE",
+    ]
+    lines.insert(1, f"export AWS_CA_BUNDLE={shlex.quote(ca)}" if ca else "unset AWS_CA_BUNDLE")
+    click.echo("\n".join(lines))
+
+
+@local.command(context_settings=_CONTEXT)
+@_data_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print the identities file as JSON (with secrets).")
+def identities(data_dir: str, as_json: bool) -> None:
+    """Show the identities that sign requests (the workshop set: admin, alice, bob, auditor, a key-user role).
+
+    \b
+    Examples:
+      kmslab local identities
+      kmslab local identities --json > identities.json
+    """
+    data = _identity_data(CloudConfig(data_dir=Path(data_dir)), create=True)
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"account {data.get('account')}")
+    for item in data.get("identities", []):
+        names = [
+            p.get("name", "policy") if isinstance(p, dict) and "document" in p else "policy"
+            for p in item.get("policies", [])
+        ]
+        click.echo(
+            f"  {str(item['arn']).rsplit('/', 1)[-1]:<10} {item['access_key_id']:<22} {item['arn']}  "
+            f"[{', '.join(names)}]"
+        )
+    for role in data.get("roles", []):
+        principals = [s.get("Principal") for s in role.get("trust_policy", {}).get("Statement", [])]
+        click.echo(f"  role       {'':<22} {role['arn']}  trusted by {json.dumps(principals)}")
+
+
+@local.command(context_settings=_CONTEXT)
+@_port_option
+@_data_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print the raw figures as JSON.")
+def stats(port: int, data_dir: str, as_json: bool) -> None:
+    """Show request counts per service, and the KMS calls S3 made (Bucket Keys cut them down).
+
+    \b
+    Example:
+      kmslab local stats
+    """
+    from kmslab.cloud import daemon
+
+    config = CloudConfig(data_dir=Path(data_dir), port=port)
+    state = daemon.read_state(config)
+    if state is None:
+        raise LocalError(f"no local cloud runs on {data_dir}")
+    try:
+        figures = daemon.fetch(state, "stats")
+    except OSError as exc:
+        raise LocalError(f"{state['url']} does not answer: {exc}") from None
+    if as_json:
+        click.echo(json.dumps(figures, indent=2))
+        return
+    requests = figures.get("requests", {})
+    click.echo("requests: " + (", ".join(f"{k} {v}" for k, v in sorted(requests.items())) or "none"))
+    s3 = figures.get("s3", {})
+    calls = s3.get("kms_calls", {})
+    detail = ", ".join(f"{k} {v}" for k, v in sorted(calls.items()))
+    click.echo(f"S3 -> KMS calls: {s3.get('kms_calls_total', 0)}" + (f" ({detail})" if detail else ""))
+    click.echo(f"S3 Bucket Key cache hits: {s3.get('bucket_key_cache_hits', 0)}")

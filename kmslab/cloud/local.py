@@ -1,0 +1,160 @@
+"""Compose the local cloud: identities, the KMS engine, S3, STS, moto, the gateway and its server."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from kmslab.cloud.config import CloudConfig
+from kmslab.cloud.gateway import Gateway
+from kmslab.cloud.server import CloudServer
+from kmslab.cloud.services.docstore import DocStore
+from kmslab.cloud.services.kms import KmsService
+from kmslab.cloud.services.managed_keys import ManagedKeys
+from kmslab.cloud.services.moto_iam import MotoIamIdentities
+from kmslab.cloud.services.motobridge import MOTO_SERVICES, MotoBridge
+from kmslab.cloud.services.secrets import SecretsService
+from kmslab.cloud.services.ssm import SsmService
+from kmslab.cloud.services.sts import StsService
+from kmslab.iam import CloudIdentities, KmsAuthorizer, load_cloud_identities
+from kmslab.iam.defaults import ensure_default_identities
+from kmslab.kms import LocalKms
+from kmslab.trail import TrailRecorder
+
+#: services the cloud implements itself, with state in the data directory
+PERSISTENT = ("kms", "s3", "ssm", "secretsmanager", "identities")
+#: services whose state moto keeps in memory only (lost on down / kill)
+MEMORY_ONLY = tuple(s for s in MOTO_SERVICES if s not in PERSISTENT)
+
+
+@dataclass
+class LocalCloud:
+    """A built local cloud.
+
+    Args:
+        config: its settings.
+        identities: who may sign.
+        kms: the KMS engine.
+        gateway: the WSGI application.
+        server: the HTTP(S) server.
+        closers: what to close on stop.
+        recorder: the CloudTrail recorder of KMS calls (``<data-dir>/trail``).
+    """
+
+    config: CloudConfig
+    identities: CloudIdentities
+    kms: LocalKms
+    gateway: Gateway
+    server: CloudServer
+    closers: list[Any] = field(default_factory=list)
+    recorder: TrailRecorder | None = None
+
+    @property
+    def url(self) -> str:
+        """The endpoint URL."""
+        return self.server.url()
+
+    def start(self) -> LocalCloud:
+        """Start serving.
+
+        Returns:
+            The cloud.
+        """
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every store (the CloudTrail recorder flushes its last records)."""
+        self.server.stop()
+        self.kms.close()
+        for close in reversed(self.closers):
+            close()
+
+
+def build_cloud(config: CloudConfig, *, verbose: bool = False, warm_moto: bool = True) -> LocalCloud:
+    """Build (not start) the local cloud on ``config``.
+
+    Args:
+        config: the settings.
+        verbose: log one line per request.
+        warm_moto: import moto on a background thread now.
+
+    Returns:
+        The cloud.
+
+    Raises:
+        IdentityFileError: the identities file is malformed.
+        OSError: the port is busy.
+    """
+    from kmslab.cloud.s3 import S3Service
+    from kmslab.kms._clockfile import SavedOffsetClock
+
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    if config.identities is None:
+        ensure_default_identities(config.identities_file, config.account)
+    identities = load_cloud_identities(config.identities_file)
+    account = identities.account
+    config.kms_dir.mkdir(parents=True, exist_ok=True)
+    kms = LocalKms(
+        config.kms_dir,
+        account=account,
+        region=config.region,
+        clock=SavedOffsetClock(str(config.kms_dir)),
+        authorizer=KmsAuthorizer(identities),
+    )
+    closers: list[Any] = []
+    try:
+        # CloudTrail records of every KMS call, direct or made by a service on a caller's behalf
+        # (invokedBy), as log files under <data-dir>/trail until the next issue delivers trails to S3.
+        recorder = TrailRecorder(config.data_dir / "trail", account=account, flush_interval=1.0)
+        closers.append(recorder.close)
+        kms.add_sink(recorder)
+        docs = DocStore(config.data_dir / "services.sqlite3")
+        closers.append(docs.close)
+        managed = ManagedKeys(kms, docs, account)
+        s3 = S3Service(
+            config.s3_dir, kms=kms, identities=identities, account=account, region=config.region, managed=managed
+        )
+        closers.append(s3.close)
+        bridge = MotoBridge(identities, account)
+        identities.add_source(MotoIamIdentities(account))
+        services: dict[str, Any] = {name: bridge.service(name) for name in MOTO_SERVICES}
+        services.update(
+            {
+                "kms": KmsService(kms),
+                "sts": StsService(identities),
+                "s3": s3,
+                "ssm": SsmService(docs, managed, kms=kms, identities=identities, account=account),
+                "secretsmanager": SecretsService(docs, managed, kms=kms, identities=identities, account=account),
+            }
+        )
+        gateway = Gateway(
+            identities=identities,
+            services=services,
+            region=config.region,
+            stats={"s3": s3.stats},
+            info={
+                "account": account,
+                "region": config.region,
+                "tls": config.tls,
+                "persistent": list(PERSISTENT),
+                "memory_only": list(MEMORY_ONLY) + ["sts sessions"],
+                "trail_dir": str(config.data_dir / "trail"),
+            },
+        )
+        context = None
+        if config.tls:
+            from kmslab.cloud.tls import ensure_certificates, server_context
+
+            _, cert, key = ensure_certificates(config.tls_dir, config.host)
+            context = server_context(cert, key)
+        server = CloudServer(gateway, host=config.host, port=config.port, ssl_context=context, verbose=verbose)
+    except BaseException:
+        for close in reversed(closers):
+            close()
+        kms.close()
+        raise
+    if warm_moto:
+        threading.Thread(target=bridge.warm_up, name="kmslab-moto-import", daemon=True).start()
+    return LocalCloud(config, identities, kms, gateway, server, closers, recorder)

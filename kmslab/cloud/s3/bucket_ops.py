@@ -1,0 +1,391 @@
+"""Bucket-level S3 operations on the wire: one small handler per operation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kmslab.cloud.errors import CloudError, xml_text
+from kmslab.cloud.gateway.request import Call, Incoming, Outgoing
+from kmslab.cloud.s3._wire import MAX_CONFIG_BYTES, NS, ok, text, xml
+from kmslab.cloud.s3.errors import malformed_xml, not_implemented
+from kmslab.cloud.s3.listing import iso
+from kmslab.cloud.s3.policy import PAB_FIELDS, pab_settings
+
+if TYPE_CHECKING:
+    from kmslab.cloud.s3.responses import S3Service
+
+
+@dataclass(frozen=True)
+class BucketRequest:
+    """One bucket-level request and its context.
+
+    Args:
+        service: the S3 service.
+        request: the request.
+        call: who sends it.
+        bucket: the bucket.
+        doc: the bucket's document (None before it exists).
+    """
+
+    service: S3Service
+    request: Incoming
+    call: Call
+    bucket: str
+    doc: dict[str, Any] | None
+
+
+def _list_buckets(r: BucketRequest) -> Outgoing:
+    """Answer ListBuckets."""
+    caller = r.call.caller
+    region = r.call.region
+    b = r.service.buckets
+    if caller.arn == "anonymous":
+        raise CloudError("AccessDenied", "Access Denied", 403)
+    b.check(caller, "s3:ListAllMyBuckets", "", None, region)
+    items = "".join(
+        f"<Bucket><Name>{xml_text(n)}</Name><CreationDate>{iso(d['created'])}</CreationDate><BucketRegion>{d['region']}</BucketRegion></Bucket>"
+        for n, d in r.service.store.buckets()
+    )
+    return ok(
+        f'<ListAllMyBucketsResult xmlns="{NS}"><Owner><ID>{caller.account}</ID></Owner><Buckets>'
+        f"{items}</Buckets></ListAllMyBucketsResult>"
+    )
+
+
+def _create_bucket(r: BucketRequest) -> Outgoing:
+    """Answer CreateBucket."""
+    caller = r.call.caller
+    region = r.call.region
+    h = r.request.headers
+    b = r.service.buckets
+    request = r.request
+    bucket = r.bucket
+    body = request.body(MAX_CONFIG_BYTES)
+    location = text(xml(body), "LocationConstraint") if body.strip() else None
+    b.create(
+        caller,
+        bucket,
+        region,
+        location=location,
+        acl=h.get("x-amz-acl"),
+        ownership=h.get("x-amz-object-ownership"),
+    )
+    return ok(headers=[("Location", f"/{bucket}")])
+
+
+def _delete_bucket(r: BucketRequest) -> Outgoing:
+    """Answer DeleteBucket."""
+    caller = r.call.caller
+    region = r.call.region
+    b = r.service.buckets
+    bucket = r.bucket
+    b.delete(caller, bucket, region)
+    return ok(status=204)
+
+
+def _head_bucket(r: BucketRequest) -> Outgoing:
+    """Answer HeadBucket."""
+    caller = r.call.caller
+    region = r.call.region
+    b = r.service.buckets
+    doc = r.doc or {}
+    bucket = r.bucket
+    b.check(caller, "s3:ListBucket", bucket, doc, region)
+    return ok(headers=[("x-amz-bucket-region", doc["region"])])
+
+
+def _get_bucket_location(r: BucketRequest) -> Outgoing:
+    """Answer GetBucketLocation."""
+    caller = r.call.caller
+    region = r.call.region
+    b = r.service.buckets
+    doc = r.doc or {}
+    bucket = r.bucket
+    b.check(caller, "s3:GetBucketLocation", bucket, doc, region)
+    loc = "" if doc["region"] == "us-east-1" else doc["region"]
+    return ok(f'<LocationConstraint xmlns="{NS}">{loc}</LocationConstraint>')
+
+
+def _put_bucket_encryption(r: BucketRequest) -> Outgoing:
+    """Answer PutBucketEncryption."""
+    caller = r.call.caller
+    region = r.call.region
+    b = r.service.buckets
+    request = r.request
+    bucket = r.bucket
+    root = xml(request.body(MAX_CONFIG_BYTES))
+    algorithm = text(root, "Rule/ApplyServerSideEncryptionByDefault/SSEAlgorithm")
+    if algorithm not in ("AES256", "aws:kms"):
+        raise malformed_xml() if algorithm is None else not_implemented(f"default encryption {algorithm[:30]}")
+    key_id = text(root, "Rule/ApplyServerSideEncryptionByDefault/KMSMasterKeyID")
+    if key_id and algorithm != "aws:kms":
+        raise CloudError(
+            "InvalidArgument",
+            "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse",
+            400,
+        )
+    bucket_key = (text(root, "Rule/BucketKeyEnabled") or "false").lower() == "true"
+    b.update(
+        caller,
+        bucket,
+        region,
+        "s3:PutEncryptionConfiguration",
+        {"encryption": {"algorithm": algorithm, "key_id": key_id, "bucket_key": bucket_key}},
+    )
+    return ok()
+
+
+def _get_bucket_encryption(r: BucketRequest) -> Outgoing:
+    """Answer GetBucketEncryption."""
+    caller = r.call.caller
+    region = r.call.region
+    b = r.service.buckets
+    doc = r.doc or {}
+    bucket = r.bucket
+    b.check(caller, "s3:GetEncryptionConfiguration", bucket, doc, region)
+    enc = doc.get("encryption") or {"algorithm": "AES256", "key_id": None, "bucket_key": False}
+    kid = f"<KMSMasterKeyID>{xml_text(enc['key_id'])}</KMSMasterKeyID>" if enc.get("key_id") else ""
+    return ok(
+        f'<ServerSideEncryptionConfiguration xmlns="{NS}"><Rule><ApplyServerSideEncryptionByDefault>'
+        f"<SSEAlgorithm>{enc['algorithm']}</SSEAlgorithm>{kid}</ApplyServerSideEncryptionByDefault>"
+        f"<BucketKeyEnabled>{str(enc.get('bucket_key', False)).lower()}</BucketKeyEnabled></Rule>"
+        "</ServerSideEncryptionConfiguration>"
+    )
+
+
+def _delete_bucket_encryption(r: BucketRequest) -> Outgoing:
+    """Answer DeleteBucketEncryption."""
+    caller = r.call.caller
+    region = r.call.region
+    b = r.service.buckets
+    bucket = r.bucket
+    b.update(caller, bucket, region, "s3:PutEncryptionConfiguration", {"encryption": None})
+    return ok(status=204)
+
+
+def _put_bucket_policy(r: BucketRequest) -> Outgoing:
+    """Answer PutBucketPolicy."""
+    caller = r.call.caller
+    region = r.call.region
+    b = r.service.buckets
+    request = r.request
+    bucket = r.bucket
+    text = request.body(MAX_CONFIG_BYTES).decode("utf-8", "replace")
+    b.put_policy(caller, bucket, region, text)
+    return ok(status=204)
+
+
+def _get_bucket_policy(r: BucketRequest) -> Outgoing:
+    """Answer GetBucketPolicy."""
+    caller = r.call.caller
+    region = r.call.region
+    b = r.service.buckets
+    doc = r.doc or {}
+    bucket = r.bucket
+    b.check(caller, "s3:GetBucketPolicy", bucket, doc, region)
+    if not doc.get("policy"):
+        raise CloudError("NoSuchBucketPolicy", "The bucket policy does not exist", 404, {"BucketName": bucket})
+    raw = doc["policy"].encode()
+    return Outgoing(200, [("Content-Type", "application/json"), ("Content-Length", str(len(raw)))], raw)
+
+
+def _delete_bucket_policy(r: BucketRequest) -> Outgoing:
+    """Answer DeleteBucketPolicy."""
+    caller = r.call.caller
+    region = r.call.region
+    b = r.service.buckets
+    bucket = r.bucket
+    b.update(caller, bucket, region, "s3:DeleteBucketPolicy", {"policy": None})
+    return ok(status=204)
+
+
+def _put_public_access_block(r: BucketRequest) -> Outgoing:
+    """Answer PutPublicAccessBlock."""
+    caller = r.call.caller
+    region = r.call.region
+    b = r.service.buckets
+    request = r.request
+    bucket = r.bucket
+    root = xml(request.body(MAX_CONFIG_BYTES))
+    b.put_pab(caller, bucket, region, {f: (text(root, f) or "false").lower() == "true" for f in PAB_FIELDS})
+    return ok()
+
+
+def _get_public_access_block(r: BucketRequest) -> Outgoing:
+    """Answer GetPublicAccessBlock."""
+    caller = r.call.caller
+    region = r.call.region
+    b = r.service.buckets
+    doc = r.doc or {}
+    bucket = r.bucket
+    b.check(caller, "s3:GetBucketPublicAccessBlock", bucket, doc, region)
+    if doc.get("pab_deleted"):
+        raise CloudError(
+            "NoSuchPublicAccessBlockConfiguration",
+            "The public access block configuration was not found",
+            404,
+            {"BucketName": bucket},
+        )
+    settings = pab_settings(doc)
+    inner = "".join(f"<{f}>{str(settings[f]).lower()}</{f}>" for f in PAB_FIELDS)
+    return ok(f'<PublicAccessBlockConfiguration xmlns="{NS}">{inner}</PublicAccessBlockConfiguration>')
+
+
+def _delete_public_access_block(r: BucketRequest) -> Outgoing:
+    """Answer DeletePublicAccessBlock."""
+    caller = r.call.caller
+    region = r.call.region
+    b = r.service.buckets
+    bucket = r.bucket
+    b.update(caller, bucket, region, "s3:PutBucketPublicAccessBlock", {"pab": None, "pab_deleted": True})
+    return ok(status=204)
+
+
+def _put_bucket_ownership_controls(r: BucketRequest) -> Outgoing:
+    """Answer PutBucketOwnershipControls."""
+    caller = r.call.caller
+    region = r.call.region
+    b = r.service.buckets
+    request = r.request
+    bucket = r.bucket
+    rule = text(xml(request.body(MAX_CONFIG_BYTES)), "Rule/ObjectOwnership")
+    b.put_ownership(caller, bucket, region, rule or "")
+    return ok()
+
+
+def _get_bucket_ownership_controls(r: BucketRequest) -> Outgoing:
+    """Answer GetBucketOwnershipControls."""
+    caller = r.call.caller
+    region = r.call.region
+    b = r.service.buckets
+    doc = r.doc or {}
+    bucket = r.bucket
+    b.check(caller, "s3:GetBucketOwnershipControls", bucket, doc, region)
+    return ok(
+        f'<OwnershipControls xmlns="{NS}"><Rule><ObjectOwnership>'
+        f"{doc.get('ownership', 'BucketOwnerEnforced')}</ObjectOwnership></Rule></OwnershipControls>"
+    )
+
+
+def _delete_bucket_ownership_controls(r: BucketRequest) -> Outgoing:
+    """Answer DeleteBucketOwnershipControls."""
+    caller = r.call.caller
+    region = r.call.region
+    b = r.service.buckets
+    bucket = r.bucket
+    b.update(caller, bucket, region, "s3:PutBucketOwnershipControls", {"ownership": "ObjectWriter"})
+    return ok(status=204)
+
+
+def _put_bucket_versioning(r: BucketRequest) -> Outgoing:
+    """Answer PutBucketVersioning."""
+    caller = r.call.caller
+    region = r.call.region
+    b = r.service.buckets
+    request = r.request
+    bucket = r.bucket
+    status = text(xml(request.body(MAX_CONFIG_BYTES)), "Status")
+    if status not in ("Enabled", "Suspended"):
+        raise malformed_xml()
+    b.update(caller, bucket, region, "s3:PutBucketVersioning", {"versioning": status})
+    return ok()
+
+
+def _get_bucket_versioning(r: BucketRequest) -> Outgoing:
+    """Answer GetBucketVersioning."""
+    caller = r.call.caller
+    region = r.call.region
+    b = r.service.buckets
+    doc = r.doc or {}
+    bucket = r.bucket
+    b.check(caller, "s3:GetBucketVersioning", bucket, doc, region)
+    status = f"<Status>{doc['versioning']}</Status>" if doc.get("versioning") else ""
+    return ok(f'<VersioningConfiguration xmlns="{NS}">{status}</VersioningConfiguration>')
+
+
+def _delete_objects(r: BucketRequest) -> Outgoing:
+    """Answer DeleteObjects."""
+    request = r.request
+    call = r.call
+    bucket = r.bucket
+    return r.service.delete_objects(request, call, bucket)
+
+
+def _list_multipart_uploads(r: BucketRequest) -> Outgoing:
+    """Answer ListMultipartUploads."""
+    caller = r.call.caller
+    region = r.call.region
+    b = r.service.buckets
+    doc = r.doc or {}
+    bucket = r.bucket
+    b.check(caller, "s3:ListBucketMultipartUploads", bucket, doc, region)
+    items = "".join(
+        f"<Upload><Key>{xml_text(k)}</Key><UploadId>{u}</UploadId><Initiated>{iso(d['initiated'])}</Initiated></Upload>"
+        for u, k, d in r.service.store.uploads(bucket)
+    )
+    return ok(
+        f'<ListMultipartUploadsResult xmlns="{NS}"><Bucket>{xml_text(bucket)}</Bucket><IsTruncated>'
+        f"false</IsTruncated>{items}</ListMultipartUploadsResult>"
+    )
+
+
+def _get_bucket_acl(r: BucketRequest) -> Outgoing:
+    """Answer GetBucketAcl."""
+    caller = r.call.caller
+    region = r.call.region
+    b = r.service.buckets
+    doc = r.doc or {}
+    bucket = r.bucket
+    b.check(caller, "s3:GetBucketAcl", bucket, doc, region)
+    return ok(
+        f'<AccessControlPolicy xmlns="{NS}"><Owner><ID>{doc["owner"]}</ID></Owner><AccessControlList>'
+        "<Grant>"
+        '<Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser"><ID>'
+        f"{doc['owner']}</ID></Grantee><Permission>FULL_CONTROL</Permission></Grant>"
+        "</AccessControlList></AccessControlPolicy>"
+    )
+
+
+def _put_bucket_acl(r: BucketRequest) -> Outgoing:
+    """Answer PutBucketAcl."""
+    caller = r.call.caller
+    region = r.call.region
+    h = r.request.headers
+    b = r.service.buckets
+    bucket = r.bucket
+    acl = h.get("x-amz-acl")
+    if acl is None:
+        raise not_implemented("PutBucketAcl with grant headers or an XML body (use a canned ACL)")
+    b.put_acl(caller, bucket, region, acl)
+    return ok()
+
+
+#: operation -> handler; the first three need no existing bucket
+HANDLERS: dict[str, Callable[[BucketRequest], Outgoing]] = {
+    "ListBuckets": _list_buckets,
+    "CreateBucket": _create_bucket,
+    "DeleteBucket": _delete_bucket,
+    "HeadBucket": _head_bucket,
+    "GetBucketLocation": _get_bucket_location,
+    "PutBucketEncryption": _put_bucket_encryption,
+    "GetBucketEncryption": _get_bucket_encryption,
+    "DeleteBucketEncryption": _delete_bucket_encryption,
+    "PutBucketPolicy": _put_bucket_policy,
+    "GetBucketPolicy": _get_bucket_policy,
+    "DeleteBucketPolicy": _delete_bucket_policy,
+    "PutPublicAccessBlock": _put_public_access_block,
+    "GetPublicAccessBlock": _get_public_access_block,
+    "DeletePublicAccessBlock": _delete_public_access_block,
+    "PutBucketOwnershipControls": _put_bucket_ownership_controls,
+    "GetBucketOwnershipControls": _get_bucket_ownership_controls,
+    "DeleteBucketOwnershipControls": _delete_bucket_ownership_controls,
+    "PutBucketVersioning": _put_bucket_versioning,
+    "GetBucketVersioning": _get_bucket_versioning,
+    "DeleteObjects": _delete_objects,
+    "ListMultipartUploads": _list_multipart_uploads,
+    "GetBucketAcl": _get_bucket_acl,
+    "PutBucketAcl": _put_bucket_acl,
+}
+NO_BUCKET = frozenset({"ListBuckets", "CreateBucket", "DeleteBucket"})

@@ -1,0 +1,1 @@
+"""Service modules behind the gateway (each answers one AWS service's protocol)."""
