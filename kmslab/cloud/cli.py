@@ -361,3 +361,12 @@ def stats(port: int, data_dir: str, as_json: bool) -> None:
     detail = ", ".join(f"{k} {v}" for k, v in sorted(calls.items()))
     click.echo(f"S3 -> KMS calls: {s3.get('kms_calls_total', 0)}" + (f" ({detail})" if detail else ""))
     click.echo(f"S3 Bucket Key cache hits: {s3.get('bucket_key_cache_hits', 0)}")
+
+
+def _register_deploy_commands() -> None:
+    from kmslab.cloud.deploy.cli import register
+
+    register(local)
+
+
+_register_deploy_commands()

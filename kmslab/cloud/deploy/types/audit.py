@@ -32,7 +32,8 @@ class Trail(Handler):
     """``AWS::CloudTrail::Trail``."""
 
     type_name = "AWS::CloudTrail::Trail"
-    note = "CloudTrail trail: bucket and key policy checks, log files delivered to its bucket"
+    served = "stored only"
+    note = "moto stores it; no bucket/key policy checks and no log delivery yet (issue 15)"
     immutable = frozenset({"TrailName"})
 
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:
@@ -76,7 +77,8 @@ class GlueDatabase(Handler):
     """``AWS::Glue::Database``: ``Ref`` is the database name."""
 
     type_name = "AWS::Glue::Database"
-    note = "Glue Data Catalog database (Athena reads it)"
+    served = "enforced"
+    note = "moto's Glue Data Catalog"
     immutable = frozenset({"CatalogId"})
 
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:
@@ -102,7 +104,8 @@ class GlueTable(Handler):
     """``AWS::Glue::Table``: ``Ref`` is the table name."""
 
     type_name = "AWS::Glue::Table"
-    note = "Glue table with partition projection (Athena honours it)"
+    served = "enforced"
+    note = "moto's Glue Data Catalog (projection is applied by Athena, issue 15)"
     immutable = frozenset({"CatalogId", "DatabaseName"})
 
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:
@@ -128,7 +131,8 @@ class WorkGroup(Handler):
     """``AWS::Athena::WorkGroup``: ``Ref`` is the workgroup name."""
 
     type_name = "AWS::Athena::WorkGroup"
-    note = "Athena workgroup: result location and encryption, enforced settings, scan cutoff"
+    served = "stored only"
+    note = "moto stores it; result encryption and scan cutoff are not applied yet (issue 15)"
     immutable = frozenset({"Name"})
 
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:
@@ -162,7 +166,8 @@ class NamedQuery(Handler):
     """``AWS::Athena::NamedQuery``: ``Ref`` is the named query's ID."""
 
     type_name = "AWS::Athena::NamedQuery"
-    note = "Athena named query (runs on DuckDB through kmslab/audit)"
+    served = "stored only"
+    note = "moto stores it; queries do not run on DuckDB through the endpoint yet (issue 15)"
     immutable = frozenset({"Database", "Name", "QueryString", "WorkGroup", "Description"})
 
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:
@@ -181,6 +186,7 @@ class SsmParameter(Handler):
     """``AWS::SSM::Parameter``: ``Ref`` is the parameter name (String and StringList only, as in CloudFormation)."""
 
     type_name = "AWS::SSM::Parameter"
+    served = "enforced"
     note = "SSM Parameter Store"
     immutable = frozenset({"Name"})
 

@@ -25,7 +25,8 @@ class Function(Handler):
     """``AWS::Lambda::Function``."""
 
     type_name = "AWS::Lambda::Function"
-    note = "Lambda control plane; code from cdk.out assets"
+    served = "stored only"
+    note = "moto: control plane only; invocation comes with issue 15"
     immutable = frozenset({"FunctionName", "PackageType"})
 
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:
@@ -67,7 +68,8 @@ class Permission(Handler):
     """``AWS::Lambda::Permission``: a statement in the function's resource policy."""
 
     type_name = "AWS::Lambda::Permission"
-    note = "Lambda resource policy (who may invoke)"
+    served = "stored only"
+    note = "moto stores the statement"
     immutable = frozenset({"Action", "FunctionName", "Principal", "SourceArn", "SourceAccount"})
 
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:
@@ -94,7 +96,8 @@ class EventInvokeConfig(Reapply):
     """``AWS::Lambda::EventInvokeConfig``: retries and maximum event age of asynchronous invocations."""
 
     type_name = "AWS::Lambda::EventInvokeConfig"
-    note = "async invoke retries and event age"
+    served = "stored only"
+    note = "moto stores retries and event age"
     immutable = frozenset({"FunctionName", "Qualifier"})
 
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:
@@ -124,7 +127,8 @@ class Rule(Handler):
     """``AWS::Events::Rule`` on the default bus (or the named one), with its targets."""
 
     type_name = "AWS::Events::Rule"
-    note = "EventBridge rule; patterns matched by kmslab.trail.patterns"
+    served = "stored only"
+    note = "moto stores it; no delivery to Lambda or SNS targets yet (issue 15)"
     immutable = frozenset({"Name", "EventBusName"})
 
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:
@@ -171,7 +175,8 @@ class Table(Handler):
     """``AWS::DynamoDB::Table``."""
 
     type_name = "AWS::DynamoDB::Table"
-    note = "DynamoDB table (the handlers' idempotency store)"
+    served = "enforced"
+    note = "moto serves the table (the idempotency store of the handlers)"
     immutable = frozenset({"TableName", "KeySchema"})
 
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:

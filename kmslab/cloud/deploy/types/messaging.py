@@ -32,7 +32,8 @@ class Topic(Handler):
     """``AWS::SNS::Topic``."""
 
     type_name = "AWS::SNS::Topic"
-    note = "SNS topic; publishing to an encrypted topic uses its KMS key"
+    served = "stored only"
+    note = "moto: publishes to SQS subscribers; its KMS key is not used yet (issue 15)"
     immutable = frozenset({"TopicName", "FifoTopic"})
 
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:
@@ -66,7 +67,8 @@ class TopicPolicy(Reapply):
     """``AWS::SNS::TopicPolicy``: sets each topic's access policy."""
 
     type_name = "AWS::SNS::TopicPolicy"
-    note = "SNS topic access policy (who may publish)"
+    served = "stored only"
+    note = "moto stores the policy; it is not evaluated"
 
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:
         sns = ctx.client("sns")
@@ -84,7 +86,8 @@ class Subscription(Handler):
     """``AWS::SNS::Subscription``: ``Ref`` is the subscription ARN."""
 
     type_name = "AWS::SNS::Subscription"
-    note = "SNS subscriptions (SQS and Lambda deliver; e-mail goes to the local mailbox)"
+    served = "stored only"
+    note = "moto: SQS subscriptions deliver; e-mail and Lambda do not yet (issue 15)"
     immutable = frozenset({"TopicArn", "Protocol", "Endpoint"})
 
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:
@@ -108,7 +111,8 @@ class Queue(Handler):
     """``AWS::SQS::Queue``."""
 
     type_name = "AWS::SQS::Queue"
-    note = "SQS queue"
+    served = "enforced"
+    note = "moto serves the queue (send, receive, redrive); its KMS key is not used"
     immutable = frozenset({"QueueName", "FifoQueue"})
 
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:
@@ -139,7 +143,8 @@ class QueuePolicy(Reapply):
     """``AWS::SQS::QueuePolicy``: sets each queue's access policy."""
 
     type_name = "AWS::SQS::QueuePolicy"
-    note = "SQS queue access policy"
+    served = "stored only"
+    note = "moto stores the policy; it is not evaluated"
 
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:
         sqs = ctx.client("sqs")

@@ -40,7 +40,8 @@ class LogGroup(Handler):
     """``AWS::Logs::LogGroup``."""
 
     type_name = "AWS::Logs::LogGroup"
-    note = "CloudWatch Logs group (retention, KMS key)"
+    served = "enforced"
+    note = "moto serves the group and its events; its KMS key is not used"
     immutable = frozenset({"LogGroupName"})
 
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:
@@ -80,7 +81,8 @@ class MetricFilter(Handler):
     """``AWS::Logs::MetricFilter``: ``Ref`` is the filter name."""
 
     type_name = "AWS::Logs::MetricFilter"
-    note = "metric filter on a log group"
+    served = "stored only"
+    note = "moto stores it; no metrics are produced yet (issue 15)"
     immutable = frozenset({"FilterName", "LogGroupName"})
 
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:
@@ -123,7 +125,8 @@ class Alarm(Handler):
     """``AWS::CloudWatch::Alarm``."""
 
     type_name = "AWS::CloudWatch::Alarm"
-    note = "CloudWatch alarm on a metric"
+    served = "stored only"
+    note = "moto stores it; the alarm is not evaluated yet (issue 15)"
     immutable = frozenset({"AlarmName"})
 
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:
