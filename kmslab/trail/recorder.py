@@ -6,9 +6,11 @@ Files land where a trail delivers them in S3::
         <account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<16 alphanumerics>.json.gz
 
 each holding ``{"Records": [...]}``. Each record is first appended to the trail directory's journal
-(:mod:`kmslab.trail.journal`) and synced, so the engine answers a call only once its record is on
-disk; concurrent calls share one sync. A background thread folds the journal into log files at
-least every ``flush_interval`` seconds, as soon as a file's worth has gathered, and on
+(:mod:`kmslab.trail.journal`), so the engine answers a call only once its record is in the journal:
+written, so it survives the process being killed, and synced to disk within ``sync_interval`` (the
+default ``sync="write"``), or synced before the call is answered (``sync="fsync"``, which survives a
+power loss too; concurrent calls share one sync). A background thread folds the journal into log
+files at least every ``flush_interval`` seconds, as soon as a file's worth has gathered, and on
 :meth:`TrailRecorder.close`; a journal left by a crash is folded when the next recorder starts.
 Each file is written to a hidden temporary name, synced, then renamed into place, so a crash never
 leaves a torn log file; a segment's file names derive from the segment, so folding it again after a
@@ -35,7 +37,7 @@ from kmslab.kms.seams import ApiCall
 from kmslab.trail._files import make_private_dirs, write_atomically
 from kmslab.trail.errors import TrailJournalUnavailable
 from kmslab.trail.events import EventBus, EventHandler, to_eventbridge_event
-from kmslab.trail.journal import Journal, decode_frames
+from kmslab.trail.journal import DEFAULT_SYNC, DEFAULT_SYNC_INTERVAL, Journal, SyncPolicy, decode_frames
 from kmslab.trail.record import to_cloudtrail_record
 
 _LOGGER = logging.getLogger(__name__)
@@ -100,8 +102,8 @@ def write_log_file(path: Path, records: list[dict[str, Any]]) -> None:
 class TrailRecorder:
     """An :class:`~kmslab.kms.seams.EventSink` that records every KMS call as CloudTrail does.
 
-    A call's record is durable in the journal before the sink returns, so the engine answers only
-    recorded calls; if the journal cannot be written, the sink raises
+    A call's record is in the journal before the sink returns (written, or with ``sync="fsync"`` also
+    synced), so the engine answers only recorded calls; if the journal cannot be written, the sink raises
     :class:`~kmslab.trail.errors.TrailJournalUnavailable` (a KMS ``DependencyTimeoutException``, 503)
     and the call is not acknowledged.
 
@@ -113,9 +115,14 @@ class TrailRecorder:
         recent_limit: how many recent records stay in memory for LookupEvents.
         bus: the event bus records are published to (a new one when None).
         background: run the flusher thread (turn off to flush by hand in tests).
+        sync: the journal's sync policy: ``write`` (the default) answers a call once its record is
+            written to the journal (it survives kill -9; a power loss can lose the last
+            ``sync_interval`` seconds), ``fsync`` once it is also synced (it survives a power loss).
+        sync_interval: with ``write``, the longest a record waits for its sync, in seconds.
 
     Raises:
         JournalInUse: another process records into ``trail_dir``.
+        ValueError: an invalid setting.
         OSError: the trail directory cannot be created.
     """
 
@@ -129,6 +136,8 @@ class TrailRecorder:
         recent_limit: int = 10_000,
         bus: EventBus | None = None,
         background: bool = True,
+        sync: SyncPolicy = DEFAULT_SYNC,
+        sync_interval: float = DEFAULT_SYNC_INTERVAL,
     ) -> None:
         if flush_interval <= 0:
             raise ValueError("flush_interval must be positive")
@@ -145,9 +154,10 @@ class TrailRecorder:
         self._files: list[Path] = []
         self._closed = False
         self._stop = threading.Event()
+        self._wake = threading.Event()  # a file's worth of records gathered: fold now
         self._thread: threading.Thread | None = None
         make_private_dirs(self.trail_dir)
-        self._journal = Journal(self.trail_dir)
+        self._journal = Journal(self.trail_dir, sync=sync, sync_interval=sync_interval)
         try:  # a journal left by a crash: its records were acknowledged, deliver them now
             self._fold_sealed()
         except Exception:  # the segments stay; every later flush retries them
@@ -207,6 +217,11 @@ class TrailRecorder:
             return list(self._recent)
 
     @property
+    def sync_policy(self) -> SyncPolicy:
+        """When a call is answered: once its record is written (``write``) or also synced (``fsync``)."""
+        return self._journal.sync_policy
+
+    @property
     def files(self) -> list[Path]:
         """The log files this recorder has written, in order."""
         with self._lock:
@@ -231,6 +246,7 @@ class TrailRecorder:
             OSError: a file could not be written; the records stay in the journal for the next start.
         """
         self._stop.set()
+        self._wake.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
         with self._lock:
@@ -266,8 +282,11 @@ class TrailRecorder:
         with self._lock:
             self._recent.append(record)
         self.bus.publish(to_eventbridge_event(record))
-        full = self._journal.active_entries >= self.max_records_per_file
-        if full and self._journal.rotate(at_least=self.max_records_per_file) is not None:
+        if self._journal.active_entries < self.max_records_per_file:
+            return
+        if self._thread is not None:  # fold in the flusher, off the call's path
+            self._wake.set()
+        elif self._journal.rotate(at_least=self.max_records_per_file) is not None:
             try:
                 self._fold_sealed()
             except Exception:  # the records are safe in the journal; the next flush retries
@@ -315,7 +334,11 @@ class TrailRecorder:
         return path
 
     def _run(self) -> None:
-        while not self._stop.wait(self.flush_interval):
+        while True:
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.flush()
             except Exception:  # keep flushing later; the records wait in the journal
