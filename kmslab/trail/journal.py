@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import mmap
 import os
 import secrets
 import struct
@@ -154,6 +155,7 @@ class _Detached:
     path: Path
     size: int
     unsynced: bool  # written entries or its new name not synced yet (the ``write`` policy)
+    mapped: mmap.mmap | None  # the ``write`` policy's mapping of the segment
 
 
 class Journal:
@@ -192,6 +194,7 @@ class Journal:
         self._sealing = 0  # fsync: rotations waiting: no new leader until they are done
         self._closed = False
         self._fd: int | None = None
+        self._map: mmap.mmap | None = None  # write: the active segment, mapped (shared with the page cache)
         self._path: Path | None = None
         self._size = 0  # bytes of entries in the active segment (written; with fsync, synced too)
         self._capacity = 0  # bytes of the active segment written ahead (entries, then zeros)
@@ -220,11 +223,14 @@ class Journal:
         with self._cond:
             return list(self._sealed)
 
-    def append(self, payload: bytes) -> None:
+    def append(self, payload: bytes) -> int:
         """Append one entry; return once it is written (``write``) or written and synced (``fsync``).
 
         Args:
             payload: the entry.
+
+        Returns:
+            How many entries the active segment holds now (this one and the ones before it, at least).
 
         Raises:
             OSError: the entry could not be written (or, with ``fsync``, synced): it is not in the journal.
@@ -232,9 +238,8 @@ class Journal:
         """
         frame = encode_frame(payload)
         if self.sync_policy == "write":
-            self._append_written(frame)
-        else:
-            self._append_synced(frame)
+            return self._append_written(frame)
+        return self._append_synced(frame)
 
     def sync(self) -> None:
         """Sync every entry written so far (what the background syncer does every ``sync_interval``).
@@ -336,21 +341,42 @@ class Journal:
 
     # -- internals ---------------------------------------------------------------------------------
 
-    def _append_written(self, frame: bytes) -> None:
-        """``write``: write the entry under the condition; the syncer syncs it later."""
+    def _append_written(self, frame: bytes) -> int:
+        """``write``: copy the entry into the mapped segment under the condition; the syncer syncs it later.
+
+        The mapping is shared with the page cache, so the entry is in the file (for any reader, and
+        after the process is killed) as soon as it is copied, without a system call per entry.
+        """
         with self._cond:
             if self._closed:
                 raise RuntimeError("the journal is closed")
+            end = self._size + len(frame)
             try:
-                self._write(frame)
+                if self._fd is None:
+                    self._create()
+                if self._map is None or end > len(self._map):
+                    self._grow(end)
             except OSError:
                 self._cut_failed_write()
                 raise
-            self._size += len(frame)
+            assert self._map is not None
+            self._map[self._size : end] = frame
+            self._size = end
             self._entries += 1
             self._dirty = True
+            return self._entries
 
-    def _append_synced(self, frame: bytes) -> None:
+    def _grow(self, end: int) -> None:
+        """``write``: zero-fill the active segment past ``end`` bytes if needed, and map all of it."""
+        assert self._fd is not None
+        if end > self._capacity:
+            self._zero_fill(end + _PREALLOCATE)
+        if self._map is not None:
+            self._map.close()  # its pages stay in the page cache, dirty until synced
+            self._map = None
+        self._map = mmap.mmap(self._fd, self._capacity)
+
+    def _append_synced(self, frame: bytes) -> int:
         """``fsync``: group commit; the first waiting caller writes and syncs every entry gathered so far."""
         with self._cond:
             if self._closed:
@@ -383,6 +409,7 @@ class Journal:
                     self._cond.notify_all()
             if batch.error is not None:
                 raise batch.error
+            return self._entries
 
     def _write(self, data: bytes) -> None:
         """Write entries after the active segment's last one (by the one writer: the condition or the lead held).
@@ -405,7 +432,7 @@ class Journal:
     def _create(self) -> None:
         name = f"seg-{time.time_ns():020d}-{secrets.token_hex(4)}{_SUFFIX}"
         path = self.directory / name
-        fd = open_private(path, os.O_WRONLY | os.O_EXCL)
+        fd = open_private(path, os.O_RDWR | os.O_EXCL)  # read too: a shared mapping needs it
         self._capacity = 0
         try:
             self._fd = fd
@@ -446,6 +473,8 @@ class Journal:
         self._dirty = False
         detached = self._detach()
         if detached is not None:
+            if detached.mapped is not None:
+                detached.mapped.close()
             os.close(detached.fd)
             self._keep_sealed(detached)
 
@@ -456,8 +485,8 @@ class Journal:
         fd, path = self._fd, self._path
         detached = None
         if fd is not None and path is not None:
-            detached = _Detached(fd, path, self._size, self._dirty or self._new_name)
-        self._fd, self._path, self._size, self._entries = None, None, 0, 0
+            detached = _Detached(fd, path, self._size, self._dirty or self._new_name, self._map)
+        self._fd, self._map, self._path, self._size, self._entries = None, None, None, 0, 0
         self._capacity, self._dirty, self._new_name = 0, False, False
         return detached
 
@@ -466,6 +495,8 @@ class Journal:
         if detached is None:
             return None
         try:
+            if detached.mapped is not None:
+                detached.mapped.close()  # unmapped, its written pages stay in the page cache for the sync
             if detached.unsynced and detached.size:
                 _sync(detached.fd)
                 fsync_dir(self.directory)

@@ -19,7 +19,7 @@ from kmslab.kms.server import KmsServer
 from kmslab.trail import journal as journal_module
 from kmslab.trail.journal import JOURNAL_DIR, SyncPolicy, decode_frames, encode_frame
 from kmslab.trail.record import to_cloudtrail_record
-from kmslab.trail.recorder import TrailRecorder
+from kmslab.trail.recorder import TrailRecorder, entry_record
 from tests.trail.helpers import ACCOUNT, call
 
 pytestmark = pytest.mark.functional
@@ -29,7 +29,7 @@ def _journal_records(trail_dir: Path) -> list[dict[str, Any]]:
     records = []
     for segment in sorted((trail_dir / JOURNAL_DIR).glob("seg-*")):
         entries, _ = decode_frames(segment.read_bytes())
-        records += [json.loads(entry) for entry in entries]
+        records += [entry_record(entry) for entry in entries]
     return records
 
 
@@ -167,6 +167,7 @@ def test_a_call_whose_record_cannot_be_kept_is_not_acknowledged(
         def full_disk(fd: int, *args: object) -> None:
             raise OSError(errno.ENOSPC, "No space left on device")
 
+        recorder.flush()  # the next record starts a segment: its file is written then (write), or synced (fsync)
         monkeypatch.setattr(journal_module, failing, full_disk)
         with pytest.raises(ClientError) as refused:
             client.encrypt(KeyId=key_id, Plaintext=b"x")

@@ -110,6 +110,8 @@ def test_a_failed_write_is_not_acknowledged_and_later_appends_still_land(
 ) -> None:
     journal = Journal(tmp_path, sync=sync, sync_interval=3600)
     journal.append(b"before")
+    if sync == "write":  # entries are copied into the mapped segment: the disk is written when a segment starts
+        journal.rotate()
 
     def full_disk(fd: int, *args: object) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -122,6 +124,27 @@ def test_a_failed_write_is_not_acknowledged_and_later_appends_still_land(
     journal.close()
     journal.release()
     assert [_entries(s) for s in journal.sealed()] == [[b"before"], [b"after"]]
+
+
+def test_write_a_segment_that_cannot_grow_is_sealed_and_the_entry_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = Journal(tmp_path, sync="write", sync_interval=3600)
+    big = bytes(range(256)) * 2400  # 600 KiB: the second one needs more than the first MiB written ahead
+    journal.append(big)
+
+    def full_disk(fd: int, *args: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(journal_module, "_pwrite", full_disk)
+        with pytest.raises(OSError, match="No space"):
+            journal.append(big + b"refused")
+    assert journal.active_entries == 0  # sealed: the next entry starts a fresh segment
+    journal.append(b"after")
+    journal.close()
+    journal.release()
+    assert [_entries(s) for s in journal.sealed()] == [[big], [b"after"]]
 
 
 def test_files_and_folder_are_owner_only(tmp_path: Path) -> None:
