@@ -10,8 +10,9 @@ it returns is the journal's sync policy (:data:`SyncPolicy`):
     commit: one sync covers every entry written since the last one), and sealing or closing the
     journal syncs it too. A power loss or kernel crash can lose the entries of that last interval.
     This is the guarantee the key store gives: SQLite in WAL mode with ``synchronous=NORMAL``
-    (:mod:`kmslab.kms._store`), which is durable across an application crash but "might roll back
-    following a power loss or system crash" (SQLite's documentation of ``PRAGMA synchronous``).
+    (:mod:`kmslab.kms._store`). SQLite documents that a commit in that mode survives an application
+    crash but may be rolled back by a power loss or an OS crash, as it syncs only at checkpoints
+    (https://www.sqlite.org/pragma.html#pragma_synchronous); the journal's loss window is shorter.
 ``fsync``
     The append returns only once the entry is written and synced, so it survives a power loss too.
     Appends from concurrent calls share one write and one sync (group commit): the first waiting
@@ -21,13 +22,10 @@ The journal lives in segments, ``<trail dir>/.kmslab-journal/seg-<time>-<random>
 recorder seals the active segment on its flush schedule, folds a sealed segment into CloudTrail log
 files, then deletes it. A segment left by a crash is folded on the next start.
 
-Each entry is framed as::
-
-    b"KTJ1" | length (4 bytes, big-endian) | CRC-32 of length + payload (4 bytes) | payload
-
-so a torn last entry (a crash in the middle of a write, never acknowledged) is detected and dropped
-when the segment is read back. A segment is zero-filled ahead of its entries (1 MiB at a time), so
-an append overwrites blocks the file already has and its sync need not commit a new file size.
+Each entry is framed with a length and a checksum (:mod:`kmslab.trail._frames`), so a torn last
+entry (a crash in the middle of a write, never acknowledged) is dropped when the segment is read
+back. A segment is zero-filled ahead of its entries (1 MiB at a time), so an append overwrites
+blocks the file already has and its sync need not commit a new file size.
 """
 
 from __future__ import annotations
@@ -37,16 +35,15 @@ import logging
 import mmap
 import os
 import secrets
-import struct
 import threading
 import time
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
 from kmslab.trail._files import fsync_dir, make_private_dirs, open_private
+from kmslab.trail._frames import MAX_ENTRY, decode_frames, encode_frame
 from kmslab.trail.errors import TrailError
 
 try:  # POSIX: one process per trail directory
@@ -58,6 +55,7 @@ __all__ = [
     "DEFAULT_SYNC",
     "DEFAULT_SYNC_INTERVAL",
     "JOURNAL_DIR",
+    "MAX_ENTRY",
     "SYNC_POLICIES",
     "Journal",
     "JournalInUse",
@@ -76,11 +74,6 @@ SYNC_POLICIES: tuple[SyncPolicy, ...] = ("write", "fsync")
 DEFAULT_SYNC: SyncPolicy = "write"
 #: with ``write``, the longest a written entry waits for the background sync, in seconds
 DEFAULT_SYNC_INTERVAL = 0.05
-_MAGIC = b"KTJ1"
-_HEADER = struct.Struct(">4sII")
-_LENGTH = struct.Struct(">I")
-#: an entry longer than this is taken for garbage (a record is a few KiB at most)
-MAX_ENTRY = 64 * 1024 * 1024
 _SUFFIX = ".journal"
 _sync = getattr(os, "fdatasync", os.fsync)
 _pwrite = os.pwrite
@@ -90,52 +83,6 @@ _PREALLOCATE = 1024 * 1024  # appends: fdatasync also syncs the size that makes 
 
 class JournalInUse(TrailError):
     """Another process holds the trail directory's journal."""
-
-
-def encode_frame(payload: bytes) -> bytes:
-    """Frame one journal entry (magic, length, checksum, payload).
-
-    Args:
-        payload: the entry.
-
-    Returns:
-        The bytes to append.
-
-    Raises:
-        ValueError: the payload is longer than :data:`MAX_ENTRY`.
-    """
-    if len(payload) > MAX_ENTRY:
-        raise ValueError(f"a journal entry is limited to {MAX_ENTRY} bytes")
-    length = _LENGTH.pack(len(payload))
-    return _HEADER.pack(_MAGIC, len(payload), zlib.crc32(payload, zlib.crc32(length))) + payload
-
-
-def decode_frames(data: bytes) -> tuple[list[bytes], int]:
-    """Read the entries of a segment, up to the first incomplete or damaged one.
-
-    Args:
-        data: the segment's bytes (entries, then the zeros written ahead of them).
-
-    Returns:
-        (the entries, the number of bytes after the last good entry: 0 unless the tail is torn).
-    """
-    entries: list[bytes] = []
-    offset = 0
-    size = len(data)
-    while offset + _HEADER.size <= size:
-        magic, length, checksum = _HEADER.unpack_from(data, offset)
-        start = offset + _HEADER.size
-        end = start + length
-        if magic != _MAGIC or length > MAX_ENTRY or end > size:
-            break
-        payload = data[start:end]
-        if zlib.crc32(payload, zlib.crc32(_LENGTH.pack(length))) != checksum:
-            break
-        entries.append(payload)
-        offset = end
-    if data.count(0, offset) == size - offset:  # only the zeros written ahead of entries: a clean end
-        return entries, 0
-    return entries, size - offset
 
 
 @dataclass
