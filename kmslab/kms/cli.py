@@ -78,7 +78,7 @@ def kms() -> None:
     "journal; the record survives the server being killed (kill -9) and is synced to disk within 50 ms, so a "
     "power loss or OS crash can lose the last 50 ms of records (as the key store, SQLite WAL with "
     "synchronous=NORMAL, can lose its last writes). fsync: once the record is also synced to disk; it survives "
-    "a power loss too, at a cost in throughput (about 4x fewer calls per second for one client).",
+    "a power loss too, but a single client then gets several times fewer calls per second.",
 )
 @click.option(
     "--identities",
