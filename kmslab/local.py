@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from kmslab.kms.authz import IdentityStore
     from kmslab.kms.server import KmsServer
     from kmslab.trail import TrailRecorder
+    from kmslab.trail.journal import SyncPolicy
 
 
 @dataclass
@@ -44,6 +45,7 @@ def build_endpoint(
     trail_dir: str | Path | None = None,
     identities: str | Path | IdentityStore | None = None,
     flush_interval: float = 5.0,
+    trail_sync: SyncPolicy = "write",
     sinks: tuple[EventSink, ...] = (),
     verbose: bool = False,
 ) -> LocalEndpoint:
@@ -62,6 +64,9 @@ def build_endpoint(
             with one of its access keys, and key policies, IAM policies and grants decide every call.
             Without it, every caller acts as the account root.
         flush_interval: the longest a CloudTrail record waits in the trail journal before it is in a log file, in s.
+        trail_sync: when a call is answered: once its CloudTrail record is written to the trail journal
+            (``write``: it survives the process being killed, and is synced to disk within 50 ms) or
+            also synced (``fsync``: it survives a power loss, at a cost in throughput).
         sinks: more event sinks for the engine.
         verbose: log one line per request to stderr.
 
@@ -96,7 +101,7 @@ def build_endpoint(
     if trail_dir is not None:
         from kmslab.trail import TrailRecorder
 
-        recorder = TrailRecorder(trail_dir, account=account, flush_interval=flush_interval)
+        recorder = TrailRecorder(trail_dir, account=account, flush_interval=flush_interval, sync=trail_sync)
         all_sinks = (recorder, *all_sinks)
         on_close = (recorder.close,)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 from datetime import timedelta
+from typing import Literal
 
 import click
 
@@ -69,6 +70,17 @@ def kms() -> None:
     "directory, and answer CloudTrail LookupEvents over them.",
 )
 @click.option(
+    "--trail-sync",
+    type=click.Choice(["write", "fsync"]),
+    default="write",
+    show_default=True,
+    help="When a call is answered, with --trail-dir. write: once its CloudTrail record is written to the trail's "
+    "journal; the record survives the server being killed (kill -9) and is synced to disk within 50 ms, so a "
+    "power loss or OS crash can lose the last 50 ms of records (as the key store, SQLite WAL with "
+    "synchronous=NORMAL, can lose its last writes). fsync: once the record is also synced to disk; it survives "
+    "a power loss too, but a single client then gets several times fewer calls per second.",
+)
+@click.option(
     "--identities",
     type=click.Path(exists=True, dir_okay=False),
     default=None,
@@ -84,6 +96,7 @@ def serve(
     region: str,
     account: str | None,
     trail_dir: str | None,
+    trail_sync: Literal["write", "fsync"],
     identities: str | None,
     verbose: bool,
 ) -> None:
@@ -112,6 +125,7 @@ def serve(
             region=region,
             account=account,
             trail_dir=trail_dir,
+            trail_sync=trail_sync,
             identities=identities,
             verbose=verbose,
         )

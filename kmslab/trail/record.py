@@ -13,7 +13,7 @@ A record holds standard JSON only (RFC 8259), whatever the request held: a refus
 recorded too, with its parameters as sent. An unpaired surrogate (a JSON ``"\ud800"`` escape) in
 caller-supplied text becomes U+FFFD, the Unicode replacement character, and a NaN or infinite
 number becomes null, so every reader of the trail (DuckDB, Athena, ``json.loads``) can parse it.
-:func:`records_json` is the strict serializer for writing records.
+:func:`record_json` and :func:`records_json` are the strict serializers for writing records.
 """
 
 from __future__ import annotations
@@ -231,6 +231,26 @@ def standard_text(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
+#: one strict encoder for every record written (built once: ``json.dumps`` with options builds one per call)
+_STRICT = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+
+
+def record_json(record: Mapping[str, Any]) -> bytes:
+    """Serialize one record in standard JSON only, as it goes into a log file's ``Records`` array.
+
+    Args:
+        record: a CloudTrail record (from :func:`to_cloudtrail_record`).
+
+    Returns:
+        The record as UTF-8 JSON bytes.
+
+    Raises:
+        ValueError: the record holds NaN, an infinity or an unpaired surrogate (a record built by
+            :func:`to_cloudtrail_record` never does).
+    """
+    return _STRICT.encode(record).encode("utf-8")  # strict: an unpaired surrogate raises UnicodeEncodeError
+
+
 def records_json(records: Iterable[Mapping[str, Any]]) -> bytes:
     """Serialize records as a CloudTrail log file body, in standard JSON only.
 
@@ -244,8 +264,7 @@ def records_json(records: Iterable[Mapping[str, Any]]) -> bytes:
         ValueError: a record holds NaN, an infinity or an unpaired surrogate (a record built by
             :func:`to_cloudtrail_record` never does).
     """
-    text = json.dumps({"Records": list(records)}, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
-    return text.encode("utf-8")  # strict: an unpaired surrogate raises UnicodeEncodeError (a ValueError)
+    return _STRICT.encode({"Records": list(records)}).encode("utf-8")  # strict, as in record_json
 
 
 def format_event_time(moment: datetime) -> str:

@@ -95,8 +95,12 @@ class Figures:
         return not (self.lost_writes or self.lost_records or self.duplicated_records or self.integrity_failures)
 
 
+#: the servers' ``--trail-sync`` (``--trail-sync`` of this script; the serve command's default is ``write``)
+TRAIL_SYNC = "write"
+
+
 def _command(data_dir: Path, trail_dir: Path) -> list[str]:
-    command = [sys.executable, "-m", "kmslab", "kms", "serve", "--port", "0"]
+    command = [sys.executable, "-m", "kmslab", "kms", "serve", "--port", "0", "--trail-sync", TRAIL_SYNC]
     return [*command, "--data-dir", str(data_dir), "--trail-dir", str(trail_dir)]
 
 
@@ -308,13 +312,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one, printed)")
     parser.add_argument("--work-dir", type=Path, default=None, help="keep the data and trail here (default: temp)")
     parser.add_argument("--quiet", action="store_true", help="print only the figures")
+    parser.add_argument(
+        "--trail-sync",
+        choices=("write", "fsync"),
+        default="write",
+        help="the servers' --trail-sync: when a call is answered (default write, as kmslab kms serve)",
+    )
     args = parser.parse_args(argv)
     if args.kills < 1 or args.threads < 1 or not 0 < args.min_run <= args.max_run:
         parser.error("--kills and --threads must be >= 1 and 0 < --min-run <= --max-run")
     seed = args.seed if args.seed is not None else random.randrange(2**32)
+    global TRAIL_SYNC  # noqa: PLW0603 - one setting for every server this script starts
+    TRAIL_SYNC = args.trail_sync
     print(
         f"kill -9 soak: {args.kills} kills, {args.threads} writer threads, "
-        f"{args.min_run}-{args.max_run} s between kills, seed {seed}",
+        f"{args.min_run}-{args.max_run} s between kills, seed {seed}, --trail-sync {TRAIL_SYNC}",
         flush=True,
     )
     started = time.monotonic()

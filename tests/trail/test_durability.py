@@ -17,9 +17,9 @@ from botocore.exceptions import ClientError
 from kmslab.kms import LocalKms
 from kmslab.kms.server import KmsServer
 from kmslab.trail import journal as journal_module
-from kmslab.trail.journal import JOURNAL_DIR, decode_frames, encode_frame
+from kmslab.trail.journal import JOURNAL_DIR, SyncPolicy, decode_frames, encode_frame
 from kmslab.trail.record import to_cloudtrail_record
-from kmslab.trail.recorder import TrailRecorder
+from kmslab.trail.recorder import TrailRecorder, entry_record
 from tests.trail.helpers import ACCOUNT, call
 
 pytestmark = pytest.mark.functional
@@ -29,7 +29,7 @@ def _journal_records(trail_dir: Path) -> list[dict[str, Any]]:
     records = []
     for segment in sorted((trail_dir / JOURNAL_DIR).glob("seg-*")):
         entries, _ = decode_frames(segment.read_bytes())
-        records += [json.loads(entry) for entry in entries]
+        records += [entry_record(entry) for entry in entries]
     return records
 
 
@@ -139,11 +139,15 @@ def test_a_fold_cut_short_by_a_crash_is_redone_without_duplicates(
     second.close()
 
 
+@pytest.mark.parametrize(
+    ("sync", "failing"),
+    [("write", "_pwrite"), ("fsync", "_sync")],  # write: the write is what the answer waits for; fsync: the sync too
+)
 def test_a_call_whose_record_cannot_be_kept_is_not_acknowledged(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sync: SyncPolicy, failing: str
 ) -> None:
     kms = LocalKms()
-    recorder = TrailRecorder(tmp_path, account=kms.account, flush_interval=3600)
+    recorder = TrailRecorder(tmp_path, account=kms.account, flush_interval=3600, sync=sync)
     kms.add_sink(recorder)
     with KmsServer(kms, port=0) as server:
         import boto3
@@ -160,10 +164,11 @@ def test_a_call_whose_record_cannot_be_kept_is_not_acknowledged(
         created = client.create_key()
         key_id = created["KeyMetadata"]["KeyId"]
 
-        def full_disk(fd: int) -> None:
+        def full_disk(fd: int, *args: object) -> None:
             raise OSError(errno.ENOSPC, "No space left on device")
 
-        monkeypatch.setattr(journal_module, "_sync", full_disk)
+        recorder.flush()  # the next record starts a segment: its file is written then (write), or synced (fsync)
+        monkeypatch.setattr(journal_module, failing, full_disk)
         with pytest.raises(ClientError) as refused:
             client.encrypt(KeyId=key_id, Plaintext=b"x")
         error = refused.value.response

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from kmslab.trail import journal as journal_module
-from kmslab.trail.journal import JOURNAL_DIR, Journal, JournalInUse, decode_frames, encode_frame
+from kmslab.trail.journal import JOURNAL_DIR, Journal, JournalInUse, SyncPolicy, decode_frames, encode_frame
 
 pytestmark = pytest.mark.unit
 
@@ -79,7 +79,7 @@ def test_concurrent_appends_share_syncs(tmp_path: Path, monkeypatch: pytest.Monk
         real_sync(fd)
 
     monkeypatch.setattr(journal_module, "_sync", slow_sync)
-    journal = Journal(tmp_path)
+    journal = Journal(tmp_path, sync="fsync")
     barrier = threading.Barrier(16)
 
     def work(n: int) -> None:
@@ -101,24 +101,50 @@ def test_concurrent_appends_share_syncs(tmp_path: Path, monkeypatch: pytest.Monk
     journal.release()
 
 
+@pytest.mark.parametrize(
+    ("sync", "failing"),
+    [("write", "_pwrite"), ("fsync", "_pwrite"), ("fsync", "_sync")],  # what an append waits for, failing
+)
 def test_a_failed_write_is_not_acknowledged_and_later_appends_still_land(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sync: SyncPolicy, failing: str
 ) -> None:
-    journal = Journal(tmp_path)
+    journal = Journal(tmp_path, sync=sync, sync_interval=3600)
     journal.append(b"before")
-    real_sync = journal_module._sync
+    if sync == "write":  # entries are copied into the mapped segment: the disk is written when a segment starts
+        journal.rotate()
 
-    def full_disk(fd: int) -> None:
+    def full_disk(fd: int, *args: object) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(journal_module, "_sync", full_disk)
-    with pytest.raises(OSError, match="No space"):
-        journal.append(b"refused")
-    monkeypatch.setattr(journal_module, "_sync", real_sync)
+    with monkeypatch.context() as patched:
+        patched.setattr(journal_module, failing, full_disk)
+        with pytest.raises(OSError, match="No space"):
+            journal.append(b"refused")
     journal.append(b"after")
     journal.close()
     journal.release()
     assert [_entries(s) for s in journal.sealed()] == [[b"before"], [b"after"]]
+
+
+def test_write_a_segment_that_cannot_grow_is_sealed_and_the_entry_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = Journal(tmp_path, sync="write", sync_interval=3600)
+    big = bytes(range(256)) * 2400  # 600 KiB: the second one needs more than the first MiB written ahead
+    journal.append(big)
+
+    def full_disk(fd: int, *args: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(journal_module, "_pwrite", full_disk)
+        with pytest.raises(OSError, match="No space"):
+            journal.append(big + b"refused")
+    assert journal.active_entries == 0  # sealed: the next entry starts a fresh segment
+    journal.append(b"after")
+    journal.close()
+    journal.release()
+    assert [_entries(s) for s in journal.sealed()] == [[big], [b"after"]]
 
 
 def test_files_and_folder_are_owner_only(tmp_path: Path) -> None:

@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 _URL = re.compile(r"http://[0-9.:\[\]]+")
 
 
-def _serve(data_dir: Path, trail_dir: Path) -> tuple[subprocess.Popen[str], str]:
-    command = [sys.executable, "-m", "kmslab", "kms", "serve", "--port", "0"]
+def _serve(data_dir: Path, trail_dir: Path, sync: str = "write") -> tuple[subprocess.Popen[str], str]:
+    command = [sys.executable, "-m", "kmslab", "kms", "serve", "--port", "0", "--trail-sync", sync]
     process = subprocess.Popen(
         [*command, "--data-dir", str(data_dir), "--trail-dir", str(trail_dir)],
         stdout=subprocess.PIPE,
@@ -61,9 +61,10 @@ def _records(trail_dir: Path) -> list[dict[str, Any]]:
     return records
 
 
-def test_every_acknowledged_call_has_one_record_after_kill_9(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sync", ["write", "fsync"])  # write: the default
+def test_every_acknowledged_call_has_one_record_after_kill_9(tmp_path: Path, sync: str) -> None:
     data_dir, trail_dir = tmp_path / "kms", tmp_path / "trail"
-    process, url = _serve(data_dir, trail_dir)
+    process, url = _serve(data_dir, trail_dir, sync)
     key_id = _client(url).create_key()["KeyMetadata"]["KeyId"]
     acknowledged: dict[str, str] = {}  # requestID -> the call's unique encryption-context value
     lock = threading.Lock()
