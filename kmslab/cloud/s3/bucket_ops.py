@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from kmslab.cloud.errors import CloudError, xml_text
 from kmslab.cloud.gateway.request import Call, Incoming, Outgoing
 from kmslab.cloud.s3._wire import MAX_CONFIG_BYTES, NS, ok, text, xml
+from kmslab.cloud.s3.bucket_config import HANDLERS as CONFIG_HANDLERS
 from kmslab.cloud.s3.errors import malformed_xml, not_implemented
 from kmslab.cloud.s3.listing import iso
 from kmslab.cloud.s3.policy import PAB_FIELDS, pab_settings
@@ -388,4 +389,5 @@ HANDLERS: dict[str, Callable[[BucketRequest], Outgoing]] = {
     "GetBucketAcl": _get_bucket_acl,
     "PutBucketAcl": _put_bucket_acl,
 }
+HANDLERS.update(CONFIG_HANDLERS)
 NO_BUCKET = frozenset({"ListBuckets", "CreateBucket", "DeleteBucket"})

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote
 
 from kmslab.cloud.errors import CloudError
+from kmslab.cloud.s3.bucket_config import ROUTES as CONFIG_ROUTES
 from kmslab.cloud.s3.errors import not_implemented
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -52,6 +53,7 @@ _ROUTES: dict[tuple[str, str, str], str] = {
     ("GET", "object", "acl"): "GetObjectAcl",
     ("PUT", "object", "acl"): "PutObjectAcl",
 }
+_ROUTES.update(CONFIG_ROUTES)
 #: query names that select a subresource (others are ordinary parameters)
 _SUBRESOURCES = {sub for (_, _, sub) in _ROUTES if sub} | {
     "tagging",
