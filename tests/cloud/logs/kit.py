@@ -49,6 +49,10 @@ class _Scope:
             return f"arn:aws:s3:::{logical_id.lower()}"
         if kind == "AWS::KMS::Key" and attribute == "Arn":
             return KEY_ARN
+        if kind == "AWS::IAM::Role" and attribute == "Arn":
+            return f"arn:aws:iam::{ACCOUNT}:role/{logical_id.lower()}"
+        if kind == "AWS::Logs::LogGroup" and attribute == "Arn":
+            return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{logical_id.lower()}:*"
         return f"arn:aws:{kind.split('::')[1].lower()}:{REGION}:{ACCOUNT}:{logical_id.lower()}"
 
     def import_value(self, name: str) -> str:
