@@ -19,6 +19,7 @@ from tests.assembly import synthesize_kit
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
 KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+TRAIL_BUCKET = "kmslab-trail-bucket"
 TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:kmslab-alerts"
 
 
@@ -59,7 +60,9 @@ class _Scope:
         return name
 
     def stack_output(self, stack: str, output: str, region: str | None) -> str:
-        return KEY_ARN if "Key" in output else output
+        if "Key" in output:
+            return KEY_ARN
+        return TRAIL_BUCKET if "TrailBucket" in output else output
 
     def mapping(self) -> Mapping[str, Any]:
         return {}
