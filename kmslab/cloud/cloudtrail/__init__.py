@@ -8,7 +8,8 @@ Public API:
 * :class:`DigestChain`: the hourly chain state of one trail and Region;
 * :func:`validate_logs`, :class:`ObjectReader`, :class:`ValidationReport`: what
   ``aws cloudtrail validate-logs`` checks;
-* :func:`check_bucket_policy`, :func:`check_key_policy`, :class:`TrailTarget`: CreateTrail's checks;
+* :func:`check_bucket_policy`, :func:`check_key_policy`, :func:`check_logs_role`, :class:`TrailTarget`:
+  CreateTrail's checks;
 * :class:`CloudTrailError`: the root of every error, AWS-shaped (``code``, ``status``, ``to_response``).
 """
 
@@ -26,10 +27,13 @@ from kmslab.cloud.cloudtrail.errors import (
     CloudTrailError,
     InsufficientEncryptionPolicyException,
     InsufficientS3BucketPolicyException,
+    InvalidCloudWatchLogsLogGroupArnException,
+    InvalidCloudWatchLogsRoleArnException,
     InvalidDigestError,
     InvalidTimeRangeException,
 )
 from kmslab.cloud.cloudtrail.keys import SIGNATURE_ALGORITHM, DigestKeyStore, PublicKey
+from kmslab.cloud.cloudtrail.logs_role import check_logs_role
 from kmslab.cloud.cloudtrail.models import DigestChain
 from kmslab.cloud.cloudtrail.validate import FileResult, ObjectReader, ValidationReport, validate_logs
 
@@ -42,6 +46,8 @@ __all__ = [
     "FileResult",
     "InsufficientEncryptionPolicyException",
     "InsufficientS3BucketPolicyException",
+    "InvalidCloudWatchLogsLogGroupArnException",
+    "InvalidCloudWatchLogsRoleArnException",
     "InvalidDigestError",
     "InvalidTimeRangeException",
     "LogFileEntry",
@@ -52,6 +58,7 @@ __all__ = [
     "build_digest",
     "check_bucket_policy",
     "check_key_policy",
+    "check_logs_role",
     "digest_key",
     "string_to_sign",
     "validate_logs",

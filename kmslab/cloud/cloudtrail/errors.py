@@ -54,3 +54,15 @@ class InvalidDigestError(CloudTrailError):
     """A digest file cannot be built from the given inputs (bad times, names or hashes)."""
 
     code = "InvalidParameterException"
+
+
+class InvalidCloudWatchLogsRoleArnException(CloudTrailError):
+    """CloudTrail cannot assume the CloudWatch Logs role, or the role cannot write to the log group."""
+
+    code = "InvalidCloudWatchLogsRoleArnException"
+
+
+class InvalidCloudWatchLogsLogGroupArnException(CloudTrailError):
+    """The CloudWatch Logs log group ARN is malformed."""
+
+    code = "InvalidCloudWatchLogsLogGroupArnException"

@@ -10,9 +10,12 @@ import pytest
 from kmslab.cloud.cloudtrail import (
     InsufficientEncryptionPolicyException,
     InsufficientS3BucketPolicyException,
+    InvalidCloudWatchLogsLogGroupArnException,
+    InvalidCloudWatchLogsRoleArnException,
     TrailTarget,
     check_bucket_policy,
     check_key_policy,
+    check_logs_role,
 )
 from tests.cloud.logs.kit import ACCOUNT, KEY_ARN, REGION, resource, resource_name
 
@@ -189,3 +192,63 @@ def test_awss_documented_statement_is_enough() -> None:
     check_key_policy(policy, TrailTarget(TRAIL_ARN, "b"), key_arn=KEY_ARN)
     with pytest.raises(InsufficientEncryptionPolicyException):
         check_key_policy("{not json", TrailTarget(TRAIL_ARN, "b"), key_arn=KEY_ARN)
+
+
+@pytest.fixture(scope="module")
+def logs_role() -> dict[str, Any]:
+    role = resource("KmslabTrail", "AWS::IAM::Role", "TrailLogRole")
+    policy = resource("KmslabTrail", "AWS::IAM::ManagedPolicy", "TrailLogDelivery")["PolicyDocument"]
+    group = resource("KmslabTrail", "AWS::Logs::LogGroup", "TrailLogGroup")["LogGroupName"]
+    return {
+        "role_arn": f"arn:aws:iam::{ACCOUNT}:role/kmslab-trail-logs",
+        "trust_policy": role["AssumeRolePolicyDocument"],
+        "role_policies": [policy],
+        "log_group_arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:*",
+    }
+
+
+def test_the_kits_logs_role_is_usable_by_cloudtrail(logs_role: dict[str, Any], target: TrailTarget) -> None:
+    check_logs_role(target=target, **logs_role)
+
+
+@pytest.mark.parametrize(
+    "variant", ["trust another service", "trust another trail", "no write", "another group", "deny"]
+)
+def test_logs_role_variants_that_cloudtrail_refuses(
+    variant: str, logs_role: dict[str, Any], target: TrailTarget
+) -> None:
+    trust = copy.deepcopy(logs_role["trust_policy"])
+    policies = copy.deepcopy(logs_role["role_policies"])
+    group = logs_role["log_group_arn"]
+    if variant == "trust another service":
+        trust["Statement"][0]["Principal"] = {"Service": "lambda.amazonaws.com"}
+    elif variant == "trust another trail":
+        trust["Statement"][0]["Condition"] = {"StringEquals": {"aws:SourceArn": TRAIL_ARN + "-2"}}
+    elif variant == "no write":
+        policies[0]["Statement"][0]["Action"] = ["logs:CreateLogStream"]
+    elif variant == "another group":
+        group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/other:*"
+    else:
+        policies.append(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "logs:*", "Resource": "*"}]}
+        )
+    with pytest.raises(InvalidCloudWatchLogsRoleArnException) as caught:
+        check_logs_role(
+            target=target,
+            role_arn=logs_role["role_arn"],
+            trust_policy=trust,
+            role_policies=policies,
+            log_group_arn=group,
+        )
+    assert caught.value.message == "Access denied. Verify in IAM that the role has adequate permissions."
+
+
+def test_a_malformed_log_group_arn_is_refused(logs_role: dict[str, Any], target: TrailTarget) -> None:
+    with pytest.raises(InvalidCloudWatchLogsLogGroupArnException):
+        check_logs_role(target=target, **{**logs_role, "log_group_arn": "not-an-arn"})
+
+
+def test_a_malformed_trust_policy_is_access_denied(logs_role: dict[str, Any], target: TrailTarget) -> None:
+    with pytest.raises(InvalidCloudWatchLogsRoleArnException) as caught:
+        check_logs_role(target=target, **{**logs_role, "trust_policy": "{not json"})
+    assert "malformed" in caught.value.reason
