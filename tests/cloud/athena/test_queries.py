@@ -297,3 +297,22 @@ def test_pages_carry_the_header_once_and_validate_tokens() -> None:
             result.page(next_token=bad or "e30=", max_results=2)
     with pytest.raises(InvalidRequestException):
         result.page(max_results=1001)
+
+
+def test_stop_while_running_cancels_and_keeps_no_result(scenario: Scenario, s3: Folder, table: dict[str, Any]) -> None:
+    athena = AthenaBackend("111122223333", "us-east-1", today=lambda: scenario.today.date())
+    athena.create_work_group("wg", {"ResultConfiguration": {"OutputLocation": OUTPUT}})
+
+    class Stopping(Folder):
+        def get_object(self, bucket: str, key: str) -> bytes:
+            for execution_id in athena.executions:
+                athena.stop_query_execution(execution_id)  # StopQueryExecution arrives mid-read
+            return super().get_object(bucket, key)
+
+    source = Stopping(s3.buckets)
+    execution_id = _start(athena, source, table, "SELECT count(*) FROM kmslab_audit.cloudtrail_logs", workgroup="wg")
+    execution = athena.get_query_execution(execution_id)
+    assert execution.state == CANCELLED and execution.result is None
+    assert source.written == {}
+    assert len(source.read) == 1  # reading stopped at the next object
+    assert "AthenaError" not in execution.to_api()["Status"]

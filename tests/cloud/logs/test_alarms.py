@@ -219,3 +219,41 @@ def test_the_kits_filter_and_alarm_go_to_alarm_on_a_refused_call_and_notify_the_
     assert backend.put_log_events("other", [LogEvent(T0, _record(f"{KEY} is pending deletion."))]) == []
     # five minutes later the period has no data: back to OK
     assert [t.new_state for t in backend.evaluate_alarms(T0 + timedelta(minutes=6))] == [OK]
+
+
+def test_store_operations_and_their_errors() -> None:
+    from kmslab.cloud.logs import ResourceNotFoundException
+
+    backend = LogsStore().backend("111122223333", "us-east-1")
+    backend.put_metric_filter(
+        log_group="g",
+        name="f",
+        pattern="ERROR",
+        transformations=[{"metricName": "M", "metricNamespace": "NS", "metricValue": "1"}],
+    )
+    assert [f.name for f in backend.describe_metric_filters(log_group="g")] == ["f"]
+    backend.delete_metric_filter(log_group="g", name="f")
+    with pytest.raises(ResourceNotFoundException):
+        backend.delete_metric_filter(log_group="g", name="f")
+    record = backend.put_metric_alarm(_props())
+    backend.evaluate_alarms(T0)
+    assert record.state == ALARM
+    updated = backend.put_metric_alarm({**_props(), "Threshold": 5})
+    assert updated is record and record.state == ALARM and record.alarm.threshold == 5.0  # an update keeps the state
+    backend.delete_alarms(["a"])
+    with pytest.raises(ResourceNotFoundException):
+        backend.delete_alarms(["a"])
+
+
+def _props() -> dict[str, object]:
+    return {
+        "AlarmName": "a",
+        "Namespace": "NS",
+        "MetricName": "M",
+        "Statistic": "Sum",
+        "Period": 60,
+        "EvaluationPeriods": 1,
+        "Threshold": 1,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "breaching",
+    }
