@@ -100,12 +100,26 @@ def parse_selector(text: str) -> Selector:
     return Selector(text, tuple(path))
 
 
+def _as_text(value: Any) -> str | None:
+    """A selected value as string patterns see it: strings as is, numbers as JSON writes them."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return json.dumps(value)
+    return None
+
+
 def _string_test(op: str, literal: str, *, wildcard: bool) -> Test:
-    if wildcard and "*" in literal:
+    if wildcard and literal.strip("*") == "":
+        # ``$.field = *`` matches any value the field has (CDK's FilterPattern.exists renders it)
+        def equal(value: Any) -> bool:
+            return value is not _MISSING
+    elif wildcard and "*" in literal:
         regex = re.compile("^" + ".*".join(re.escape(p) for p in literal.split("*")) + "$", re.DOTALL)
 
         def equal(value: Any) -> bool:
-            return isinstance(value, str) and regex.match(value) is not None
+            text = _as_text(value)
+            return text is not None and regex.match(text) is not None
     else:
 
         def equal(value: Any) -> bool:
@@ -113,8 +127,8 @@ def _string_test(op: str, literal: str, *, wildcard: bool) -> Test:
 
     if op == "=":
         return equal
-    # != needs a string value that differs: a missing field or another type does not match.
-    return lambda value: isinstance(value, str) and not equal(value)
+    # != needs a value that differs: a missing field does not match.
+    return lambda value: value is not _MISSING and value is not None and not equal(value)
 
 
 def _number_test(op: str, literal: float) -> Test:

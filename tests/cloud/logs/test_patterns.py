@@ -61,7 +61,11 @@ EVENT = json.dumps(
         ('{ ($.eventType = "UpdateTrail" || $.arrayKey[0] = "x") && $.cluster.status = "down" }', False),
         ("{ $.code = %INTERNAL% }", True),
         ("{ $.code = %^ERROR% }", False),
-        # a string is not a number, and a number is not a string
+        ("{ $.cluster.latency = * }", True),  # = * : the field exists, whatever its type
+        ('{ $.cluster = "*" }', True),
+        ("{ $.Missing = * }", False),
+        ("{ $.cluster.nodes = 3* }", True),  # a wildcard string sees a number's text
+        # a quoted string without wildcard is not a number, and a number is not a string
         ('{ $.cluster.nodes = "3" }', False),
         ("{ $.eventType > 3 }", False),
     ],
