@@ -74,10 +74,16 @@ def text(value: Any) -> str | None:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, list | tuple):
-        return "[" + ", ".join("" if v is None else str(text(v)) for v in value) + "]"
+        return "[" + ", ".join(_member(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}={text(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{k}={_member(v)}" for k, v in value.items()) + "}"
     return str(value)
+
+
+def _member(value: Any) -> str:
+    """A value inside an array or row: Trino writes a NULL member as ``null``."""
+    rendered = text(value)
+    return "null" if rendered is None else rendered
 
 
 @dataclass(frozen=True)

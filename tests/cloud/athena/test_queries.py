@@ -316,3 +316,19 @@ def test_stop_while_running_cancels_and_keeps_no_result(scenario: Scenario, s3: 
     assert source.written == {}
     assert len(source.read) == 1  # reading stopped at the next object
     assert "AthenaError" not in execution.to_api()["Status"]
+
+
+def test_select_star_reads_every_column(s3: Folder, table: dict[str, Any], scenario: Scenario) -> None:
+    # Regression: the engine prunes to the columns a query names, and '*' names none.
+    outcome = run_query(
+        "SELECT * FROM kmslab_audit.cloudtrail_logs WHERE eventname = 'Decrypt' LIMIT 1",
+        database=None,
+        catalog=lambda database, name: table,
+        source=s3,
+        today=scenario.today.date(),
+    )
+    row = dict(zip(outcome.result.columns, outcome.result.rows[0], strict=True))
+    assert row["eventsource"] == "kms.amazonaws.com" and row["eventversion"]
+    assert row["useridentity"] is not None and row["useridentity"].startswith("{type=")
+    assert "=None" not in row["useridentity"]
+    assert dict(zip(outcome.result.columns, outcome.result.types, strict=True))["useridentity"] == "row"
