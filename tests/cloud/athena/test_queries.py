@@ -86,6 +86,13 @@ def athena(scenario: Scenario) -> AthenaBackend:
     return backend
 
 
+def _workgroup_output() -> str:
+    """The kit workgroup's enforced OutputLocation, without its trailing slash."""
+    workgroup = resource("KmslabAnalytics", "AWS::Athena::WorkGroup")
+    location: str = workgroup["WorkGroupConfiguration"]["ResultConfiguration"]["OutputLocation"]
+    return location.rstrip("/")
+
+
 def _start(athena: AthenaBackend, s3: Folder, table: dict[str, Any], sql: str, **kwargs: Any) -> str:
     def catalog(database: str, name: str) -> dict[str, Any] | None:
         return table if (database, name) == (DATABASE, table["Name"]) else None
@@ -139,7 +146,7 @@ def test_results_are_written_as_csv_and_metadata_with_the_workgroup_encryption(
     execution_id = _start(athena, s3, table, render(query, table=f"{DATABASE}.{table['Name']}", days=30))
     execution = athena.get_query_execution(execution_id).to_api()
     location = execution["ResultConfiguration"]["OutputLocation"]
-    assert location == f"s3://queryresults655bc675/athena-results/{execution_id}.csv"
+    assert location == f"{_workgroup_output()}/{execution_id}.csv"
     body, content_type, encryption = s3.written[location]
     assert content_type == "text/csv"
     assert encryption == {
@@ -189,10 +196,11 @@ def test_a_refused_read_or_write_fails_the_query(athena: AthenaBackend, s3: Fold
     failed = athena.get_query_execution(_start(athena, s3, table, sql))
     assert failed.state == FAILED and failed.reason is not None
     assert failed.reason.startswith(f"Permission denied on S3 path: s3://{TRAIL_BUCKET}/")
-    s3.denied = {"queryresults655bc675"}
+    results_bucket = _workgroup_output().removeprefix("s3://").split("/")[0]
+    s3.denied = {results_bucket}
     failed = athena.get_query_execution(_start(athena, s3, table, sql))
     assert failed.state == FAILED and failed.reason is not None
-    assert failed.reason.startswith("Access denied when writing output to url: s3://queryresults655bc675/")
+    assert failed.reason.startswith(f"Access denied when writing output to url: s3://{results_bucket}/")
 
 
 def test_the_bytes_scanned_cutoff_cancels_the_query(s3: Folder, table: dict[str, Any], scenario: Scenario) -> None:

@@ -123,10 +123,7 @@ def test_the_kits_key_policy_lets_cloudtrail_encrypt(key_policy: dict[str, Any],
 
 
 def test_with_a_bucket_key_cloudtrail_also_needs_decrypt(key_policy: dict[str, Any], target: TrailTarget) -> None:
-    # The kit's trail bucket has a Bucket Key; its audit key lets CloudTrail GenerateDataKey* but not Decrypt.
-    bucket = resource("KmslabTrail", "AWS::S3::Bucket", "TrailBucket")
-    rule = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
-    assert rule["BucketKeyEnabled"] is True
+    # The kit's audit key lets CloudTrail GenerateDataKey* but not Decrypt: fine without a Bucket Key only.
     with pytest.raises(InsufficientEncryptionPolicyException) as caught:
         check_key_policy(key_policy, target, key_arn=KEY_ARN, bucket_key=True)
     assert "kms:Decrypt" in caught.value.reason
@@ -134,6 +131,22 @@ def test_with_a_bucket_key_cloudtrail_also_needs_decrypt(key_policy: dict[str, A
     encrypt = _statement(fixed, "AllowCloudTrailEncryptLogs")
     encrypt["Action"] = ["kms:GenerateDataKey*", "kms:Decrypt"]
     check_key_policy(fixed, target, key_arn=KEY_ARN, bucket_key=True)
+
+
+def test_the_kits_trail_as_synthesized_gets_aws_verdict(key_policy: dict[str, Any], target: TrailTarget) -> None:
+    # The verdict depends on the trail bucket's Bucket Key setting, read from the template as CreateTrail would.
+    bucket = resource("KmslabTrail", "AWS::S3::Bucket", "TrailBucket")
+    rule = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    bucket_key = bool(rule.get("BucketKeyEnabled", False))
+    allows_decrypt = any(
+        "cloudtrail.amazonaws.com" in str(s.get("Principal")) and "kms:Decrypt" in str(s.get("Action"))
+        for s in key_policy["Statement"]
+    )
+    if bucket_key and not allows_decrypt:
+        with pytest.raises(InsufficientEncryptionPolicyException):
+            check_key_policy(key_policy, target, key_arn=KEY_ARN, bucket_key=bucket_key)
+    else:
+        check_key_policy(key_policy, target, key_arn=KEY_ARN, bucket_key=bucket_key)
 
 
 @pytest.mark.parametrize(

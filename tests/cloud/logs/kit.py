@@ -57,7 +57,7 @@ class _Scope:
         return f"arn:aws:{kind.split('::')[1].lower()}:{REGION}:{ACCOUNT}:{logical_id.lower()}"
 
     def import_value(self, name: str) -> str:
-        return name
+        return self.stack_output("", name, None)
 
     def stack_output(self, stack: str, output: str, region: str | None) -> str:
         if "Key" in output:
