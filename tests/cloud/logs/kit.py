@@ -6,8 +6,10 @@ trail, bucket and key policies and Glue table, exactly as the CDK app emits them
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
+import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -73,8 +75,9 @@ class _Scope:
 
 @functools.cache
 def _outdir() -> Path:
-    out = Path(tempfile.mkdtemp(prefix="kmslab-cloud-kit-")) / "cdk.out"
-    return synthesize_kit(out, {"account": ACCOUNT, "region": REGION})
+    root = Path(tempfile.mkdtemp(prefix="kmslab-cloud-kit-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return synthesize_kit(root / "cdk.out", {"account": ACCOUNT, "region": REGION})
 
 
 def template(stack: str) -> dict[str, Any]:
