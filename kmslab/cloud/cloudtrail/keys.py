@@ -14,6 +14,7 @@ material is written in the clear.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import threading
 from collections.abc import Callable
@@ -49,14 +50,19 @@ class PublicKey:
     def to_api(self, now: datetime) -> dict[str, Any]:
         """Return the ListPublicKeys entry; a current key's end is reported as ``now``.
 
+        ``Value`` is what the SDK hands its caller for the blob: the base64 text of the DER key. The
+        AWS CLI's ``validate-logs`` base64-decodes the SDK's ``Value`` once more before loading the
+        key (and its tests use base64 PKCS#1 text as ``Value``), so the wire carries the DER key
+        base64-encoded twice: the gateway's JSON serializer adds the outer encoding of the blob.
+
         Args:
             now: the time of the request.
 
         Returns:
-            ``Value`` (bytes: the SDK's blob), ``ValidityStartTime``, ``ValidityEndTime``, ``Fingerprint``.
+            ``Value`` (bytes), ``ValidityStartTime``, ``ValidityEndTime``, ``Fingerprint``.
         """
         return {
-            "Value": self.value,
+            "Value": base64.b64encode(self.value),
             "ValidityStartTime": self.validity_start,
             "ValidityEndTime": self.validity_end or now,
             "Fingerprint": self.fingerprint,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import json
@@ -297,3 +298,23 @@ def test_bad_digest_inputs_are_refused() -> None:
             previous=None,
             keys=keys,
         )
+
+
+def test_list_public_keys_value_is_what_validate_logs_decodes() -> None:
+    # The CLI takes the SDK's Value, base64-decodes it and loads a PKCS#1 DER RSA key from it.
+    keys, bucket = DigestKeyStore(clock=Clock(T0)), Bucket()
+    _, (digest_key_name,) = _deliver(1, keys, bucket)
+    (entry,) = [k.to_api(T0) for k in keys.list_public_keys(REGION)]
+    der = base64.b64decode(entry["Value"])
+    assert der.startswith(b"\x30\x82\x01\x0a\x02\x82\x01\x01")  # RSAPublicKey (PKCS#1), 2048 bits
+    assert base64.b64encode(der).startswith(b"MIIBCgKCAQEA")  # the shape of the CLI's own test key
+    assert entry["ValidityEndTime"] == T0 and entry["Fingerprint"] == keys.current_fingerprint(REGION)
+    report = validate_logs(
+        bucket,
+        trail_arn=TRAIL,
+        bucket=BUCKET,
+        start=T0,
+        end=T0 + timedelta(hours=1),
+        public_keys={entry["Fingerprint"]: der},
+    )
+    assert report.valid and report.digests[0].uri.endswith(digest_key_name)
