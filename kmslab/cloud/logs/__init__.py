@@ -8,6 +8,7 @@ Public API:
   log events to metric datapoints;
 * :class:`MetricAlarm`, :func:`evaluate`, :class:`AlarmRecord`, :class:`Transition`: alarm
   evaluation and state changes;
+* :func:`alarm_notification`: the SNS subject and message CloudWatch publishes for a transition;
 * :class:`LogsStore` / :class:`LogsBackend`: state per account and Region with the operations
   (PutMetricFilter, PutLogEvents, PutMetricAlarm, evaluation with an action callback);
 * :class:`LogsError`: the root of every error, AWS-shaped (``code``, ``status``, ``to_response``).
@@ -33,6 +34,7 @@ from kmslab.cloud.logs.errors import (
 )
 from kmslab.cloud.logs.metrics import Datapoint, LogEvent, MetricFilter, MetricTransformation
 from kmslab.cloud.logs.models import LogsBackend, LogsStore
+from kmslab.cloud.logs.notification import alarm_notification
 from kmslab.cloud.logs.patterns import FilterPattern, Match, compile_pattern
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "MetricTransformation",
     "ResourceNotFoundException",
     "Transition",
+    "alarm_notification",
     "compile_pattern",
     "evaluate",
     "statistic",

@@ -61,6 +61,7 @@ class MetricAlarm:
         ok_actions: ARNs notified on OK.
         insufficient_data_actions: ARNs notified on INSUFFICIENT_DATA.
         actions_enabled: whether actions run.
+        description: AlarmDescription.
     """
 
     name: str
@@ -78,6 +79,7 @@ class MetricAlarm:
     ok_actions: tuple[str, ...] = ()
     insufficient_data_actions: tuple[str, ...] = ()
     actions_enabled: bool = True
+    description: str = ""
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.name) <= 255:
@@ -128,6 +130,7 @@ class MetricAlarm:
             ok_actions=tuple(str(a) for a in props.get("OKActions") or ()),
             insufficient_data_actions=tuple(str(a) for a in props.get("InsufficientDataActions") or ()),
             actions_enabled=bool(props.get("ActionsEnabled", True)),
+            description=str(props.get("AlarmDescription") or ""),
         )
 
     def actions_for(self, state: str) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from kmslab.cloud.logs import (
     MetricAlarm,
     MetricFilter,
     Transition,
+    alarm_notification,
     evaluate,
     statistic,
 )
@@ -215,6 +216,15 @@ def test_the_kits_filter_and_alarm_go_to_alarm_on_a_refused_call_and_notify_the_
     (transition,) = backend.evaluate_alarms(T0 + timedelta(seconds=2))
     assert (transition.old_state, transition.new_state) == (OK, ALARM)
     assert notified == [transition] and transition.actions == (TOPIC_ARN,)
+    subject, message = alarm_notification(transition, account="111122223333", region="us-east-1")
+    assert subject == 'ALARM: "kmslab-KMSKeyPendingDeletionErrorAlarm" in US East (N. Virginia)'
+    body = json.loads(message)
+    assert (body["NewStateValue"], body["OldStateValue"]) == ("ALARM", "OK")
+    assert body["AlarmArn"] == "arn:aws:cloudwatch:us-east-1:111122223333:alarm:kmslab-KMSKeyPendingDeletionErrorAlarm"
+    assert body["AlarmDescription"] == alarm["AlarmDescription"]
+    assert body["Trigger"]["MetricName"] == "KMSKeyPendingDeletionErrorCount"
+    assert body["Trigger"]["Threshold"] == 1.0 and body["Trigger"]["Period"] == 300
+    assert body["NewStateReason"].startswith("Threshold Crossed: 1 out of the last 1 datapoints [1.0")
     # a log group without the filter publishes nothing
     assert backend.put_log_events("other", [LogEvent(T0, _record(f"{KEY} is pending deletion."))]) == []
     # five minutes later the period has no data: back to OK
