@@ -4,7 +4,8 @@ Public API:
 
 * :class:`DigestKeyStore`: the per-Region RSA signing keys, ListPublicKeys;
 * :func:`build_digest`, :class:`LogFileEntry`, :class:`DigestFile`, :func:`digest_key`,
-  :func:`string_to_sign`: digest files as CloudTrail writes and signs them;
+  :func:`string_to_sign`, :func:`log_file_key`: log and digest files as CloudTrail names, writes and
+  signs them;
 * :class:`DigestChain`: the hourly chain state of one trail and Region;
 * :func:`validate_logs`, :class:`ObjectReader`, :class:`ValidationReport`: what
   ``aws cloudtrail validate-logs`` checks;
@@ -21,6 +22,7 @@ from kmslab.cloud.cloudtrail.digest import (
     LogFileEntry,
     build_digest,
     digest_key,
+    log_file_key,
     string_to_sign,
 )
 from kmslab.cloud.cloudtrail.errors import (
@@ -60,6 +62,7 @@ __all__ = [
     "check_key_policy",
     "check_logs_role",
     "digest_key",
+    "log_file_key",
     "string_to_sign",
     "validate_logs",
 ]

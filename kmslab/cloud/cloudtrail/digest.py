@@ -28,6 +28,7 @@ from typing import Any
 
 from kmslab.cloud.cloudtrail.errors import InvalidDigestError
 from kmslab.cloud.cloudtrail.keys import SIGNATURE_ALGORITHM, DigestKeyStore
+from kmslab.trail.recorder import log_file_name
 
 HASH_ALGORITHM = "SHA-256"
 _NAME = re.compile(r"^[A-Za-z0-9._-]{3,128}$")
@@ -63,6 +64,29 @@ def digest_key(
         f"AWSLogs/{account}/CloudTrail-Digest/{source_region}/{end:%Y/%m/%d}/"
         f"{account}_CloudTrail-Digest_{source_region}_{trail_name}_{home_region}_{end:%Y%m%dT%H%M%SZ}.json.gz"
     )
+    return f"{prefix}/{key}" if prefix else key
+
+
+def log_file_key(*, account: str, region: str, when: datetime, prefix: str | None = None) -> str:
+    """Return a new log file's S3 key, as CloudTrail names it.
+
+    ``[prefix/]AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/
+    <account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<16 alphanumerics>.json.gz`` (CloudTrail User
+    Guide, "Finding your CloudTrail log files"); the name comes from :mod:`kmslab.trail.recorder`,
+    the same as the offline trail's files.
+
+    Args:
+        account: the account whose events the file holds.
+        region: the Region of the events.
+        when: the delivery time.
+        prefix: the trail's S3 key prefix, if any.
+
+    Returns:
+        The key.
+    """
+    when = when.astimezone(UTC)
+    name = log_file_name(account, region, timestamp(when))
+    key = f"AWSLogs/{account}/CloudTrail/{region}/{when:%Y/%m/%d}/{name}"
     return f"{prefix}/{key}" if prefix else key
 
 

@@ -6,6 +6,7 @@ import base64
 import gzip
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +24,7 @@ from kmslab.cloud.cloudtrail import (
     LogFileEntry,
     build_digest,
     digest_key,
+    log_file_key,
     validate_logs,
 )
 from kmslab.trail.record import records_json
@@ -100,6 +102,16 @@ def test_digest_key_layout() -> None:
         "pfx/AWSLogs/111122223333/CloudTrail-Digest/eu-west-1/2015/08/17/"
         "111122223333_CloudTrail-Digest_eu-west-1_kmslab-trail_us-east-1_20150817T150131Z.json.gz"
     )
+
+
+def test_log_file_key_layout() -> None:
+    key = log_file_key(account=ACCOUNT, region="eu-west-1", when=T0, prefix="pfx")
+    assert re.fullmatch(
+        r"pfx/AWSLogs/111122223333/CloudTrail/eu-west-1/2026/12/02/"
+        r"111122223333_CloudTrail_eu-west-1_20261202T1000Z_[A-Za-z0-9]{16}\.json\.gz",
+        key,
+    ), key
+    assert not log_file_key(account=ACCOUNT, region=REGION, when=T0).startswith("/")
 
 
 def test_digest_document_and_signature_follow_cloudtrails_format() -> None:
