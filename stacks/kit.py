@@ -76,6 +76,7 @@ def build_kit(app: cdk.App, config: KitConfig) -> Kit:
         f"{name}Storage",
         config=config,
         data_key=keys.data_key,
+        user_role=keys.user_role,
         env=env,
         description="kmslab: SSE-KMS data bucket and access logs",
     )

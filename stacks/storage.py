@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from stacks.buckets import access_log_bucket, deny_unexpected_encryption, kms_bucket
 from stacks.config import KitConfig
+from stacks.constructs.data_bucket_access import DataBucketAccess
 
 __all__ = ["StorageStack"]
 
@@ -23,7 +25,14 @@ class StorageStack(Stack):
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: KitConfig, data_key: kms.IKey, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: KitConfig,
+        data_key: kms.IKey,
+        user_role: iam.IRole | None = None,
+        **kwargs: Any,
     ) -> None:
         """Create the buckets.
 
@@ -32,6 +41,7 @@ class StorageStack(Stack):
             construct_id: Stack id.
             config: The kit settings.
             data_key: The key that encrypts the data bucket (``KeysStack.data_key``).
+            user_role: The kit's key-user role, when the kit made it: it may store and read objects.
             **kwargs: Passed to ``Stack``.
         """
         super().__init__(scope, construct_id, **kwargs)
@@ -47,3 +57,5 @@ class StorageStack(Stack):
             "cross-Region replication is out of scope.",
         )
         deny_unexpected_encryption(self.data_bucket, data_key)
+        if user_role is not None:
+            DataBucketAccess(self, "KeyUserAccess", bucket=self.data_bucket, roles=[user_role])

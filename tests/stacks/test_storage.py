@@ -118,3 +118,33 @@ def test_storage_depends_only_on_keys(default_synth: Synthesized) -> None:
         "AWS::S3::Bucket", {"BucketEncryption": Match.object_like({}), "LoggingConfiguration": Match.absent()}
     )
     assert isinstance(kit.storage, cdk.Stack)
+
+
+def test_the_kit_key_user_role_may_store_and_read_data_bucket_objects(default_synth: Synthesized) -> None:
+    storage, keys = default_synth.kit.storage, default_synth.kit.keys
+    assert keys.user_role is not None
+    bucket_arn = ref(storage.data_bucket, "Arn")
+    default_synth.templates["storage"].has_resource_properties(
+        "AWS::IAM::ManagedPolicy",
+        {
+            "Roles": [storage.resolve(keys.user_role.role_name)],
+            "PolicyDocument": Match.object_like(
+                {
+                    "Statement": [
+                        {"Sid": "ListTheBucket", "Action": "s3:ListBucket", "Effect": "Allow", "Resource": bucket_arn},
+                        {
+                            "Sid": "ReadWriteObjects",
+                            "Action": ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+                            "Effect": "Allow",
+                            "Resource": {"Fn::Join": ["", [bucket_arn, "/*"]]},
+                        },
+                    ]
+                }
+            ),
+        },
+    )
+
+
+def test_configured_key_users_get_no_policy_from_the_kit(full_synth: Synthesized) -> None:
+    # principals the learner names are theirs to grant; the kit attaches policies only to roles it made
+    full_synth.templates["storage"].resource_count_is("AWS::IAM::ManagedPolicy", 0)
