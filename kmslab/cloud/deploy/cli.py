@@ -124,11 +124,13 @@ def deploy_command(
         for line in table(registry.table(kinds), ("resource type", "served", "how")):
             click.echo(line)
         return
+    names = _stack_names(stacks)
+    assembly.select(names)  # an unknown stack name is refused before anything else
     conn = connection(data_dir, port, who)
     started = time.monotonic()
     deploy(
         assembly,
-        _stack_names(stacks),
+        names,
         conn=conn,
         store=_store(data_dir),
         registry=registry,
