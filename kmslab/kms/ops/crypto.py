@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from kmslab.kms import _ciphertext, _crypto
-from kmslab.kms._context import KEY_ID_RE, RequestContext, b64
-from kmslab.kms._keys import BackingKey, Key
-from kmslab.kms._ops_grants import check_tokens
+from kmslab.kms._context import KEY_ID_RE, RequestContext
+from kmslab.kms._records import BackingKey, Key
+from kmslab.kms._responses import b64
 from kmslab.kms._specs import ASYMMETRIC_FAMILIES, DATA_KEY_PAIR_SPECS, RSA_OAEP_MAX_PLAINTEXT, SPECS
 from kmslab.kms.errors import (
     IncorrectKeyException,
@@ -21,6 +21,7 @@ from kmslab.kms.errors import (
     UnsupportedOperationException,
     ValidationException,
 )
+from kmslab.kms.ops.grants import check_tokens
 
 SYMMETRIC = "SYMMETRIC_DEFAULT"
 
@@ -159,7 +160,7 @@ def encrypt(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     key, alias = ctx.resolve(p["KeyId"])
     ec = p.get("EncryptionContext") or {}
     algorithm = p.get("EncryptionAlgorithm") or SYMMETRIC
-    tokens = check_tokens(ctx.kms, grant) if (grant := p.get("GrantTokens")) else ()
+    tokens = check_tokens(ctx.registry, grant) if (grant := p.get("GrantTokens")) else ()
     ctx.authorize(
         "kms:Encrypt",
         key,
@@ -187,7 +188,7 @@ def decrypt(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         algorithm=algorithm,
         action="kms:Decrypt",
         state_op="Decrypt",
-        tokens=check_tokens(ctx.kms, p.get("GrantTokens", ())),
+        tokens=check_tokens(ctx.registry, p.get("GrantTokens", ())),
     )
     out = {"KeyId": key.arn, "Plaintext": b64(plaintext), "EncryptionAlgorithm": algorithm}
     if material_id is not None:
@@ -199,7 +200,7 @@ def re_encrypt(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     """ReEncrypt: decrypt under the source key and encrypt under the destination key."""
     source_alg = p.get("SourceEncryptionAlgorithm") or SYMMETRIC
     dest_alg = p.get("DestinationEncryptionAlgorithm") or SYMMETRIC
-    tokens = check_tokens(ctx.kms, grant) if (grant := p.get("GrantTokens")) else ()
+    tokens = check_tokens(ctx.registry, grant) if (grant := p.get("GrantTokens")) else ()
     dest, dest_alias = ctx.resolve(p["DestinationKeyId"])
     source, plaintext, source_material = _decrypt_any(
         ctx,
@@ -245,7 +246,7 @@ def re_encrypt(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
 def _data_key_target(ctx: RequestContext, p: Mapping[str, Any], operation: str, extra: Mapping[str, Any]) -> Key:
     key, alias = ctx.resolve(p["KeyId"])
     ec = p.get("EncryptionContext") or {}
-    tokens = check_tokens(ctx.kms, grant) if (grant := p.get("GrantTokens")) else ()
+    tokens = check_tokens(ctx.registry, grant) if (grant := p.get("GrantTokens")) else ()
     ctx.authorize(
         f"kms:{operation}",
         key,
@@ -340,7 +341,7 @@ def _signing_key(ctx: RequestContext, p: Mapping[str, Any], operation: str) -> t
         f"kms:{operation}",
         key,
         request_alias=alias,
-        grant_tokens=check_tokens(ctx.kms, p.get("GrantTokens", ())),
+        grant_tokens=check_tokens(ctx.registry, p.get("GrantTokens", ())),
         context={"kms:SigningAlgorithm": algorithm, "kms:MessageType": message_type},
     )
     ctx.check_state(operation, key)
@@ -377,7 +378,7 @@ def _mac_key(ctx: RequestContext, p: Mapping[str, Any], operation: str) -> tuple
         f"kms:{operation}",
         key,
         request_alias=alias,
-        grant_tokens=check_tokens(ctx.kms, p.get("GrantTokens", ())),
+        grant_tokens=check_tokens(ctx.registry, p.get("GrantTokens", ())),
         context={"kms:MacAlgorithm": algorithm},
     )
     ctx.check_state(operation, key)
@@ -408,7 +409,7 @@ def get_public_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     """GetPublicKey (asymmetric keys only)."""
     key, alias = ctx.resolve(p["KeyId"])
     ctx.authorize(
-        "kms:GetPublicKey", key, request_alias=alias, grant_tokens=check_tokens(ctx.kms, p.get("GrantTokens", ()))
+        "kms:GetPublicKey", key, request_alias=alias, grant_tokens=check_tokens(ctx.registry, p.get("GrantTokens", ()))
     )
     ctx.check_state("GetPublicKey", key)
     info = SPECS[key.key_spec]
@@ -427,20 +428,3 @@ def get_public_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         "KeyUsage": key.key_usage,
         **info.algorithms(key.key_usage),
     }
-
-
-OPS = {
-    "Encrypt": encrypt,
-    "Decrypt": decrypt,
-    "ReEncrypt": re_encrypt,
-    "GenerateDataKey": generate_data_key,
-    "GenerateDataKeyWithoutPlaintext": generate_data_key_without_plaintext,
-    "GenerateDataKeyPair": generate_data_key_pair,
-    "GenerateDataKeyPairWithoutPlaintext": generate_data_key_pair_without_plaintext,
-    "GenerateRandom": generate_random,
-    "Sign": sign,
-    "Verify": verify,
-    "GenerateMac": generate_mac,
-    "VerifyMac": verify_mac,
-    "GetPublicKey": get_public_key,
-}
