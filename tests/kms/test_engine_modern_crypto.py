@@ -297,13 +297,13 @@ def test_data_key_pair_specs_that_cryptography_lacks_are_named(kms: Any, pair_sp
 
 def test_engine_and_trail_agree_on_read_only_operations() -> None:
     from kmslab.kms import LocalKms
-    from kmslab.trail.record import READ_ONLY_OPERATIONS
 
     # The engine runs these without its lock; CloudTrail marks them readOnly. One list, or the trail lies:
     # both read the read-only flag of the one operation table.
     from kmslab.kms.ops import OPERATIONS
+    from kmslab.trail.record import READ_ONLY_OPERATIONS
 
     assert LocalKms.READ_ONLY == READ_ONLY_OPERATIONS
     assert READ_ONLY_OPERATIONS is LocalKms.READ_ONLY
-    assert READ_ONLY_OPERATIONS == {name for name, op in OPERATIONS.items() if op.read_only}
+    assert {name for name, op in OPERATIONS.items() if op.read_only} == READ_ONLY_OPERATIONS
     assert {"DeriveSharedSecret", "Encapsulate", "Decapsulate", "GetKeyLastUsage"} <= LocalKms.READ_ONLY

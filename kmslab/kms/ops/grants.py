@@ -25,31 +25,10 @@ from kmslab.kms.errors import (
     NotFoundException,
     ValidationException,
 )
+from kmslab.kms.operation_groups import BY_KEY_USAGE, DATA_KEY
 from kmslab.kms.policy import NEW_GRANT_CONSTRAINTS_KEY
 
 _ALWAYS = frozenset({"DescribeKey", "CreateGrant", "RetireGrant"})
-_BY_USAGE = {
-    "ENCRYPT_DECRYPT": frozenset(
-        {
-            "Encrypt",
-            "Decrypt",
-            "ReEncryptFrom",
-            "ReEncryptTo",
-            "GenerateDataKey",
-            "GenerateDataKeyWithoutPlaintext",
-            "GenerateDataKeyPair",
-            "GenerateDataKeyPairWithoutPlaintext",
-            "GetPublicKey",
-        }
-    ),
-    "SIGN_VERIFY": frozenset({"Sign", "Verify", "GetPublicKey"}),
-    "GENERATE_VERIFY_MAC": frozenset({"GenerateMac", "VerifyMac"}),
-    "KEY_AGREEMENT": frozenset({"DeriveSharedSecret", "GetPublicKey"}),
-    "ENCAPSULATE_DECAPSULATE": frozenset({"Encapsulate", "Decapsulate", "GetPublicKey"}),
-}
-_SYMMETRIC_ONLY = frozenset(
-    {"GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext"}
-)
 _TAG = 16
 # CreateGrant API reference, Constraints: "Each constraint value can include up to 8 encryption
 # context pairs. The encryption context value in each constraint cannot exceed 384 characters."
@@ -129,11 +108,11 @@ def _check_grant(key: Key, grantee: str | None, operations: list[str], constrain
     if not operations:
         raise ValidationException("The Operations list must name at least one operation.")
     if key.key_spec == "SYMMETRIC_DEFAULT":
-        allowed = _ALWAYS | (_BY_USAGE["ENCRYPT_DECRYPT"] - {"GetPublicKey"})
+        allowed = _ALWAYS | (BY_KEY_USAGE["ENCRYPT_DECRYPT"] - {"GetPublicKey"})
     elif key.key_usage == "ENCRYPT_DECRYPT":
-        allowed = _ALWAYS | (_BY_USAGE["ENCRYPT_DECRYPT"] - _SYMMETRIC_ONLY)
+        allowed = _ALWAYS | (BY_KEY_USAGE["ENCRYPT_DECRYPT"] - DATA_KEY)
     else:
-        allowed = _ALWAYS | _BY_USAGE.get(key.key_usage, frozenset())
+        allowed = _ALWAYS | BY_KEY_USAGE.get(key.key_usage, frozenset())
     bad = [op for op in operations if op not in allowed]
     if bad:
         raise ValidationException(
