@@ -6,7 +6,7 @@ sequential calls; optionally N threads with a client each):
 1. ours: the local KMS endpoint as ``kmslab kms serve`` runs it (``kmslab.kms.server.build_server`` over a
    temporary data directory, then ``serve_forever``);
 2. trail: the same endpoint with a CloudTrail trail, as ``kmslab kms serve --trail-dir`` runs it
-   (``kmslab.local.build_endpoint``): every call's record is synced to the trail's journal before the
+   (``kmslab.endpoint.build_endpoint``): every call's record is synced to the trail's journal before the
    call is answered (one sync shared by concurrent calls), so its cost shows in ``trail/ours``;
 3. moto: ``moto.server.ThreadedMotoServer`` (its KMS backend);
 4. ceiling: a trivial threaded HTTP/1.1 server (keep-alive, TCP_NODELAY, one write per answer, the least
@@ -128,7 +128,7 @@ def ours() -> Iterator[str]:
 @contextlib.contextmanager
 def ours_with_trail() -> Iterator[str]:
     """Run our endpoint with a CloudTrail trail (``kmslab kms serve --trail-dir``); yield its URL."""
-    from kmslab.local import build_endpoint
+    from kmslab.endpoint import build_endpoint
 
     with tempfile.TemporaryDirectory(prefix="kmslab-bench-") as work:
         endpoint = build_endpoint(data_dir=Path(work, "kms"), trail_dir=Path(work, "trail"), port=0, region=REGION)
@@ -271,8 +271,8 @@ def serve_ours(*, trail: bool = False) -> int:
     With ``trail``, as ``kmslab kms serve --trail-dir`` does (``build_endpoint`` with a trail directory).
     Stops when stdin closes (or on SIGINT/SIGTERM).
     """
+    from kmslab.endpoint import build_endpoint
     from kmslab.kms.server import build_server
-    from kmslab.local import build_endpoint
 
     with tempfile.TemporaryDirectory(prefix="kmslab-bench-") as work:
         if trail:
