@@ -12,17 +12,34 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from kmslab.kms._http import Headers
 from kmslab.kms._protocol import CONTENT_TYPE, TARGET_PREFIX
 from kmslab.kms.errors import KmsError, SerializationException, UnknownOperationException
 from kmslab.kms.seams import Caller
 
-if TYPE_CHECKING:
-    from kmslab.kms.engine import LocalKms
 
-__all__ = ["CONTENT_TYPE", "TARGET_PREFIX", "WireResponse", "answer", "caller_from_headers", "dispatch"]
+class Engine(Protocol):
+    """What the wire layer needs of the engine (:class:`kmslab.kms.LocalKms` is one)."""
+
+    account: str
+    OPERATIONS: frozenset[str]
+
+    def call(
+        self,
+        operation: str,
+        params: Mapping[str, Any],
+        *,
+        caller: Caller | None = None,
+        region: str | None = None,
+        request_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Answer one KMS API request (see :meth:`kmslab.kms.LocalKms.call`)."""
+        ...
+
+
+__all__ = ["CONTENT_TYPE", "TARGET_PREFIX", "Engine", "WireResponse", "answer", "caller_from_headers", "dispatch"]
 
 _PREFIX_LENGTH = len(TARGET_PREFIX)
 _SCOPE_RE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/[a-z0-9-]+/aws4_request")
@@ -108,7 +125,7 @@ class WireResponse:
     headers: dict[str, str]
 
 
-def dispatch(kms: LocalKms, *, target: str, body: bytes, caller: Caller, region: str, request_id: str) -> WireResponse:
+def dispatch(kms: Engine, *, target: str, body: bytes, caller: Caller, region: str, request_id: str) -> WireResponse:
     """Answer one KMS JSON request.
 
     Args:
@@ -127,7 +144,7 @@ def dispatch(kms: LocalKms, *, target: str, body: bytes, caller: Caller, region:
     return WireResponse(status=status, body=payload, headers=headers)
 
 
-def answer(kms: LocalKms, target: str, body: bytes, caller: Caller, region: str, request_id: str) -> tuple[int, bytes]:
+def answer(kms: Engine, target: str, body: bytes, caller: Caller, region: str, request_id: str) -> tuple[int, bytes]:
     """Answer one KMS JSON request with its status and JSON body (the endpoint's hot path).
 
     Args:

@@ -20,6 +20,11 @@ Routes:
 Every error is AWS-shaped JSON (``__type``, ``message``) with a 4xx status; a bug gives a 500 JSON
 answer and the server keeps serving (a bug in an operation is logged by the engine, any other by the
 HTTP layer, both with :mod:`logging`).
+
+Over 400 lines because it is one concept, the endpoint application: its lifecycle (start, stop,
+signals), its routing (KMS, control, mounted services) and :func:`build_server`, which
+``kmslab kms serve`` and :mod:`kmslab.endpoint` build it with. HTTP framing lives in
+:mod:`kmslab.kms._http`, the KMS wire format in :mod:`kmslab.kms._wire`.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kmslab.kms._context import RequestContext
-from kmslab.kms.ops import agreement, aliases, crypto, custom_stores, grants, imports, keys, meta, rotation
+from kmslab.kms.ops import agreement, aliases, crypto, custom_stores, grants, imports, keys, meta, rotation, signing
 
 Handler = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
 
@@ -76,11 +76,11 @@ OPERATIONS: dict[str, Operation] = {
     "GenerateDataKeyPair": _read(crypto.generate_data_key_pair),
     "GenerateDataKeyPairWithoutPlaintext": _read(crypto.generate_data_key_pair_without_plaintext),
     "GenerateRandom": _read(crypto.generate_random),
-    "Sign": _read(crypto.sign),
-    "Verify": _read(crypto.verify),
-    "GenerateMac": _read(crypto.generate_mac),
-    "VerifyMac": _read(crypto.verify_mac),
-    "GetPublicKey": _read(crypto.get_public_key),
+    "Sign": _read(signing.sign),
+    "Verify": _read(signing.verify),
+    "GenerateMac": _read(signing.generate_mac),
+    "VerifyMac": _read(signing.verify_mac),
+    "GetPublicKey": _read(signing.get_public_key),
     "DeriveSharedSecret": _read(agreement.derive_shared_secret),
     "Encapsulate": _read(agreement.encapsulate),
     "Decapsulate": _read(agreement.decapsulate),

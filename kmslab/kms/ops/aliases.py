@@ -26,7 +26,7 @@ def _check_name(name: str) -> None:
 
 
 def create_alias(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """CreateAlias."""
+    """CreateAlias: a new alias name in this region that points at a key."""
     name = p["AliasName"]
     _check_name(name)
     key, _ = ctx.resolve(p["TargetKeyId"], aliases=False)
@@ -71,7 +71,7 @@ def update_alias(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def delete_alias(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """DeleteAlias."""
+    """DeleteAlias: remove an alias (the key it pointed at is not touched)."""
     name = p["AliasName"]
     _check_name(name)
     alias = _existing_alias(ctx, name)

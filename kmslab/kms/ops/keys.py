@@ -61,7 +61,7 @@ def _spec_and_usage(p: dict[str, Any]) -> tuple[str, str]:
 
 
 def create_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """CreateKey."""
+    """CreateKey: a new KMS key of the requested spec, usage and origin (or multi-Region), with policy and tags."""
     spec, usage = _spec_and_usage(p)
     origin = p.get("Origin") or "AWS_KMS"
     if origin in ("AWS_CLOUDHSM", "EXTERNAL_KEY_STORE") or p.get("CustomKeyStoreId") or p.get("XksKeyId"):
@@ -113,7 +113,7 @@ def create_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def describe_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """DescribeKey (accepts aliases)."""
+    """DescribeKey: a key's KeyMetadata (the key may be named by alias)."""
     key, alias = ctx.resolve(p["KeyId"])
     ctx.authorize("kms:DescribeKey", key, request_alias=alias, grant_tokens=p.get("GrantTokens", ()))
     return {"KeyMetadata": key_metadata(ctx.registry, key)}
@@ -129,7 +129,7 @@ def list_keys(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def enable_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """EnableKey."""
+    """EnableKey: a Disabled key becomes Enabled again (an Enabled key stays Enabled)."""
     key, _ = ctx.resolve(p["KeyId"], aliases=False)
     ctx.authorize("kms:EnableKey", key)
     ctx.check_state("EnableKey", key)
@@ -143,7 +143,7 @@ def enable_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def disable_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """DisableKey."""
+    """DisableKey: the key becomes Disabled; its cryptographic operations then answer DisabledException."""
     key, _ = ctx.resolve(p["KeyId"], aliases=False)
     ctx.authorize("kms:DisableKey", key)
     ctx.check_state("DisableKey", key)
@@ -192,7 +192,7 @@ def cancel_key_deletion(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any
 
 
 def update_key_description(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """UpdateKeyDescription."""
+    """UpdateKeyDescription: replace a key's description."""
     key, _ = ctx.resolve(p["KeyId"], aliases=False)
     ctx.authorize("kms:UpdateKeyDescription", key)
     ctx.check_state("UpdateKeyDescription", key)

@@ -71,7 +71,7 @@ def untag_resource(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_resource_tags(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """ListResourceTags."""
+    """ListResourceTags: a key's tags, as TagKey/TagValue pairs."""
     key, _ = ctx.resolve(p["KeyId"], aliases=False)
     ctx.authorize("kms:ListResourceTags", key)
     tags = [{"TagKey": k, "TagValue": v} for k, v in sorted(key.tags.items())]

@@ -49,7 +49,7 @@ def enable_key_rotation(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any
 
 
 def disable_key_rotation(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """DisableKeyRotation."""
+    """DisableKeyRotation: stop a key's automatic rotation (its earlier key materials stay usable)."""
     key, _ = ctx.resolve(p["KeyId"], aliases=False)
     ctx.authorize("kms:DisableKeyRotation", key)
     ctx.check_state("DisableKeyRotation", key)
@@ -61,7 +61,7 @@ def disable_key_rotation(ctx: RequestContext, p: dict[str, Any]) -> dict[str, An
 
 
 def get_key_rotation_status(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """GetKeyRotationStatus."""
+    """GetKeyRotationStatus: whether automatic rotation is on, its period and next date (a replica's: its primary's)."""
     key, _ = ctx.resolve(p["KeyId"], aliases=False)
     ctx.authorize("kms:GetKeyRotationStatus", key)
     ctx.check_state("GetKeyRotationStatus", key)
