@@ -10,6 +10,7 @@ from pathlib import Path
 from kmslab.kms import LocalKms
 from kmslab.kms.ops import OPERATIONS, READ_ONLY
 from kmslab.trail.record import READ_ONLY_OPERATIONS
+from tests.layout import find_circle, private_reaches
 
 PACKAGE = Path(__file__).resolve().parents[2] / "kmslab" / "kms"
 ROOT = "kmslab.kms"
@@ -48,37 +49,15 @@ def _graph() -> dict[str, set[str]]:
     return {name: _package_imports(tree) - {name} for name, tree in _trees()}
 
 
-def _circle(graph: dict[str, set[str]]) -> list[str] | None:
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in sorted(graph.get(node, ())):
-            if state.get(nxt) == 1:
-                return [*stack[stack.index(nxt) :], nxt]
-            if nxt not in state and (found := visit(nxt)) is not None:
-                return found
-        stack.pop()
-        state[node] = 2
-        return None
-
-    for node in sorted(graph):
-        if node not in state and (found := visit(node)) is not None:
-            return found
-    return None
-
-
-def test_the_circle_check_finds_a_circle() -> None:
-    assert _circle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
-    assert _circle({"a": {"b"}, "b": set()}) is None
+def test_the_circle_check_finds_afind_circle() -> None:
+    assert find_circle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_circle({"a": {"b"}, "b": set()}) is None
 
 
 def test_no_import_circle_in_the_package() -> None:
     graph = _graph()
     # The package's __init__ re-exports the engine; a module inside importing it back counts as a circle.
-    circle = _circle(graph)
+    circle = find_circle(graph)
     assert circle is None, "import circle: " + " -> ".join(circle or [])
 
 
@@ -91,20 +70,10 @@ def test_state_is_apart_from_operations() -> None:
 
 
 def test_no_module_reaches_into_another_modules_private_names() -> None:
-    found = []
-    for name, tree in _trees():
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("kmslab"):
-                for alias in node.names:
-                    private = alias.name.startswith("_") and not alias.name.startswith("__")
-                    module = f"{node.module.removeprefix(ROOT).lstrip('.')}.{alias.name}".lstrip(".")
-                    if private and module not in MODULES:
-                        found.append(f"{name}: from {node.module} import {alias.name}")
-            if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
-                owner = node.value
-                if not (isinstance(owner, ast.Name) and owner.id in ("self", "cls")):
-                    found.append(f"{name}:{node.lineno}: .{node.attr}")
-    assert found == []
+    def is_module(module: str, name: str) -> bool:
+        return f"{module.removeprefix(ROOT).lstrip('.')}.{name}".lstrip(".") in MODULES
+
+    assert private_reaches(_trees(), is_module) == []
 
 
 def test_modules_are_small_or_say_why() -> None:
