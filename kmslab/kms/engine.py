@@ -5,6 +5,12 @@ state in memory (reads never touch the database), commits every change in one SQ
 transaction, evaluates time-based events (deletion, automatic rotation, imported
 material expiry) lazily against its injectable clock, asks the authorizer before every
 action, and hands one :class:`~kmslab.kms.seams.ApiCall` per call to its event sinks.
+
+The engine only dispatches: its state is a :class:`~kmslab.kms._registry.Registry`, the
+operations are the table in :mod:`kmslab.kms.ops`, the rules of passing time are in
+:mod:`kmslab.kms._lifecycle`. This module builds them, answers :meth:`LocalKms.call`
+(an operation's bug is caught and logged here, answered as KMSInternalException), commits
+each call's changes and emits its record.
 """
 
 from __future__ import annotations
