@@ -33,9 +33,8 @@ from kmslab.audit.queries import get_query  # noqa: E402
 from kmslab.kms.seams import ApiCall, Caller  # noqa: E402
 from kmslab.trail.record import to_cloudtrail_record  # noqa: E402
 from kmslab.trail.recorder import log_file_dir, log_file_name, write_log_file  # noqa: E402
+from tests.personas import ACCOUNT, ALICE, APP_ROLE, REGION, S3_FOR_APP  # noqa: E402
 
-ACCOUNT = "111122223333"
-REGION = "us-east-1"
 DATA_ROOT = Path(__file__).resolve().parent / ".data"
 OPERATIONS = ["Decrypt", "Encrypt", "GenerateDataKey", "Decrypt", "Decrypt", "DescribeKey", "Sign"]
 
@@ -77,15 +76,7 @@ def _callers() -> list[Caller]:
         )
         for i in range(10)
     ]
-    service = Caller(
-        arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/app/session",
-        account=ACCOUNT,
-        identity_type="AssumedRole",
-        principal_id="AROAEXAMPLE:session",
-        invoked_by="s3.amazonaws.com",
-        secure_transport=True,
-    )
-    return [*users, *roles, service]
+    return [*users, *roles, ALICE, APP_ROLE, S3_FOR_APP]  # the shared personas (tests/personas.py) too
 
 
 def generate(root: Path, records: int, files: int, seed: int = 7) -> list[Path]:

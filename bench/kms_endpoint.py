@@ -6,7 +6,7 @@ sequential calls; optionally N threads with a client each):
 1. ours: the local KMS endpoint as ``kmslab kms serve`` runs it (``kmslab.kms.server.build_server`` over a
    temporary data directory, then ``serve_forever``);
 2. trail: the same endpoint with a CloudTrail trail, as ``kmslab kms serve --trail-dir`` runs it
-   (``kmslab.local.build_endpoint``, the default ``--trail-sync write``): every call's record is written
+   (``kmslab.endpoint.build_endpoint``, the default ``--trail-sync write``): every call's record is written
    to the trail's journal before the call is answered, and synced within 50 ms; its cost shows in
    ``trail/ours`` (issue 15's target: >= 0.8x);
    fsync: the same with ``--trail-sync fsync``: every record is also synced before its call is answered
@@ -134,7 +134,7 @@ def ours() -> Iterator[str]:
 @contextlib.contextmanager
 def ours_with_trail(sync: str = "write") -> Iterator[str]:
     """Run our endpoint with a CloudTrail trail (``kmslab kms serve --trail-dir --trail-sync S``); yield its URL."""
-    from kmslab.local import build_endpoint
+    from kmslab.endpoint import build_endpoint
 
     with tempfile.TemporaryDirectory(prefix="kmslab-bench-") as work:
         endpoint = build_endpoint(
@@ -280,8 +280,8 @@ def serve_ours(*, trail: str | None = None) -> int:
     (``build_endpoint`` with a trail directory).
     Stops when stdin closes (or on SIGINT/SIGTERM).
     """
+    from kmslab.endpoint import build_endpoint
     from kmslab.kms.server import build_server
-    from kmslab.local import build_endpoint
 
     with tempfile.TemporaryDirectory(prefix="kmslab-bench-") as work:
         if trail:

@@ -16,13 +16,12 @@ import boto3
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.config import Config
 
-from kmslab.kms._wire import caller_from_headers, dispatch
+from kmslab.kms._wire import Engine, caller_from_headers, dispatch
 from kmslab.kms.seams import Caller
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
 
-    from kmslab.kms.engine import LocalKms
 
 ENDPOINT_URL = "http://kmslab.local"
 FAKE_ACCESS_KEY = "AKIAKMSLABLOCAL00000"
@@ -51,7 +50,7 @@ def _header_text(value: Any) -> str:
 
 
 def make_client(
-    kms: LocalKms, *, region: str = "us-east-1", caller: Caller | None = None, parameter_validation: bool = True
+    kms: Engine, *, region: str = "us-east-1", caller: Caller | None = None, parameter_validation: bool = True
 ) -> BaseClient:
     """Build a boto3 KMS client whose requests ``kms`` answers in process.
 

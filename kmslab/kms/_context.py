@@ -1,6 +1,7 @@
 """One request in flight: who asks, where, when, and the helpers every operation shares.
 
-Operations receive a :class:`RequestContext` and the validated parameters; they
+Operations receive a :class:`RequestContext` and the validated parameters; it carries
+the endpoint's :class:`~kmslab.kms._registry.Registry` and authorizer. Operations
 resolve keys through it (so the event records the key ARNs), authorize through it
 (so every operation hands the authorizer the same facts), and queue writes on it
 (so the engine commits them in one transaction).
@@ -8,48 +9,22 @@ resolve keys through it (so the event records the key ARNs), authorize through i
 
 from __future__ import annotations
 
-import binascii
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from kmslab.kms._keys import Alias, Key, alias_arn, key_arn
+from kmslab.kms._records import Alias, Key, alias_arn, key_arn
+from kmslab.kms._registry import Registry
 from kmslab.kms._states import state_error
 from kmslab.kms.errors import DryRunOperationException, NotFoundException
-from kmslab.kms.seams import AllowAll, AuthorizationRequest, Caller
-
-if TYPE_CHECKING:
-    from kmslab.kms.engine import LocalKms
+from kmslab.kms.seams import AllowAll, AuthorizationRequest, Authorizer, Caller
+from kmslab.kms.service_events import ServiceEvent, ServiceEventHub
 
 KEY_ID_RE = re.compile(r"^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$")
 _KEY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):key/(.+)$")
 _ALIAS_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):(alias/.+)$")
-
-
-def b64(data: bytes) -> str:
-    """Encode bytes as a wire blob.
-
-    Args:
-        data: the bytes.
-
-    Returns:
-        Base64 text.
-    """
-    return binascii.b2a_base64(data, newline=False).decode("ascii")
-
-
-def ts(value: datetime) -> float:
-    """Encode a datetime as a wire timestamp.
-
-    Args:
-        value: an aware datetime.
-
-    Returns:
-        Epoch seconds.
-    """
-    return value.timestamp()
 
 
 @dataclass(slots=True, init=False)
@@ -57,7 +32,10 @@ class RequestContext:
     """The state of one call.
 
     Args:
-        kms: the engine.
+        registry: the endpoint's keys and aliases.
+        authorizer: decides every request.
+        service: where service events about keys are queued.
+        account: the account that owns the endpoint.
         operation: the operation name.
         caller: who asks.
         region: the region of the request.
@@ -65,7 +43,10 @@ class RequestContext:
         request_id: the request ID.
     """
 
-    kms: LocalKms
+    registry: Registry
+    authorizer: Authorizer
+    service: ServiceEventHub
+    account: str
     operation: str
     caller: Caller
     region: str
@@ -78,9 +59,21 @@ class RequestContext:
     deleted_aliases: list[tuple[str, str]]
 
     def __init__(  # written out: one per request, literals are cheaper than default factories
-        self, kms: LocalKms, operation: str, caller: Caller, region: str, now: datetime, request_id: str
+        self,
+        registry: Registry,
+        authorizer: Authorizer,
+        service: ServiceEventHub,
+        account: str,
+        operation: str,
+        caller: Caller,
+        region: str,
+        now: datetime,
+        request_id: str,
     ) -> None:
-        self.kms = kms
+        self.registry = registry
+        self.authorizer = authorizer
+        self.service = service
+        self.account = account
         self.operation = operation
         self.caller = caller
         self.region = region
@@ -91,11 +84,6 @@ class RequestContext:
         self.deleted_keys = []
         self.dirty_aliases = {}
         self.deleted_aliases = []
-
-    @property
-    def account(self) -> str:
-        """The account that owns the endpoint."""
-        return self.kms.account
 
     def arn_for(self, key_id: str, region: str | None = None) -> str:
         """Return the ARN a key ID has in this request's region.
@@ -114,9 +102,6 @@ class RequestContext:
         if arn not in self.key_arns:
             self.key_arns.append(arn)
 
-    def _missing_key(self, key_id: str) -> NotFoundException:
-        return NotFoundException(f"Key '{self.arn_for(key_id)}' does not exist")
-
     def key_by_id(self, key_id: str, region: str | None = None) -> Key:
         """Return a key of this region by its ID.
 
@@ -130,7 +115,7 @@ class RequestContext:
         Raises:
             NotFoundException: no such key in the region.
         """
-        key = self.kms._keys.get((region or self.region, key_id))
+        key = self.registry.key(region or self.region, key_id)
         if key is None:
             raise NotFoundException(f"Key '{self.arn_for(key_id, region)}' does not exist")
         self._note(key)
@@ -166,7 +151,7 @@ class RequestContext:
                 name = match.group(3)
         if name is None or not aliases:
             raise NotFoundException(f"Invalid keyId {ref}")
-        alias = self.kms._aliases.get((self.region, name))
+        alias = self.registry.alias(self.region, name)
         if alias is None:
             raise NotFoundException(f"Alias {alias_arn(self.region, self.account, name)} is not found.")
         return self.key_by_id(alias.target_key_id), name
@@ -180,7 +165,7 @@ class RequestContext:
         Returns:
             Alias names, sorted.
         """
-        return sorted(self.kms._alias_index.get((key.region, key.key_id), ()))
+        return self.registry.aliases_of(key)
 
     def key_context(self, key: Key, request_alias: str | None) -> dict[str, Any]:
         """Return the kms condition keys that describe a key and this request.
@@ -228,7 +213,7 @@ class RequestContext:
         Raises:
             AccessDeniedException: refused.
         """
-        authorizer = self.kms._authorizer
+        authorizer = self.authorizer
         if type(authorizer) is AllowAll:
             # The default authorizer allows everything and reads nothing: building the request for it
             # would be pure cost. Any other authorizer (a subclass of AllowAll too) sees every request.
@@ -290,13 +275,60 @@ class RequestContext:
         """
         for key in keys:
             self.dirty_keys[(key.region, key.key_id)] = key
-            self.kms._note_deadlines(key)
+            self.registry.note_deadlines(key)
 
-    def save_alias(self, region: str, alias: Alias) -> None:
-        """Queue an alias to be written when the call commits.
+    def add_key(self, key: Key) -> None:
+        """Add a new key (or replica) to the registry, record its ARN, and queue it to be written.
+
+        Args:
+            key: the new key.
+        """
+        self.registry.add_key(key)
+        self._note(key)
+        self.save(key)
+
+    def delete_key(self, key: Key) -> None:
+        """Remove a key with its aliases, and queue the removal.
+
+        Args:
+            key: the key.
+        """
+        ref = (key.region, key.key_id)
+        self.deleted_keys.append(ref)
+        self.dirty_keys.pop(ref, None)
+        for name in self.registry.delete_key(key):
+            self.deleted_aliases.append((key.region, name))
+
+    def put_alias(self, region: str, alias: Alias) -> None:
+        """Add or repoint an alias, and queue it to be written when the call commits.
 
         Args:
             region: the alias's region.
             alias: the alias.
         """
+        self.registry.put_alias(region, alias)
         self.dirty_aliases[(region, alias.name)] = alias
+
+    def drop_alias(self, region: str, name: str) -> None:
+        """Remove an alias, and queue the removal.
+
+        Args:
+            region: the alias's region.
+            name: the alias name.
+        """
+        self.registry.drop_alias(region, name)
+        self.dirty_aliases.pop((region, name), None)
+        self.deleted_aliases.append((region, name))
+
+    def service_event(self, key: Key, name: str, when: datetime, **details: str | None) -> None:
+        """Queue a service event about a key (delivered once the call or sweep that caused it is done).
+
+        Args:
+            key: the key.
+            name: the event name (DeleteKey, RotateKey, DeleteExpiredKeyMaterial).
+            when: when it happened.
+            **details: the event's extra fields (rotation type, key material IDs).
+        """
+        self.service.queue(
+            lambda: ServiceEvent(when, name, key.region, key.account, key.key_id, key.arn, key.origin, **details)
+        )

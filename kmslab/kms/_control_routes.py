@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from kmslab.kms._clockfile import MAX_CLOCK, clock_headroom
 from kmslab.kms._http import Response, error_response
+from kmslab.kms._protocol import CONTENT_TYPE
 from kmslab.kms.control import TOKEN_HEADER, tokens_match
 from kmslab.kms.errors import KmsError, SerializationException, ValidationException
 from kmslab.kms.seams import Caller
@@ -25,7 +26,7 @@ CONTROL_PREFIX = "/_kmslab/"
 MAX_ADVANCE_SECONDS = 100 * 366 * 24 * 3600
 #: what a web page can POST without a CORS preflight (Fetch standard, "CORS-safelisted request-header")
 SIMPLE_CONTENT_TYPES = ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data")
-JSON_CONTENT_TYPES = ("application/json", "application/x-amz-json-1.0", "application/x-amz-json-1.1")
+JSON_CONTENT_TYPES = ("application/json", "application/x-amz-json-1.0", CONTENT_TYPE)
 
 #: ``(headers, method, path, body, source_ip) -> (caller, region)``; raises KmsError to refuse.
 Verify = Callable[[Mapping[str, str], str, str, bytes, str], tuple[Caller, str]]

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import json
 import selectors
 import socket
 import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
+
+from kmslab.kms._protocol import CONTENT_TYPE, error_body
 
 #: workers answering requests at once (threads); each handles one connection at a time
 DEFAULT_MAX_WORKERS = 64
@@ -39,12 +40,10 @@ LINGER_SECONDS = 0.5
 _SWEEP_SECONDS = 0.1
 _ACCEPT_BATCH = 64
 THROTTLED = (
-    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/x-amz-json-1.1\r\nConnection: close\r\n"
+    f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: {CONTENT_TYPE}\r\nConnection: close\r\n".encode()
     + b"Content-Length: %d\r\n\r\n%s"
 )
-_THROTTLED_BODY = json.dumps(
-    {"__type": "ThrottlingException", "message": "The local KMS is busy (too many connections); retry later."}
-).encode()
+_THROTTLED_BODY = error_body("ThrottlingException", "The local KMS is busy (too many connections); retry later.")
 THROTTLED_ANSWER = THROTTLED % (len(_THROTTLED_BODY), _THROTTLED_BODY)
 
 
@@ -324,11 +323,9 @@ class ConnectionLoop:
 
 
 def _timeout_answer() -> bytes:
-    body = json.dumps(
-        {"__type": "RequestTimeoutException", "message": "The request head did not arrive in time."}
-    ).encode()
+    body = error_body("RequestTimeoutException", "The request head did not arrive in time.")
     return (
-        b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/x-amz-json-1.1\r\nConnection: close\r\n"
+        f"HTTP/1.1 408 Request Timeout\r\nContent-Type: {CONTENT_TYPE}\r\nConnection: close\r\n".encode()
         + b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
     )
 

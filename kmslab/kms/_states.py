@@ -7,6 +7,7 @@ Follows AWS's "Key states of AWS KMS keys" table for the states the local KMS ha
 from __future__ import annotations
 
 from kmslab.kms.errors import DisabledException, KmsError, KMSInvalidStateException, UnsupportedOperationException
+from kmslab.kms.operation_groups import KEY_USE
 
 ENABLED = "Enabled"
 DISABLED = "Disabled"
@@ -23,28 +24,7 @@ _MANAGE = frozenset({ENABLED, DISABLED, PENDING_IMPORT, UPDATING})
 _USE = frozenset({ENABLED, UPDATING})
 
 # Operations that need an Enabled key (cryptography, grants, rotation settings).
-_USE_OPERATIONS = (
-    "Encrypt",
-    "Decrypt",
-    "ReEncryptFrom",
-    "ReEncryptTo",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "Sign",
-    "Verify",
-    "GenerateMac",
-    "VerifyMac",
-    "GetPublicKey",
-    "DeriveSharedSecret",
-    "Encapsulate",
-    "Decapsulate",
-    "CreateGrant",
-    "EnableKeyRotation",
-    "DisableKeyRotation",
-    "RotateKeyOnDemand",
-)
+_USE_OPERATIONS = KEY_USE | {"CreateGrant", "EnableKeyRotation", "DisableKeyRotation", "RotateKeyOnDemand"}
 
 # Operation (or IAM action suffix, for ReEncryptFrom/To) -> states in which it succeeds.
 ALLOWED: dict[str, frozenset[str]] = {

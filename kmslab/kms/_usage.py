@@ -12,10 +12,10 @@ from __future__ import annotations
 import functools
 import random
 import time
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from kmslab.kms._keys import Key, uuid_text
+from kmslab.kms._records import uuid_text
+from kmslab.kms._registry import Registry
 
 if TYPE_CHECKING:
     from kmslab.kms._context import RequestContext
@@ -47,7 +47,7 @@ _random = random.Random()  # noqa: S311 - identifiers, not secrets
 
 
 def new_event_number() -> int:
-    """Return 128 random bits for an eventID (turned into text by :func:`kmslab.kms._keys.uuid_text` when read).
+    """Return 128 random bits for an eventID (turned into text by :func:`kmslab.kms._records.uuid_text` when read).
 
     Returns:
         The number.
@@ -84,11 +84,11 @@ class UsageLog:
         self._dirty: set[tuple[str, str]] = set()
         self._written = time.monotonic()
 
-    def note(self, keys: Mapping[tuple[str, str], Key], ctx: RequestContext, event_number: int) -> bool:
+    def note(self, registry: Registry, ctx: RequestContext, event_number: int) -> bool:
         """Stamp every key a successful call used.
 
         Args:
-            keys: the engine's keys.
+            registry: the endpoint's keys.
             ctx: the call.
             event_number: the call's eventID bits.
 
@@ -99,7 +99,7 @@ class UsageLog:
         dirty = self._dirty
         for arn in ctx.key_arns:
             ref = key_ref(arn)
-            key = keys.get(ref)
+            key = registry.key(*ref)
             if key is not None:
                 key.last_usage = usage
                 dirty.add(ref)

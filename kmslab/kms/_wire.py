@@ -1,4 +1,4 @@
-"""The KMS JSON 1.1 wire layer, shared by the HTTP endpoint and the in-process boto3 client.
+"""The KMS JSON 1.1 wire layer, called by the HTTP endpoint (:func:`answer`) and the in-process boto3 client.
 
 :func:`dispatch` turns one HTTP-shaped request (``X-Amz-Target`` + JSON body) into one
 engine call and answers in AWS's shape: a JSON body, ``application/x-amz-json-1.1``,
@@ -8,29 +8,39 @@ engine call and answers in AWS's shape: a JSON body, ``application/x-amz-json-1.
 from __future__ import annotations
 
 import json
-import logging
 import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from kmslab.kms._http import Headers
-from kmslab.kms.errors import (
-    KmsError,
-    KMSInternalException,
-    SerializationException,
-    UnknownOperationException,
-)
+from kmslab.kms._protocol import CONTENT_TYPE, TARGET_PREFIX
+from kmslab.kms.errors import KmsError, SerializationException, UnknownOperationException
 from kmslab.kms.seams import Caller
 
-if TYPE_CHECKING:
-    from kmslab.kms.engine import LocalKms
 
-log = logging.getLogger(__name__)
+class Engine(Protocol):
+    """What the wire layer needs of the engine (:class:`kmslab.kms.LocalKms` is one)."""
 
-CONTENT_TYPE = "application/x-amz-json-1.1"
-TARGET_PREFIX = "TrentService."
+    account: str
+    OPERATIONS: frozenset[str]
+
+    def call(
+        self,
+        operation: str,
+        params: Mapping[str, Any],
+        *,
+        caller: Caller | None = None,
+        region: str | None = None,
+        request_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Answer one KMS API request (see :meth:`kmslab.kms.LocalKms.call`)."""
+        ...
+
+
+__all__ = ["CONTENT_TYPE", "TARGET_PREFIX", "Engine", "WireResponse", "answer", "caller_from_headers", "dispatch"]
+
 _PREFIX_LENGTH = len(TARGET_PREFIX)
 _SCOPE_RE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/[a-z0-9-]+/aws4_request")
 # json.dumps(payload, separators=(",", ":")) builds an encoder per call; one shared encoder gives the same text.
@@ -115,30 +125,7 @@ class WireResponse:
     headers: dict[str, str]
 
 
-def _answer(status: int, payload: Mapping[str, Any], request_id: str) -> WireResponse:
-    body = _encode(payload).encode()
-    headers = {
-        "Content-Type": CONTENT_TYPE,
-        "x-amzn-RequestId": request_id,
-        "Content-Length": str(len(body)),
-    }
-    return WireResponse(status=status, body=body, headers=headers)
-
-
-def error_response(error: KmsError, request_id: str) -> WireResponse:
-    """Answer with an AWS-shaped error.
-
-    Args:
-        error: the error.
-        request_id: the request ID.
-
-    Returns:
-        The response.
-    """
-    return _answer(error.status, error.to_response(), request_id)
-
-
-def dispatch(kms: LocalKms, *, target: str, body: bytes, caller: Caller, region: str, request_id: str) -> WireResponse:
+def dispatch(kms: Engine, *, target: str, body: bytes, caller: Caller, region: str, request_id: str) -> WireResponse:
     """Answer one KMS JSON request.
 
     Args:
@@ -150,14 +137,14 @@ def dispatch(kms: LocalKms, *, target: str, body: bytes, caller: Caller, region:
         request_id: the request ID to answer with.
 
     Returns:
-        The HTTP response; never raises.
+        The HTTP response (errors are AWS-shaped answers, see :func:`answer`).
     """
     status, payload = answer(kms, target, body, caller, region, request_id)
     headers = {"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": request_id, "Content-Length": str(len(payload))}
     return WireResponse(status=status, body=payload, headers=headers)
 
 
-def answer(kms: LocalKms, target: str, body: bytes, caller: Caller, region: str, request_id: str) -> tuple[int, bytes]:
+def answer(kms: Engine, target: str, body: bytes, caller: Caller, region: str, request_id: str) -> tuple[int, bytes]:
     """Answer one KMS JSON request with its status and JSON body (the endpoint's hot path).
 
     Args:
@@ -169,7 +156,8 @@ def answer(kms: LocalKms, target: str, body: bytes, caller: Caller, region: str,
         request_id: the request ID.
 
     Returns:
-        (HTTP status, JSON body); never raises.
+        (HTTP status, JSON body). A bug in an operation is a 500 answer (caught and logged by the engine);
+        a bug here reaches the caller (the HTTP layer logs it and answers 500).
     """
     try:
         operation = target[_PREFIX_LENGTH:] if target.startswith(TARGET_PREFIX) else ""
@@ -183,11 +171,7 @@ def answer(kms: LocalKms, target: str, body: bytes, caller: Caller, region: str,
             raise SerializationException("The request body must be a JSON object.")
         return 200, _encode_body(kms.call(operation, params, caller=caller, region=region, request_id=request_id))
     except KmsError as exc:
-        return exc.status, _encode(exc.to_response()).encode()
-    except Exception:
-        log.exception("internal error answering %s (request %s)", target, request_id)
-        error = KMSInternalException("An internal error occurred.")
-        return error.status, _encode(error.to_response()).encode()
+        return exc.status, exc.to_body()
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -219,7 +203,7 @@ def caller_from_headers(
         (caller, region or ``default_region``).
     """
     if type(headers) is Headers:  # the HTTP layer's headers: read its lower-case fields directly
-        fields = headers._fields
+        fields = headers.fields
         authorization = fields.get("authorization") or ""
         user_agent = fields.get("user-agent") or ""
     else:

@@ -113,7 +113,7 @@ def serve(
       kmslab kms serve --trail-dir .kmslab/trail --identities identities.json
       AWS_ENDPOINT_URL_KMS=http://127.0.0.1:4599 aws kms list-keys
     """
-    from kmslab.local import build_endpoint
+    from kmslab.endpoint import build_endpoint
 
     if account is not None and not (account.isdigit() and len(account) == 12):
         raise click.BadParameter("must be 12 digits", param_hint="--account")

@@ -5,30 +5,31 @@ state in memory (reads never touch the database), commits every change in one SQ
 transaction, evaluates time-based events (deletion, automatic rotation, imported
 material expiry) lazily against its injectable clock, asks the authorizer before every
 action, and hands one :class:`~kmslab.kms.seams.ApiCall` per call to its event sinks.
+
+The engine only dispatches: its state is a :class:`~kmslab.kms._registry.Registry`, the
+operations are the table in :mod:`kmslab.kms.ops`, the rules of passing time are in
+:mod:`kmslab.kms._lifecycle`. This module builds them, answers :meth:`LocalKms.call`
+(an operation's bug is caught and logged here, answered as KMSInternalException), commits
+each call's changes and emits its record.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kmslab.kms import _model, _usage
+from kmslab.kms import _lifecycle, _usage, _validation
 from kmslab.kms._context import RequestContext
-from kmslab.kms._keys import Alias, Key, alias_from_doc, alias_to_doc, key_from_doc, key_to_doc, uuid_text
-from kmslab.kms._ops_agreement import OPS as _AGREEMENT_OPS
-from kmslab.kms._ops_crypto import OPS as _CRYPTO_OPS
-from kmslab.kms._ops_custom_stores import OPS as _CUSTOM_STORE_OPS
-from kmslab.kms._ops_grants import OPS as _GRANT_OPS
-from kmslab.kms._ops_import import OPS as _IMPORT_OPS
-from kmslab.kms._ops_keys import OPS as _KEY_OPS
-from kmslab.kms._ops_rotation import OPS as _ROTATION_OPS
-from kmslab.kms._ops_rotation import rotate
+from kmslab.kms._records import alias_to_doc, key_to_doc, uuid_text
+from kmslab.kms._registry import Registry
 from kmslab.kms._store import Store
 from kmslab.kms.errors import KmsError, KMSInternalException, UnknownOperationException
+from kmslab.kms.ops import OPERATIONS as _TABLE
+from kmslab.kms.ops import READ_ONLY as _READ_ONLY
 from kmslab.kms.seams import (
     DEFAULT_ACCOUNT,
     DEFAULT_REGION,
@@ -40,66 +41,12 @@ from kmslab.kms.seams import (
     EventSink,
     SystemClock,
 )
-from kmslab.kms.service_events import (
-    DELETE_EXPIRED_KEY_MATERIAL,
-    DELETE_KEY,
-    ROTATE_KEY,
-    ServiceEvent,
-    ServiceEventHub,
-    ServiceSink,
-)
+from kmslab.kms.service_events import ServiceEventHub, ServiceSink
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
 
 log = logging.getLogger(__name__)
-
-Operation = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
-
-_OPERATIONS: dict[str, Operation] = {
-    **_KEY_OPS,
-    **_ROTATION_OPS,
-    **_CRYPTO_OPS,
-    **_AGREEMENT_OPS,
-    **_GRANT_OPS,
-    **_IMPORT_OPS,
-    **_CUSTOM_STORE_OPS,
-}
-
-# Operations that change nothing: they run without the engine lock.
-_READ_ONLY = frozenset(
-    {
-        "DescribeKey",
-        "ListKeys",
-        "ListAliases",
-        "ListResourceTags",
-        "GetKeyPolicy",
-        "ListKeyPolicies",
-        "ListGrants",
-        "ListRetirableGrants",
-        "GetKeyRotationStatus",
-        "ListKeyRotations",
-        "Encrypt",
-        "Decrypt",
-        "ReEncrypt",
-        "GenerateDataKey",
-        "GenerateDataKeyWithoutPlaintext",
-        "GenerateDataKeyPair",
-        "GenerateDataKeyPairWithoutPlaintext",
-        "GenerateRandom",
-        "Sign",
-        "Verify",
-        "GenerateMac",
-        "VerifyMac",
-        "GetPublicKey",
-        "GetParametersForImport",
-        "DeriveSharedSecret",
-        "Encapsulate",
-        "Decapsulate",
-        "GetKeyLastUsage",
-        "DescribeCustomKeyStores",
-    }
-)
 
 
 class LocalKms:
@@ -113,7 +60,7 @@ class LocalKms:
         authorizer: decides every request (default :class:`AllowAll`).
     """
 
-    OPERATIONS: frozenset[str] = frozenset(_OPERATIONS)
+    OPERATIONS: frozenset[str] = frozenset(_TABLE)
     #: operations that change no key: run without the engine lock, and CloudTrail marks them ``readOnly``.
     READ_ONLY: frozenset[str] = _READ_ONLY
 
@@ -133,26 +80,17 @@ class LocalKms:
         self._lock = threading.RLock()
         self._sinks: list[EventSink] = []
         self._service = ServiceEventHub()
-        self._keys: dict[tuple[str, str], Key] = {}
-        self._aliases: dict[tuple[str, str], Alias] = {}
-        self._alias_index: dict[tuple[str, str], set[str]] = {}
-        self._next_deadline: datetime | None = None
         self._usage = _usage.UsageLog()
         self._store = Store(data_dir)
-        self._grant_token_key = self._store.subkey(b"grant-token")
-        self._import_token_key = self._store.subkey(b"import-token")
+        self.registry = Registry(
+            grant_token_key=self._store.subkey(b"grant-token"), import_token_key=self._store.subkey(b"import-token")
+        )
         key_docs, alias_docs = self._store.load()
-        for doc in key_docs:
-            key = key_from_doc(doc, self._store.unseal)
-            self._keys[(key.region, key.key_id)] = key
-            self._note_deadlines(key)
-        for region, doc in alias_docs:
-            self._put_alias(region, alias_from_doc(doc))
+        self.registry.load(key_docs, alias_docs, self._store.unseal)
 
     def __repr__(self) -> str:
-        return (
-            f"LocalKms(account={self.account!r}, region={self.region!r}, keys={len(self._keys)}, store={self._store!r})"
-        )
+        where = f"account={self.account!r}, region={self.region!r}"
+        return f"LocalKms({where}, keys={len(self.registry)}, store={self._store!r})"
 
     # -- public API -------------------------------------------------------------------------
 
@@ -264,12 +202,11 @@ class LocalKms:
         Raises:
             KmsError: the AWS error for this request.
         """
-        handler = _OPERATIONS.get(operation)
-        if handler is None:
+        entry = _TABLE.get(operation)
+        if entry is None:
             raise UnknownOperationException(f"Unknown operation {operation}")
         now = self.clock.now()
-        ctx = RequestContext(
-            self,
+        ctx = self._context(
             operation,
             caller if caller is not None else Caller.root(self.account),
             region or self.region,
@@ -280,18 +217,18 @@ class LocalKms:
         error: KmsError | None = None
         event_id: int | None = None
         try:
-            if self._next_deadline is not None and now >= self._next_deadline:
+            if self.registry.due(now):
                 self._sweep(now)
-            parsed = _model.parse_request(operation, params)
-            if operation in _READ_ONLY:
-                response = handler(ctx, parsed)
+            parsed = _validation.parse_request(operation, params)
+            if entry.read_only:
+                response = entry.handler(ctx, parsed)
             else:
                 with self._lock:
-                    response = handler(ctx, parsed)
+                    response = entry.handler(ctx, parsed)
                     self._commit(ctx)
             if operation in _usage.TRACKED:
                 event_id = _usage.new_event_number()  # the call's CloudTrail eventID, as text only when read
-                if self._usage.note(self._keys, ctx, event_id):
+                if self._usage.note(self.registry, ctx, event_id):
                     self._flush_usage_quietly()
         except KmsError as exc:
             error = exc
@@ -307,7 +244,12 @@ class LocalKms:
         assert response is not None
         return response
 
-    # -- internals used by operations -----------------------------------------------------
+    # -- internals --------------------------------------------------------------------------
+
+    def _context(self, operation: str, caller: Caller, region: str, now: datetime, request_id: str) -> RequestContext:
+        return RequestContext(
+            self.registry, self._authorizer, self._service, self.account, operation, caller, region, now, request_id
+        )
 
     def _emit(
         self,
@@ -344,12 +286,6 @@ class LocalKms:
         if refusal is not None:  # answer only calls whose record is kept: this one is not acknowledged
             raise refusal
 
-    def _service_event(self, key: Key, name: str, when: datetime, **details: str | None) -> None:
-        """Queue a service event about a key (delivered once the call or sweep that caused it is done)."""
-        self._service.queue(
-            lambda: ServiceEvent(when, name, key.region, key.account, key.key_id, key.arn, key.origin, **details)
-        )
-
     def _flush_usage_quietly(self) -> None:
         try:
             with self._lock:
@@ -360,14 +296,14 @@ class LocalKms:
     def _flush_usage(self) -> None:
         """Write the keys whose last usage changed since the last write (under the lock)."""
         refs = self._usage.take()
-        keys = [self._keys[ref] for ref in refs if ref in self._keys]
+        keys = [key for ref in refs if (key := self.registry.key(*ref)) is not None]
         if keys:
             self._store.write(keys=[key_to_doc(key, self._store.seal) for key in keys])
 
     def _commit(self, ctx: RequestContext) -> None:
         if self._usage:
             for ref in self._usage.take():
-                key = self._keys.get(ref)
+                key = self.registry.key(*ref)
                 if key is not None and ref not in ctx.deleted_keys:
                     ctx.dirty_keys.setdefault(ref, key)
         if not (ctx.dirty_keys or ctx.deleted_keys or ctx.dirty_aliases or ctx.deleted_aliases):
@@ -379,98 +315,12 @@ class LocalKms:
             deleted_aliases=ctx.deleted_aliases,
         )
 
-    def _put_alias(self, region: str, alias: Alias) -> None:
-        old = self._aliases.get((region, alias.name))
-        if old is not None:
-            self._alias_index.get((region, old.target_key_id), set()).discard(alias.name)
-        self._aliases[(region, alias.name)] = alias
-        self._alias_index.setdefault((region, alias.target_key_id), set()).add(alias.name)
-
-    def _drop_alias(self, region: str, name: str) -> None:
-        old = self._aliases.pop((region, name), None)
-        if old is not None:
-            self._alias_index.get((region, old.target_key_id), set()).discard(name)
-
-    def _note_deadlines(self, key: Key) -> None:
-        """Remember the earliest time-based event of a key (deletion, rotation, expiry)."""
-        rotating = key.rotation_enabled and key.state == "Enabled"
-        candidates = [key.deletion_date, key.next_rotation if rotating else None, key.updating_until]
-        candidates += [b.valid_to for b in key.backing if b.material is not None and b.valid_to is not None]
-        for when in candidates:
-            if when is not None and (self._next_deadline is None or when < self._next_deadline):
-                self._next_deadline = when
-
     def _sweep(self, now: datetime) -> None:
-        """Apply every time-based event that is due: deletions, rotations, material expiry."""
+        """Apply every time-based event that is due (see :mod:`kmslab.kms._lifecycle`), in one transaction."""
         with self._lock:
-            ctx = RequestContext(self, "Sweep", Caller.root(self.account), self.region, now, "sweep")
-            self._next_deadline = None
-            for key in list(self._keys.values()):
-                if (key.region, key.key_id) not in self._keys:
-                    continue
-                if key.deletion_date is not None and key.deletion_date <= now:
-                    self._delete_key(ctx, key)
-                    self._service_event(key, DELETE_KEY, key.deletion_date)
-                    continue
-                changed = False
-                if key.updating_until is not None and key.updating_until <= now:
-                    key.updating_until = None
-                    if key.state == "Updating":
-                        key.state = "Enabled"
-                    changed = True
-                for backing in key.backing:
-                    if backing.material is not None and backing.valid_to is not None and backing.valid_to <= now:
-                        backing.material = None
-                        changed = True
-                        self._service_event(
-                            key, DELETE_EXPIRED_KEY_MATERIAL, backing.valid_to, key_material_id=backing.material_id
-                        )
-                if changed and not key.all_imported and key.state in ("Enabled", "Disabled"):
-                    key.state = "PendingImport"
-                guard = 0
-                while (
-                    key.rotation_enabled
-                    and key.state == "Enabled"
-                    and key.next_rotation is not None
-                    and key.next_rotation <= now
-                    and key.rotation_period_days
-                    and guard < 1000
-                ):
-                    previous = key.current_entry
-                    new = rotate(ctx, key, "AUTOMATIC", key.next_rotation)
-                    self._service_event(
-                        key,
-                        ROTATE_KEY,
-                        key.next_rotation,
-                        rotation_type="AUTOMATIC",
-                        key_material_id=new.material_id,
-                        previous_key_material_id=previous.material_id if previous else None,
-                    )
-                    key.next_rotation += timedelta(days=key.rotation_period_days)
-                    changed = True
-                    guard += 1
-                if changed:
-                    ctx.save(key)
-            for key in self._keys.values():
-                self._note_deadlines(key)
-            self._commit(ctx)
+            if self.registry.due(now):  # another call may have swept while this one waited for the lock
+                ctx = self._context("Sweep", Caller.root(self.account), self.region, now, "sweep")
+                _lifecycle.sweep(ctx)
+                self._commit(ctx)
         if self._service.pending:
             self._service.deliver()
-
-    def _delete_key(self, ctx: RequestContext, key: Key) -> None:
-        """Remove a key whose waiting period is over, with its aliases."""
-        self._keys.pop((key.region, key.key_id), None)
-        ctx.deleted_keys.append((key.region, key.key_id))
-        ctx.dirty_keys.pop((key.region, key.key_id), None)
-        for name in list(self._alias_index.pop((key.region, key.key_id), set())):
-            self._aliases.pop((key.region, name), None)
-            ctx.deleted_aliases.append((key.region, name))
-        if key.is_replica and key.primary_region is not None:
-            primary = self._keys.get((key.primary_region, key.key_id))
-            if primary is not None:
-                primary.replica_regions = [r for r in primary.replica_regions if r != key.region]
-                if primary.state == "PendingReplicaDeletion" and not primary.replica_regions:
-                    primary.state = "PendingDeletion"
-                    base = key.deletion_date or ctx.now
-                    primary.deletion_date = base + timedelta(days=primary.pending_window_days or 30)
-                ctx.save(primary)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from kmslab.errors import KmslabError
+from kmslab.kms._protocol import error_body
 
 
 class KmsError(KmslabError):
@@ -33,6 +34,14 @@ class KmsError(KmslabError):
             ``{"__type": code, "message": message}``.
         """
         return {"__type": self.code, "message": self.message}
+
+    def to_body(self) -> bytes:
+        """Return the error response's JSON body (the one encoder of AWS error bodies).
+
+        Returns:
+            The body bytes.
+        """
+        return error_body(self.code, self.message)
 
 
 class AccessDeniedException(KmsError):
@@ -262,9 +271,6 @@ class RequestEntityTooLargeException(KmsError):
     status = 413
 
 
-# Added by the engine work: more error codes AWS KMS answers with.
-
-
 class NotAuthorizedException(KmsError):
     """The request may not touch an AWS-reserved resource (for example an ``alias/aws/`` alias)."""
 
@@ -277,18 +283,3 @@ class DryRunOperationException(KmsError):
 
     code = "DryRunOperationException"
     status = 412
-
-
-_BY_CODE: dict[str, type[KmsError]] = {cls.code: cls for cls in KmsError.__subclasses__()}
-
-
-def error_class(code: str) -> type[KmsError]:
-    """Return the error class for an AWS error code.
-
-    Args:
-        code: an AWS KMS error code such as ``"NotFoundException"``.
-
-    Returns:
-        The matching class, or :class:`KmsError` for an unknown code.
-    """
-    return _BY_CODE.get(code, KmsError)

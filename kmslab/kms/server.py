@@ -17,28 +17,35 @@ Routes:
   endpoint's control token or a request signed by an admin identity, and refuse browser requests
   (see :mod:`kmslab.kms.control`).
 
-Every error is AWS-shaped JSON (``__type``, ``message``) with a 4xx status; a bug in a handler
-gives a 500 JSON answer and the server keeps serving.
+Every error is AWS-shaped JSON (``__type``, ``message``) with a 4xx status; a bug gives a 500 JSON
+answer and the server keeps serving (a bug in an operation is logged by the engine, any other by the
+HTTP layer, both with :mod:`logging`).
+
+Over 400 lines because it is one concept, the endpoint application: its lifecycle (start, stop,
+signals), its routing (KMS, control, mounted services) and :func:`build_server`, which
+``kmslab kms serve`` and :mod:`kmslab.endpoint` build it with. HTTP framing lives in
+:mod:`kmslab.kms._http`, the KMS wire format in :mod:`kmslab.kms._wire`.
 """
 
 from __future__ import annotations
 
-import base64
 import itertools
 import json
+import logging
 import signal
 import socket
-import sys
 import threading
-import traceback
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from kmslab.kms import _wire
 from kmslab.kms._control_routes import CONTROL_PREFIX, MAX_ADVANCE_SECONDS, ControlRoutes
 from kmslab.kms._http import Headers, HttpServer, Response, error_response
+from kmslab.kms._protocol import TARGET_PREFIX
+from kmslab.kms._responses import b64, ts
 from kmslab.kms._serving import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_WORKERS
 from kmslab.kms.control import forget_token, load_or_create_token, new_token, register_token
 from kmslab.kms.errors import KmsError, SerializationException
@@ -59,9 +66,12 @@ __all__ = [
     "build_server",
 ]
 
+log = logging.getLogger(__name__)
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4599
-KMS_TARGET_PREFIX = "TrentService."
+#: the KMS operations' ``X-Amz-Target`` prefix (the wire layer's, named for this module's readers).
+KMS_TARGET_PREFIX = TARGET_PREFIX
 
 #: ``(headers, method, path, body, source_ip) -> (caller, region)``; raises KmsError to refuse. A resolver
 #: that verifies signatures may also have ``is_control_admin(caller) -> bool``: callers it approves may
@@ -113,11 +123,7 @@ class KmsServer:
         header_timeout: float = DEFAULT_HEADER_TIMEOUT,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
-        from kmslab.kms import _wire
-
         self.kms = kms
-        self._wire = _wire
-        self._answer = _wire.answer
         self._account = str(getattr(kms, "account", DEFAULT_ACCOUNT))
         self._default_region = str(getattr(kms, "region", DEFAULT_REGION))
         self._identity = identity_resolver or self._default_identity
@@ -218,7 +224,7 @@ class KmsServer:
                     try:
                         callback()
                     except Exception:  # one failing callback must not stop the others
-                        traceback.print_exc(file=sys.stderr)
+                        log.exception("on_close callback %r failed", callback)
                 self._stopped.set()
 
     def serve_forever(self) -> None:
@@ -285,17 +291,20 @@ class KmsServer:
             source_ip: the client address.
 
         Returns:
-            The answer; never raises.
+            The answer.
+
+        Raises:
+            Exception: only a bug outside the operations (the HTTP layer logs it and answers 500).
         """
         # UUID-shaped and unique: a random per-server prefix and a counter (next() on a count is atomic).
         request_id = f"{self._request_id_prefix}{next(self._request_counter):012x}"
         try:
             if path == "/" and method == "POST":  # the common case: a KMS call
-                fields = headers._fields if type(headers) is Headers else None
+                fields = headers.fields if type(headers) is Headers else None
                 target = fields.get("x-amz-target") if fields is not None else headers.get("X-Amz-Target")
                 if target and target.startswith(KMS_TARGET_PREFIX):
                     caller, region = self._identity(headers, method, path, body, source_ip)
-                    status, payload = self._answer(self.kms, target, body, caller, region, request_id)
+                    status, payload = _wire.answer(self.kms, target, body, caller, region, request_id)
                     return Response(status, payload, {"x-amzn-RequestId": request_id})
             if path != "/" and path.startswith(CONTROL_PREFIX):
                 return self._control.handle(method, path, headers, body, source_ip)
@@ -317,22 +326,16 @@ class KmsServer:
                 )
             if target.startswith(KMS_TARGET_PREFIX):
                 caller, region = self._identity(headers, method, path, body, source_ip)
-                status, payload = self._answer(self.kms, target, body, caller, region, request_id)
+                status, payload = _wire.answer(self.kms, target, body, caller, region, request_id)
                 return Response(status, payload, {"x-amzn-RequestId": request_id})
             return self._service(target, method, path, headers, body, source_ip, request_id)
         except KmsError as exc:
             return error_response(exc.status, exc.code, exc.message, request_id=request_id)
-        except Exception:  # a bug: answer 500 JSON, log it, keep serving
-            sys.stderr.write(f"kmslab kms: internal error (request {request_id}):\n")
-            traceback.print_exc(file=sys.stderr)
-            return error_response(
-                500, "KMSInternalException", "The local KMS failed to answer this request.", request_id=request_id
-            )
 
     def _default_identity(
         self, headers: Mapping[str, str], method: str, path: str, body: bytes, source_ip: str
     ) -> tuple[Caller, str]:
-        caller, region = self._wire.caller_from_headers(headers, account=self._account, source_ip=source_ip)
+        caller, region = _wire.caller_from_headers(headers, account=self._account, source_ip=source_ip)
         return caller, region or self._default_region
 
     def _service(
@@ -449,7 +452,7 @@ def _json_object(body: bytes) -> dict[str, Any]:
 def _json_default(value: Any) -> Any:
     # The AWS JSON protocol sends timestamps as epoch seconds and blobs as base64.
     if isinstance(value, datetime):
-        return value.timestamp()
+        return ts(value)
     if isinstance(value, bytes | bytearray):
-        return base64.b64encode(value).decode()
+        return b64(bytes(value))
     raise TypeError(f"not JSON serializable: {type(value).__name__}")

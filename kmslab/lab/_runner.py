@@ -1,6 +1,6 @@
 """Run the lab: start the local KMS (with its CloudTrail recorder and SigV4 identities), run the chapters.
 
-The endpoint is :func:`kmslab.local.build_endpoint`, exactly what ``kmslab kms serve --trail-dir
+The endpoint is :func:`kmslab.endpoint.build_endpoint`, exactly what ``kmslab kms serve --trail-dir
 --identities`` runs; every step talks to it through boto3 over HTTP, signed as root, Alice or Bob.
 """
 
@@ -100,8 +100,8 @@ def run_lab(
     Returns:
         The report: which steps ran and whether each passed.
     """
+    from kmslab.endpoint import build_endpoint
     from kmslab.kms.authz import load_identities
-    from kmslab.local import build_endpoint
 
     started = time.monotonic()
     temporary = data_dir is None

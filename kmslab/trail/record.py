@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from kmslab.kms.ops import READ_ONLY
 from kmslab.kms.seams import ApiCall, Caller
 
 EVENT_VERSION = "1.11"
@@ -161,40 +162,8 @@ SECRET_FIELDS = frozenset(
     }
 )
 
-#: operations CloudTrail marks ``readOnly: true``.
-READ_ONLY_OPERATIONS = frozenset(
-    {
-        "Encrypt",
-        "Decrypt",
-        "ReEncrypt",
-        "GenerateDataKey",
-        "GenerateDataKeyWithoutPlaintext",
-        "GenerateDataKeyPair",
-        "GenerateDataKeyPairWithoutPlaintext",
-        "GenerateRandom",
-        "Sign",
-        "Verify",
-        "GenerateMac",
-        "VerifyMac",
-        "DeriveSharedSecret",
-        "Encapsulate",
-        "Decapsulate",
-        "GetKeyLastUsage",
-        "DescribeCustomKeyStores",
-        "DescribeKey",
-        "GetKeyPolicy",
-        "GetKeyRotationStatus",
-        "GetPublicKey",
-        "GetParametersForImport",
-        "ListAliases",
-        "ListGrants",
-        "ListKeyPolicies",
-        "ListKeyRotations",
-        "ListKeys",
-        "ListResourceTags",
-        "ListRetirableGrants",
-    }
-)
+#: operations CloudTrail marks ``readOnly: true``: the read-only flag of the engine's operation table.
+READ_ONLY_OPERATIONS = READ_ONLY
 
 #: operations whose records carry the key ARN in ``responseElements.keyId`` although the API returns
 #: nothing: AWS's CloudTrail entries recorded on or after December 2022 do (DeleteKey, KMS's own

@@ -17,46 +17,9 @@ from kmslab.kms import Caller, FixedClock, LocalKms
 from kmslab.kms.errors import AccessDeniedException, KmsError
 from kmslab.kms.seams import AllowAll, AuthorizationRequest
 from kmslab.trail.recorder import TrailRecorder
+from tests.personas import ACCOUNT, ALICE, BOB, REGION, S3_FOR_APP
+from tests.personas import APP_ROLE as APP
 
-ACCOUNT = "111122223333"
-REGION = "us-east-1"
-
-ALICE = Caller(
-    arn=f"arn:aws:iam::{ACCOUNT}:user/alice",
-    account=ACCOUNT,
-    identity_type="IAMUser",
-    principal_id="AIDAALICE",
-    access_key_id="AKIAALICE",
-    source_ip="192.0.2.10",
-    user_agent="aws-cli/2.17",
-)
-BOB = Caller(
-    arn=f"arn:aws:iam::{ACCOUNT}:user/bob",
-    account=ACCOUNT,
-    identity_type="IAMUser",
-    principal_id="AIDABOB",
-    access_key_id="AKIABOB",
-    source_ip="203.0.113.66",
-    user_agent="Boto3/1.44",
-)
-APP = Caller(
-    arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/app/worker",
-    account=ACCOUNT,
-    identity_type="AssumedRole",
-    principal_id="AROAAPP:worker",
-    access_key_id="ASIAAPP",
-    source_ip="198.51.100.5",
-    user_agent="Boto3/1.44",
-)
-S3_FOR_APP = Caller(
-    arn=APP.arn,
-    account=ACCOUNT,
-    identity_type="AssumedRole",
-    principal_id=APP.principal_id,
-    access_key_id="ASIAAPP",
-    source_ip="198.51.100.5",
-    invoked_by="s3.amazonaws.com",
-)
 ROOT = Caller.root(ACCOUNT, source_ip="192.0.2.1", user_agent="console")
 
 CRYPTO = {"Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "Sign", "Verify"}

@@ -20,6 +20,7 @@ from kmslab.envelope import (
     encrypt,
     encrypt_stream,
 )
+from tests.layout import find_circle, private_reaches
 
 PACKAGE = Path(__file__).resolve().parents[2] / "kmslab" / "envelope"
 MODULES = {path.stem: path for path in sorted(PACKAGE.glob("*.py"))}
@@ -48,40 +49,16 @@ def _package_imports(tree: ast.Module) -> set[str]:
 
 def test_no_import_circle_in_the_package() -> None:
     graph = {name: _package_imports(tree) - {name, "__init__"} for name, tree in _trees() if name != "__init__"}
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in sorted(graph.get(node, ())):
-            if state.get(nxt) == 1:
-                raise AssertionError("import circle: " + " -> ".join([*stack[stack.index(nxt) :], nxt]))
-            if nxt not in state:
-                visit(nxt)
-        stack.pop()
-        state[node] = 2
-
-    for node in sorted(graph):
-        if node not in state:
-            visit(node)
+    circle = find_circle(graph)
+    assert circle is None, "import circle: " + " -> ".join(circle or [])
     assert graph["cache"] <= {"errors"}  # the cache holds opaque values: it needs nothing else of the package
 
 
 def test_no_module_reaches_into_another_modules_private_names() -> None:
-    found = []
-    for name, tree in _trees():
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("kmslab"):
-                for alias in node.names:
-                    private = alias.name.startswith("_") and not alias.name.startswith("__")
-                    if private and not (node.module == "kmslab.envelope" and alias.name in MODULES):
-                        found.append(f"{name}: from {node.module} import {alias.name}")
-            if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
-                owner = node.value
-                if not (isinstance(owner, ast.Name) and owner.id in ("self", "cls")):
-                    found.append(f"{name}:{node.lineno}: .{node.attr}")
-    assert found == []
+    def is_module(module: str, name: str) -> bool:
+        return module == "kmslab.envelope" and name in MODULES
+
+    assert private_reaches(_trees(), is_module) == []
 
 
 def test_modules_are_small_or_say_why() -> None:

@@ -24,10 +24,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from kmslab.kms import LocalKms
-from kmslab.kms._model import service_model
-from kmslab.kms._ops_custom_stores import OPERATIONS as REFUSED_OPERATIONS
 from kmslab.kms._specs import NOT_EMULATED, SPECS
+from kmslab.kms._validation import service_model
 from kmslab.kms.errors import KmsError
+from kmslab.kms.ops.custom_stores import OPERATIONS as REFUSED_OPERATIONS
 from tests.kms.helpers import COVERAGE
 
 # What AWS offers for the one spec the engine has no KeySpecInfo for (CreateKey's KeyUsage reference).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kmslab.kms import LocalKms
-from kmslab.kms._model import service_model
+from kmslab.kms._validation import service_model
 from tests.kms import parity
 
 

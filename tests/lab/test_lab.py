@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from kmslab.cli import main
-from kmslab.kms import engine
+from kmslab.kms import ops
 from kmslab.lab import (
     CHAPTERS,
     Chapter,
@@ -161,7 +161,7 @@ def test_a_kms_that_breaks_aws_semantics_fails_the_lab(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A local KMS whose CancelKeyDeletion re-enables the key (AWS leaves it Disabled) is caught."""
-    real = engine._OPERATIONS["CancelKeyDeletion"]
+    real = ops.OPERATIONS["CancelKeyDeletion"].handler
 
     def cancel_and_wrongly_enable(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
         answer = real(ctx, params)
@@ -170,7 +170,7 @@ def test_a_kms_that_breaks_aws_semantics_fails_the_lab(
         ctx.save(key)
         return answer
 
-    monkeypatch.setitem(engine._OPERATIONS, "CancelKeyDeletion", cancel_and_wrongly_enable)
+    monkeypatch.setitem(ops.OPERATIONS, "CancelKeyDeletion", ops.Operation(cancel_and_wrongly_enable))
     assert main(["lab", "run", "--chapter", "1"]) == 1
     out = capsys.readouterr().out
     expected = "a cancelled deletion leaves the key Disabled, got Enabled"

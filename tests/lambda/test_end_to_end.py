@@ -17,27 +17,13 @@ from deletion_watch import app as watch_app
 from key_use_alert import app as use_app
 from kms_events import clients
 
-from kmslab.kms.seams import Caller
 from kmslab.trail import TrailRecorder
+from tests.personas import ACCOUNT
+from tests.personas import ALICE as ADMIN
+from tests.personas import S3_FOR_APP as READER
 
 pytestmark = pytest.mark.functional
 
-ACCOUNT = "111122223333"
-ADMIN = Caller(
-    arn=f"arn:aws:iam::{ACCOUNT}:user/Alice",
-    account=ACCOUNT,
-    identity_type="IAMUser",
-    principal_id="AIDAEXAMPLEALICE",
-    source_ip="198.51.100.23",
-)
-READER = Caller(
-    arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/ReportReader/report-job",
-    account=ACCOUNT,
-    identity_type="AssumedRole",
-    principal_id="AROAEXAMPLE:report-job",
-    source_ip="s3.amazonaws.com",
-    invoked_by="s3.amazonaws.com",
-)
 KMS_EVENTS = {"source": ["aws.kms"], "detail-type": ["AWS API Call via CloudTrail"]}
 
 

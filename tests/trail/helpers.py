@@ -6,42 +6,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kmslab.kms.seams import ApiCall, Caller
+from tests.personas import ACCOUNT, ALICE, APP_ROLE, REGION, S3_FOR_APP
 
-ACCOUNT = "111122223333"
-REGION = "us-east-1"
+__all__ = [
+    "ACCOUNT",
+    "ALICE",
+    "APP_ROLE",
+    "CIPHERTEXT_B64",
+    "KEY_ARN",
+    "KEY_ID",
+    "PLAINTEXT_B64",
+    "REGION",
+    "S3_FOR_APP",
+    "call",
+]
+
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{KEY_ID}"
 PLAINTEXT_B64 = "U0VDUkVULXBsYWludGV4dC12YWx1ZQ=="  # b"SECRET-plaintext-value"
 CIPHERTEXT_B64 = "AQICAHhDSVBIRVJURVhULWJsb2ItdmFsdWU="
-
-ALICE = Caller(
-    arn=f"arn:aws:iam::{ACCOUNT}:user/Alice",
-    account=ACCOUNT,
-    identity_type="IAMUser",
-    principal_id="AIDAEXAMPLEALICE",
-    access_key_id="AKIAEXAMPLEALICE",
-    source_ip="192.0.2.10",
-    user_agent="aws-cli/2.17.0",
-    secure_transport=True,
-)
-APP_ROLE = Caller(
-    arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/AppRole/app-session",
-    account=ACCOUNT,
-    identity_type="AssumedRole",
-    principal_id="AROAEXAMPLEAPP:app-session",
-    access_key_id="ASIAEXAMPLEAPP",
-    source_ip="198.51.100.7",
-    user_agent="Boto3/1.44.5",
-)
-S3_FOR_APP = Caller(
-    arn=APP_ROLE.arn,
-    account=ACCOUNT,
-    identity_type="AssumedRole",
-    principal_id=APP_ROLE.principal_id,
-    access_key_id="ASIAEXAMPLEAPP",
-    source_ip="198.51.100.7",
-    invoked_by="s3.amazonaws.com",
-)
 
 
 def call(

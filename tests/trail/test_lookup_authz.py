@@ -10,8 +10,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from kmslab.endpoint import build_endpoint
 from kmslab.kms.authz import parse_identities
-from kmslab.local import build_endpoint
 
 pytestmark = pytest.mark.functional
 

@@ -19,8 +19,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from kmslab.cli import main
+from kmslab.endpoint import build_endpoint
 from kmslab.kms.authz import parse_identities
-from kmslab.local import build_endpoint
 from kmslab.trail.record import records_json, standard_text, to_cloudtrail_record
 from tests.trail.helpers import call
 

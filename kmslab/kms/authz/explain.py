@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from kmslab.kms._model import service_model
+from kmslab.kms._validation import service_model
 from kmslab.kms.authz.decision import Decision, decide
 from kmslab.kms.authz.errors import ExplainError
 from kmslab.kms.authz.identities import IdentityStore, caller_for_arn

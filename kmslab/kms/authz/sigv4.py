@@ -32,6 +32,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from kmslab.kms._protocol import TARGET_PREFIX
 from kmslab.kms.authz.identities import IdentityStore
 from kmslab.kms.errors import (
     IncompleteSignatureException,
@@ -46,7 +47,7 @@ SERVICES = ("kms", "cloudtrail")
 #: the signing name of each service, by its ``X-Amz-Target`` prefix; requests without one (the
 #: endpoint's control routes) are signed for ``kms``
 SIGNING_NAMES: dict[str, str] = {
-    "TrentService.": "kms",
+    TARGET_PREFIX: "kms",
     "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.": "cloudtrail",
 }
 #: headers that must be in SignedHeaders whenever the request carries them

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kmslab.kms.operation_groups import ENCRYPTION_CONTEXT
 from kmslab.kms.policy._principals import is_root, root_arn
 from kmslab.kms.seams import Caller
 
@@ -24,18 +25,7 @@ from kmslab.kms.seams import Caller
 NEW_GRANT_CONSTRAINTS_KEY = "kmslab:NewGrantConstraints"
 
 #: Grant operations whose requests carry an encryption context, so grant constraints apply.
-CONSTRAINED_OPERATIONS = frozenset(
-    {
-        "Encrypt",
-        "Decrypt",
-        "ReEncryptFrom",
-        "ReEncryptTo",
-        "GenerateDataKey",
-        "GenerateDataKeyWithoutPlaintext",
-        "GenerateDataKeyPair",
-        "GenerateDataKeyPairWithoutPlaintext",
-    }
-)
+CONSTRAINED_OPERATIONS = ENCRYPTION_CONTEXT
 
 
 def _principal_is(grant_principal: str | None, caller: Caller) -> bool:

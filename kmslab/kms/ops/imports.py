@@ -21,9 +21,10 @@ from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from kmslab.kms._context import RequestContext, b64, ts
+from kmslab.kms._context import RequestContext
 from kmslab.kms._crypto import CURVES, aesgcm, rsa_oaep_unwrap
-from kmslab.kms._keys import BackingKey, Key
+from kmslab.kms._records import BackingKey, Key
+from kmslab.kms._responses import b64, ts
 from kmslab.kms._specs import NOT_EMULATED, SPECS
 from kmslab.kms.errors import (
     ExpiredImportTokenException,
@@ -95,7 +96,7 @@ def get_parameters_for_import(ctx: RequestContext, p: dict[str, Any]) -> dict[st
         {"r": key.region, "k": key.key_id, "a": algorithm, "v": valid_to.timestamp(), "p": b64(der)}
     ).encode()
     nonce = os.urandom(12)
-    token = _TOKEN_MAGIC + nonce + aesgcm(ctx.kms._import_token_key).encrypt(nonce, payload, _TOKEN_AAD)
+    token = _TOKEN_MAGIC + nonce + aesgcm(ctx.registry.import_token_key).encrypt(nonce, payload, _TOKEN_AAD)
     public = private.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -108,7 +109,7 @@ def _open_token(ctx: RequestContext, key: Key, token: bytes) -> tuple[str, rsa.R
     start = len(_TOKEN_MAGIC)
     try:
         payload = json.loads(
-            aesgcm(ctx.kms._import_token_key).decrypt(token[start : start + 12], token[start + 12 :], _TOKEN_AAD)
+            aesgcm(ctx.registry.import_token_key).decrypt(token[start : start + 12], token[start + 12 :], _TOKEN_AAD)
         )
     except (InvalidTag, ValueError):
         raise InvalidImportTokenException("The import token is not valid.") from None
@@ -183,7 +184,7 @@ def material_identifier(ctx: RequestContext, key: Key, material: bytes) -> str:
         64 hex characters.
     """
     return hmac.new(
-        ctx.kms._import_token_key, b"key-material|" + key.key_id.encode() + b"|" + material, "sha256"
+        ctx.registry.import_token_key, b"key-material|" + key.key_id.encode() + b"|" + material, "sha256"
     ).hexdigest()
 
 
@@ -191,7 +192,7 @@ def _existing_target(ctx: RequestContext, key: Key, material: bytes, material_id
     target = key.backing_by_id(material_id)
     if target is None and key.import_fingerprint is not None and key.backing:
         # Material imported before identifiers were derived from it: the key's one fingerprint.
-        legacy = hmac.new(ctx.kms._import_token_key, b"fingerprint|" + material, "sha256").hexdigest()
+        legacy = hmac.new(ctx.registry.import_token_key, b"fingerprint|" + material, "sha256").hexdigest()
         if hmac.compare_digest(key.import_fingerprint, legacy):
             target = key.backing[0]
     if target is None:
@@ -227,7 +228,7 @@ def _import_new(ctx: RequestContext, key: Key, entry: BackingKey) -> None:
     entry.pending = True
     key.backing.append(entry)
     for region in key.replica_regions:  # each replica awaits the same material (EXISTING_KEY_MATERIAL)
-        replica = ctx.kms._keys.get((region, key.key_id))
+        replica = ctx.registry.key(region, key.key_id)
         if replica is not None:
             replica.backing.append(BackingKey(entry.material_id, None, ctx.now, pending=True))
             ctx.save(replica)
@@ -300,7 +301,7 @@ def delete_imported_key_material(ctx: RequestContext, p: dict[str, Any]) -> dict
         return {"KeyId": key.arn}
     if target.pending and not key.is_replica:
         # Pending material is not yet part of the key: it goes, here and in the replicas that await it.
-        for owner in [key, *(ctx.kms._keys.get((r, key.key_id)) for r in key.replica_regions)]:
+        for owner in [key, *(ctx.registry.key(r, key.key_id) for r in key.replica_regions)]:
             if owner is not None:
                 owner.backing = [item for item in owner.backing if item.material_id != target.material_id]
                 ctx.save(owner)
@@ -310,10 +311,3 @@ def delete_imported_key_material(ctx: RequestContext, p: dict[str, Any]) -> dict
         key.state = "PendingImport"
     ctx.save(key)
     return {"KeyId": key.arn, "KeyMaterialId": target.material_id}
-
-
-OPS = {
-    "GetParametersForImport": get_parameters_for_import,
-    "ImportKeyMaterial": import_key_material,
-    "DeleteImportedKeyMaterial": delete_imported_key_material,
-}

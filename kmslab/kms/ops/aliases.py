@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kmslab.kms._context import RequestContext, ts
-from kmslab.kms._keys import Alias, alias_arn
-from kmslab.kms._views import paginate
+from kmslab.kms._context import RequestContext
+from kmslab.kms._records import Alias, alias_arn
+from kmslab.kms._responses import paginate, ts
 from kmslab.kms.errors import (
     AlreadyExistsException,
     NotAuthorizedException,
@@ -26,25 +26,24 @@ def _check_name(name: str) -> None:
 
 
 def create_alias(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """CreateAlias."""
+    """CreateAlias: a new alias name in this region that points at a key."""
     name = p["AliasName"]
     _check_name(name)
     key, _ = ctx.resolve(p["TargetKeyId"], aliases=False)
     ctx.authorize("kms:CreateAlias", key, context={"kms:AliasName": name})
     ctx.check_state("CreateAlias", key)
-    if (ctx.region, name) in ctx.kms._aliases:
+    if ctx.registry.alias(ctx.region, name) is not None:
         raise AlreadyExistsException(
             f"An alias with the name {alias_arn(ctx.region, ctx.account, name)} already exists"
         )
     alias = Alias(name=name, target_key_id=key.key_id, created=ctx.now, updated=ctx.now)
-    ctx.kms._put_alias(ctx.region, alias)
-    ctx.save_alias(ctx.region, alias)
+    ctx.put_alias(ctx.region, alias)
     return {}
 
 
 def _existing_alias(ctx: RequestContext, name: str) -> Alias:
     """The alias named ``name`` in the request's region, or NotFoundException as AWS words it."""
-    alias = ctx.kms._aliases.get((ctx.region, name))
+    alias = ctx.registry.alias(ctx.region, name)
     if alias is None:
         raise NotFoundException(f"Alias {alias_arn(ctx.region, ctx.account, name)} is not found.")
     return alias
@@ -55,7 +54,7 @@ def update_alias(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     name = p["AliasName"]
     _check_name(name)
     alias = _existing_alias(ctx, name)
-    old = ctx.kms._keys.get((ctx.region, alias.target_key_id))
+    old = ctx.registry.key(ctx.region, alias.target_key_id)
     key, _ = ctx.resolve(p["TargetKeyId"], aliases=False)
     ctx.authorize("kms:UpdateAlias", key, context={"kms:AliasName": name})
     ctx.check_state("UpdateAlias", key)
@@ -67,23 +66,20 @@ def update_alias(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
             f"with key usage {old.key_usage} and key spec {old.key_spec}: they must be of the same type and usage."
         )
     updated = Alias(name=name, target_key_id=key.key_id, created=alias.created, updated=ctx.now)
-    ctx.kms._put_alias(ctx.region, updated)
-    ctx.save_alias(ctx.region, updated)
+    ctx.put_alias(ctx.region, updated)
     return {}
 
 
 def delete_alias(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """DeleteAlias."""
+    """DeleteAlias: remove an alias (the key it pointed at is not touched)."""
     name = p["AliasName"]
     _check_name(name)
     alias = _existing_alias(ctx, name)
-    key = ctx.kms._keys.get((ctx.region, alias.target_key_id))
+    key = ctx.registry.key(ctx.region, alias.target_key_id)
     if key is not None:
         ctx.key_arns.append(key.arn)
     ctx.authorize("kms:DeleteAlias", key, context={"kms:AliasName": name})
-    ctx.kms._drop_alias(ctx.region, name)
-    ctx.dirty_aliases.pop((ctx.region, name), None)
-    ctx.deleted_aliases.append((ctx.region, name))
+    ctx.drop_alias(ctx.region, name)
     return {}
 
 
@@ -95,10 +91,7 @@ def list_aliases(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         key, _ = ctx.resolve(key_ref, aliases=False)
         target = key.key_id
     ctx.authorize("kms:ListAliases", None)
-    aliases = sorted(
-        (a for (region, _), a in list(ctx.kms._aliases.items()) if region == ctx.region),
-        key=lambda a: a.name,
-    )
+    aliases = sorted(ctx.registry.aliases_in(ctx.region), key=lambda a: a.name)
     if target is not None:
         aliases = [a for a in aliases if a.target_key_id == target]
     page, more = paginate(aliases, p, default_limit=50, max_limit=100)
@@ -113,11 +106,3 @@ def list_aliases(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         for a in page
     ]
     return {"Aliases": entries, **more}
-
-
-OPS = {
-    "CreateAlias": create_alias,
-    "UpdateAlias": update_alias,
-    "DeleteAlias": delete_alias,
-    "ListAliases": list_aliases,
-}

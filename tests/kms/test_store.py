@@ -66,7 +66,7 @@ def test_no_plaintext_key_material_on_disk(tmp_path: Path) -> None:
     kms.rotate_key_on_demand(KeyId=key_id)
     hmac_key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"]
     data_keys = [kms.generate_data_key(KeyId=key_id, KeySpec="AES_256")["Plaintext"] for _ in range(5)]
-    backing = [b.material for k in engine._keys.values() for b in k.backing if b.material]
+    backing = [b.material for k in engine.registry.all_keys() for b in k.backing if b.material]
     assert len(backing) == 3
     engine.close()
     on_disk = _all_bytes(tmp_path)
@@ -93,7 +93,8 @@ def test_root_key_file_is_private(tmp_path: Path) -> None:
 
 def test_repr_shows_no_material(kms_engine: LocalKms, kms: Any) -> None:
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
-    key = kms_engine._keys[("us-east-1", key_id)]
+    key = kms_engine.registry.key("us-east-1", key_id)
+    assert key is not None
     material = key.backing[0].material
     assert material is not None
     assert material.hex() not in repr(key) and repr(material) not in repr(key)

@@ -139,7 +139,7 @@ def test_rotation_unsupported_for_asymmetric_hmac_and_imported(kms: Any, create:
 
         import_material(kms, key_id)
     imported = create.get("Origin") == "EXTERNAL"
-    # Imported keys rotate on demand only, to new imported material (see test_engine_import_rotation).
+    # Imported keys rotate on demand only, to new imported material (see test_import_rotation).
     calls = (kms.enable_key_rotation, kms.disable_key_rotation) + (() if imported else (kms.rotate_key_on_demand,))
     for call in calls:
         with pytest.raises(ClientError) as exc:

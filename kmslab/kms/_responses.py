@@ -1,33 +1,56 @@
-"""Response shapes shared by several operations: KeyMetadata and list pagination."""
+"""Response shapes shared by several operations: wire blobs and timestamps, KeyMetadata, list pagination."""
 
 from __future__ import annotations
 
+import binascii
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from datetime import datetime
+from typing import Any, TypeVar
 
-from kmslab.kms._context import ts
-from kmslab.kms._keys import Key, key_arn
+from kmslab.kms._records import Key, key_arn
+from kmslab.kms._registry import Registry
 from kmslab.kms._specs import SPECS
 from kmslab.kms.errors import InvalidMarkerException
-
-if TYPE_CHECKING:
-    from kmslab.kms.engine import LocalKms
 
 T = TypeVar("T")
 
 
-def multi_region_configuration(kms: LocalKms, key: Key) -> dict[str, Any]:
+def b64(data: bytes) -> str:
+    """Encode bytes as a wire blob.
+
+    Args:
+        data: the bytes.
+
+    Returns:
+        Base64 text.
+    """
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
+def ts(value: datetime) -> float:
+    """Encode a datetime as a wire timestamp.
+
+    Args:
+        value: an aware datetime.
+
+    Returns:
+        Epoch seconds.
+    """
+    return value.timestamp()
+
+
+def multi_region_configuration(registry: Registry, key: Key) -> dict[str, Any]:
     """Return a multi-Region key's MultiRegionConfiguration.
 
     Args:
-        kms: the engine.
+        registry: the endpoint's keys.
         key: a multi-Region key (primary or replica).
 
     Returns:
         The configuration: type, primary and replicas.
     """
     primary_region = key.primary_region or key.region
-    primary = kms._keys.get((primary_region, key.key_id))
+    primary = registry.key(primary_region, key.key_id)
     replicas = primary.replica_regions if primary is not None else []
     return {
         "MultiRegionKeyType": "REPLICA" if key.is_replica else "PRIMARY",
@@ -36,11 +59,11 @@ def multi_region_configuration(kms: LocalKms, key: Key) -> dict[str, Any]:
     }
 
 
-def key_metadata(kms: LocalKms, key: Key) -> dict[str, Any]:
+def key_metadata(registry: Registry, key: Key) -> dict[str, Any]:
     """Return a key's KeyMetadata as DescribeKey shows it.
 
     Args:
-        kms: the engine.
+        registry: the endpoint's keys.
         key: the key.
 
     Returns:
@@ -73,7 +96,7 @@ def key_metadata(kms: LocalKms, key: Key) -> dict[str, Any]:
             if current.valid_to is not None:
                 meta["ValidTo"] = ts(current.valid_to)
     if key.multi_region:
-        meta["MultiRegionConfiguration"] = multi_region_configuration(kms, key)
+        meta["MultiRegionConfiguration"] = multi_region_configuration(registry, key)
     current = key.current
     if current is not None and key.key_spec == "SYMMETRIC_DEFAULT":
         meta["CurrentKeyMaterialId"] = current.material_id

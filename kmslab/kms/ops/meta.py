@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from kmslab.kms import policy as _policy
-from kmslab.kms._context import RequestContext, ts
-from kmslab.kms._keys import uuid_text
-from kmslab.kms._views import paginate
+from kmslab.kms._context import RequestContext
+from kmslab.kms._records import uuid_text
+from kmslab.kms._responses import paginate, ts
 from kmslab.kms.errors import LimitExceededException, NotFoundException, TagException
 
 MAX_TAGS = 50
@@ -71,7 +71,7 @@ def untag_resource(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_resource_tags(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """ListResourceTags."""
+    """ListResourceTags: a key's tags, as TagKey/TagValue pairs."""
     key, _ = ctx.resolve(p["KeyId"], aliases=False)
     ctx.authorize("kms:ListResourceTags", key)
     tags = [{"TagKey": k, "TagValue": v} for k, v in sorted(key.tags.items())]
@@ -137,14 +137,3 @@ def get_key_last_usage(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]
         "TrackingStartDate": ts(max(since, key.created)),
         "KeyCreationDate": ts(key.created),
     }
-
-
-OPS = {
-    "GetKeyLastUsage": get_key_last_usage,
-    "TagResource": tag_resource,
-    "UntagResource": untag_resource,
-    "ListResourceTags": list_resource_tags,
-    "GetKeyPolicy": get_key_policy,
-    "PutKeyPolicy": put_key_policy,
-    "ListKeyPolicies": list_key_policies,
-}

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from kmslab.kms import LocalKms
-from kmslab.kms._ops_custom_stores import OPERATIONS as CUSTOM_STORE_OPERATIONS
+from kmslab.kms.ops.custom_stores import OPERATIONS as CUSTOM_STORE_OPERATIONS
 from kmslab.kms.seams import ApiCall
 from kmslab.trail import to_cloudtrail_record
 from kmslab.trail.record import REQUEST_FIELDS, SECRET_FIELDS
@@ -207,7 +207,7 @@ def test_every_operation_leaves_an_aws_shaped_cloudtrail_record(kms_engine: Loca
 
 
 def test_the_scenario_covers_every_operation_of_botocores_model() -> None:
-    from kmslab.kms._model import service_model
+    from kmslab.kms._validation import service_model
 
     assert set(SCENARIO_OPERATIONS) == set(service_model()["operations"])
     assert len(SCENARIO_OPERATIONS) == len(set(SCENARIO_OPERATIONS))
@@ -215,7 +215,7 @@ def test_the_scenario_covers_every_operation_of_botocores_model() -> None:
 
 @pytest.mark.parametrize("operation", sorted(REQUEST_FIELDS))
 def test_request_field_lists_name_model_members(operation: str) -> None:
-    from kmslab.kms._model import service_model
+    from kmslab.kms._validation import service_model
 
     model = service_model()
     members = model["shapes"][model["operations"][operation]["input"]["shape"]]["members"]

@@ -37,4 +37,4 @@ OPERATIONS = (
     "UpdateCustomKeyStore",
 )
 
-OPS = {operation: _refuse(operation) for operation in OPERATIONS}
+HANDLERS = {operation: _refuse(operation) for operation in OPERATIONS}

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from kmslab.kms import LocalKms
-from kmslab.kms._model import service_model
+from kmslab.kms._validation import service_model
 from kmslab.kms.errors import NotFoundException
 from tests.kms.helpers import covers
 

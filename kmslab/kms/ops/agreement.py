@@ -12,12 +12,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from kmslab.kms import _crypto
-from kmslab.kms._context import RequestContext, b64
-from kmslab.kms._keys import Key
-from kmslab.kms._ops_crypto import current_backing, no_recipient, require_usage
-from kmslab.kms._ops_grants import check_tokens
+from kmslab.kms._context import RequestContext
+from kmslab.kms._records import Key
+from kmslab.kms._responses import b64
 from kmslab.kms._specs import ENCAPSULATE_DECAPSULATE, KEY_AGREEMENT, SPECS
 from kmslab.kms.errors import InvalidKeyUsageException
+from kmslab.kms.ops.crypto import current_backing, no_recipient, require_usage
+from kmslab.kms.ops.grants import check_tokens
 
 
 def _key_for(ctx: RequestContext, p: Mapping[str, Any], operation: str, usage: str, context: dict[str, Any]) -> Key:
@@ -26,7 +27,7 @@ def _key_for(ctx: RequestContext, p: Mapping[str, Any], operation: str, usage: s
         f"kms:{operation}",
         key,
         request_alias=alias,
-        grant_tokens=check_tokens(ctx.kms, p.get("GrantTokens", ())),
+        grant_tokens=check_tokens(ctx.registry, p.get("GrantTokens", ())),
         context=context,
     )
     ctx.check_state(operation, key)
@@ -81,10 +82,3 @@ def decapsulate(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     key, material = _mlkem_key(ctx, p, "Decapsulate")
     secret = _crypto.decapsulate(material, p["SharedSecretCiphertextBlob"])
     return {"KeyId": key.arn, "SharedSecret": b64(secret), "EncapsulationAlgorithm": p["EncapsulationAlgorithm"]}
-
-
-OPS = {
-    "DeriveSharedSecret": derive_shared_secret,
-    "Encapsulate": encapsulate,
-    "Decapsulate": decapsulate,
-}

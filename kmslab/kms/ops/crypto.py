@@ -1,26 +1,28 @@
-"""Cryptographic operations: Encrypt, Decrypt, ReEncrypt, data keys, random, signing, MACs, public keys."""
+"""Cryptographic operations with symmetric and RSA encryption keys: Encrypt, Decrypt, ReEncrypt, data keys, random.
+
+Signing, MACs and public keys are in :mod:`kmslab.kms.ops.signing`; key agreement in :mod:`kmslab.kms.ops.agreement`.
+"""
 
 from __future__ import annotations
 
-import hmac
 import os
 from collections.abc import Mapping
 from typing import Any
 
 from kmslab.kms import _ciphertext, _crypto
-from kmslab.kms._context import KEY_ID_RE, RequestContext, b64
-from kmslab.kms._keys import BackingKey, Key
-from kmslab.kms._ops_grants import check_tokens
-from kmslab.kms._specs import ASYMMETRIC_FAMILIES, DATA_KEY_PAIR_SPECS, RSA_OAEP_MAX_PLAINTEXT, SPECS
+from kmslab.kms._context import KEY_ID_RE, RequestContext
+from kmslab.kms._records import BackingKey, Key
+from kmslab.kms._responses import b64
+from kmslab.kms._specs import DATA_KEY_PAIR_SPECS, RSA_OAEP_MAX_PLAINTEXT, SPECS
 from kmslab.kms.errors import (
     IncorrectKeyException,
     InvalidCiphertextException,
     InvalidKeyUsageException,
-    KMSInvalidMacException,
     KMSInvalidStateException,
     UnsupportedOperationException,
     ValidationException,
 )
+from kmslab.kms.ops.grants import check_tokens
 
 SYMMETRIC = "SYMMETRIC_DEFAULT"
 
@@ -155,11 +157,11 @@ def _decrypt_any(
 
 
 def encrypt(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """Encrypt."""
+    """Encrypt: plaintext under a symmetric key (bound to the encryption context) or an asymmetric encryption key."""
     key, alias = ctx.resolve(p["KeyId"])
     ec = p.get("EncryptionContext") or {}
     algorithm = p.get("EncryptionAlgorithm") or SYMMETRIC
-    tokens = check_tokens(ctx.kms, grant) if (grant := p.get("GrantTokens")) else ()
+    tokens = check_tokens(ctx.registry, grant) if (grant := p.get("GrantTokens")) else ()
     ctx.authorize(
         "kms:Encrypt",
         key,
@@ -187,7 +189,7 @@ def decrypt(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         algorithm=algorithm,
         action="kms:Decrypt",
         state_op="Decrypt",
-        tokens=check_tokens(ctx.kms, p.get("GrantTokens", ())),
+        tokens=check_tokens(ctx.registry, p.get("GrantTokens", ())),
     )
     out = {"KeyId": key.arn, "Plaintext": b64(plaintext), "EncryptionAlgorithm": algorithm}
     if material_id is not None:
@@ -199,7 +201,7 @@ def re_encrypt(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     """ReEncrypt: decrypt under the source key and encrypt under the destination key."""
     source_alg = p.get("SourceEncryptionAlgorithm") or SYMMETRIC
     dest_alg = p.get("DestinationEncryptionAlgorithm") or SYMMETRIC
-    tokens = check_tokens(ctx.kms, grant) if (grant := p.get("GrantTokens")) else ()
+    tokens = check_tokens(ctx.registry, grant) if (grant := p.get("GrantTokens")) else ()
     dest, dest_alias = ctx.resolve(p["DestinationKeyId"])
     source, plaintext, source_material = _decrypt_any(
         ctx,
@@ -245,7 +247,7 @@ def re_encrypt(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
 def _data_key_target(ctx: RequestContext, p: Mapping[str, Any], operation: str, extra: Mapping[str, Any]) -> Key:
     key, alias = ctx.resolve(p["KeyId"])
     ec = p.get("EncryptionContext") or {}
-    tokens = check_tokens(ctx.kms, grant) if (grant := p.get("GrantTokens")) else ()
+    tokens = check_tokens(ctx.registry, grant) if (grant := p.get("GrantTokens")) else ()
     ctx.authorize(
         f"kms:{operation}",
         key,
@@ -281,7 +283,7 @@ def generate_data_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def generate_data_key_without_plaintext(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """GenerateDataKeyWithoutPlaintext."""
+    """GenerateDataKeyWithoutPlaintext: as GenerateDataKey, but only the encrypted copy of the data key comes back."""
     out, _ = _generate_data_key(ctx, p, "GenerateDataKeyWithoutPlaintext")
     return out
 
@@ -313,7 +315,7 @@ def generate_data_key_pair(ctx: RequestContext, p: dict[str, Any]) -> dict[str, 
 
 
 def generate_data_key_pair_without_plaintext(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """GenerateDataKeyPairWithoutPlaintext."""
+    """GenerateDataKeyPairWithoutPlaintext: as GenerateDataKeyPair, without the plaintext private key."""
     out, _ = _generate_pair(ctx, p, "GenerateDataKeyPairWithoutPlaintext")
     return out
 
@@ -330,117 +332,3 @@ def generate_random(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         )
     ctx.authorize("kms:GenerateRandom", None)
     return {"Plaintext": b64(os.urandom(p["NumberOfBytes"]))}
-
-
-def _signing_key(ctx: RequestContext, p: Mapping[str, Any], operation: str) -> tuple[Key, str, str]:
-    key, alias = ctx.resolve(p["KeyId"])
-    algorithm = p["SigningAlgorithm"]
-    message_type = p.get("MessageType") or "RAW"
-    ctx.authorize(
-        f"kms:{operation}",
-        key,
-        request_alias=alias,
-        grant_tokens=check_tokens(ctx.kms, p.get("GrantTokens", ())),
-        context={"kms:SigningAlgorithm": algorithm, "kms:MessageType": message_type},
-    )
-    ctx.check_state(operation, key)
-    require_usage(key, "SIGN_VERIFY", operation)
-    if algorithm not in SPECS[key.key_spec].signing:
-        raise InvalidKeyUsageException(f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}.")
-    _crypto.check_message_type(key.key_spec, algorithm, p["Message"], message_type)
-    ctx.dry_run(p)
-    return key, algorithm, message_type
-
-
-def sign(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """Sign (RSASSA-PSS, RSASSA-PKCS1-v1_5, ECDSA, Ed25519, ML-DSA; RAW, DIGEST or EXTERNAL_MU)."""
-    key, algorithm, message_type = _signing_key(ctx, p, "Sign")
-    material = current_backing(key).material
-    assert material is not None
-    signature = _crypto.sign(material, key.key_spec, algorithm, p["Message"], message_type)
-    return {"KeyId": key.arn, "Signature": b64(signature), "SigningAlgorithm": algorithm}
-
-
-def verify(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """Verify (KMSInvalidSignatureException when the signature does not verify)."""
-    key, algorithm, message_type = _signing_key(ctx, p, "Verify")
-    material = current_backing(key).material
-    assert material is not None
-    _crypto.verify(material, key.key_spec, algorithm, p["Message"], message_type, p["Signature"])
-    return {"KeyId": key.arn, "SignatureValid": True, "SigningAlgorithm": algorithm}
-
-
-def _mac_key(ctx: RequestContext, p: Mapping[str, Any], operation: str) -> tuple[Key, bytes]:
-    key, alias = ctx.resolve(p["KeyId"])
-    algorithm = p["MacAlgorithm"]
-    ctx.authorize(
-        f"kms:{operation}",
-        key,
-        request_alias=alias,
-        grant_tokens=check_tokens(ctx.kms, p.get("GrantTokens", ())),
-        context={"kms:MacAlgorithm": algorithm},
-    )
-    ctx.check_state(operation, key)
-    require_usage(key, "GENERATE_VERIFY_MAC", operation)
-    if algorithm not in SPECS[key.key_spec].mac:
-        raise InvalidKeyUsageException(f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}.")
-    ctx.dry_run(p)
-    material = current_backing(key).material
-    assert material is not None
-    return key, _crypto.mac(material, algorithm, p["Message"])
-
-
-def generate_mac(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """GenerateMac."""
-    key, tag = _mac_key(ctx, p, "GenerateMac")
-    return {"Mac": b64(tag), "MacAlgorithm": p["MacAlgorithm"], "KeyId": key.arn}
-
-
-def verify_mac(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """VerifyMac (KMSInvalidMacException when the tag does not match)."""
-    key, tag = _mac_key(ctx, p, "VerifyMac")
-    if not hmac.compare_digest(tag, p["Mac"]):
-        raise KMSInvalidMacException("")
-    return {"KeyId": key.arn, "MacValid": True, "MacAlgorithm": p["MacAlgorithm"]}
-
-
-def get_public_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """GetPublicKey (asymmetric keys only)."""
-    key, alias = ctx.resolve(p["KeyId"])
-    ctx.authorize(
-        "kms:GetPublicKey", key, request_alias=alias, grant_tokens=check_tokens(ctx.kms, p.get("GrantTokens", ()))
-    )
-    ctx.check_state("GetPublicKey", key)
-    info = SPECS[key.key_spec]
-    if info.family not in ASYMMETRIC_FAMILIES:
-        raise UnsupportedOperationException(
-            f"{key.arn} key spec {key.key_spec} is not valid for this operation. GetPublicKey requires an "
-            "asymmetric KMS key."
-        )
-    material = current_backing(key).material
-    assert material is not None
-    return {
-        "KeyId": key.arn,
-        "PublicKey": b64(_crypto.public_der(material)),
-        "CustomerMasterKeySpec": key.key_spec,
-        "KeySpec": key.key_spec,
-        "KeyUsage": key.key_usage,
-        **info.algorithms(key.key_usage),
-    }
-
-
-OPS = {
-    "Encrypt": encrypt,
-    "Decrypt": decrypt,
-    "ReEncrypt": re_encrypt,
-    "GenerateDataKey": generate_data_key,
-    "GenerateDataKeyWithoutPlaintext": generate_data_key_without_plaintext,
-    "GenerateDataKeyPair": generate_data_key_pair,
-    "GenerateDataKeyPairWithoutPlaintext": generate_data_key_pair_without_plaintext,
-    "GenerateRandom": generate_random,
-    "Sign": sign,
-    "Verify": verify,
-    "GenerateMac": generate_mac,
-    "VerifyMac": verify_mac,
-    "GetPublicKey": get_public_key,
-}

@@ -13,45 +13,22 @@ import binascii
 import hmac
 import os
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from kmslab.kms._context import RequestContext, ts
-from kmslab.kms._keys import Key
-from kmslab.kms._views import paginate
+from kmslab.kms._context import RequestContext
+from kmslab.kms._records import Key
+from kmslab.kms._registry import Registry
+from kmslab.kms._responses import paginate, ts
 from kmslab.kms.errors import (
     InvalidGrantIdException,
     InvalidGrantTokenException,
     NotFoundException,
     ValidationException,
 )
+from kmslab.kms.operation_groups import BY_KEY_USAGE, DATA_KEY
 from kmslab.kms.policy import NEW_GRANT_CONSTRAINTS_KEY
 
-if TYPE_CHECKING:
-    from kmslab.kms.engine import LocalKms
-
 _ALWAYS = frozenset({"DescribeKey", "CreateGrant", "RetireGrant"})
-_BY_USAGE = {
-    "ENCRYPT_DECRYPT": frozenset(
-        {
-            "Encrypt",
-            "Decrypt",
-            "ReEncryptFrom",
-            "ReEncryptTo",
-            "GenerateDataKey",
-            "GenerateDataKeyWithoutPlaintext",
-            "GenerateDataKeyPair",
-            "GenerateDataKeyPairWithoutPlaintext",
-            "GetPublicKey",
-        }
-    ),
-    "SIGN_VERIFY": frozenset({"Sign", "Verify", "GetPublicKey"}),
-    "GENERATE_VERIFY_MAC": frozenset({"GenerateMac", "VerifyMac"}),
-    "KEY_AGREEMENT": frozenset({"DeriveSharedSecret", "GetPublicKey"}),
-    "ENCAPSULATE_DECAPSULATE": frozenset({"Encapsulate", "Decapsulate", "GetPublicKey"}),
-}
-_SYMMETRIC_ONLY = frozenset(
-    {"GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext"}
-)
 _TAG = 16
 # CreateGrant API reference, Constraints: "Each constraint value can include up to 8 encryption
 # context pairs. The encryption context value in each constraint cannot exceed 384 characters."
@@ -59,15 +36,11 @@ _MAX_CONSTRAINT_PAIRS = 8
 _MAX_CONSTRAINT_VALUE = 384
 
 
-def _token_key(kms: LocalKms) -> bytes:
-    return kms._grant_token_key
-
-
-def make_token(kms: LocalKms, region: str, key_id: str, grant_id: str) -> str:
+def make_token(registry: Registry, region: str, key_id: str, grant_id: str) -> str:
     """Return the grant token for a grant.
 
     Args:
-        kms: the engine.
+        registry: the endpoint's state (its grant-token subkey).
         region: the key's region.
         key_id: the key ID.
         grant_id: the grant ID.
@@ -76,15 +49,15 @@ def make_token(kms: LocalKms, region: str, key_id: str, grant_id: str) -> str:
         The token.
     """
     body = f"{region}|{key_id}|{grant_id}|{os.urandom(8).hex()}".encode()
-    tag = hmac.new(_token_key(kms), body, "sha256").digest()[:_TAG]
+    tag = hmac.new(registry.grant_token_key, body, "sha256").digest()[:_TAG]
     return base64.urlsafe_b64encode(body + tag).decode().rstrip("=")
 
 
-def parse_token(kms: LocalKms, token: str) -> tuple[str, str, str]:
+def parse_token(registry: Registry, token: str) -> tuple[str, str, str]:
     """Check a grant token and return what it names.
 
     Args:
-        kms: the engine.
+        registry: the endpoint's state (its grant-token subkey).
         token: a grant token.
 
     Returns:
@@ -98,17 +71,19 @@ def parse_token(kms: LocalKms, token: str) -> tuple[str, str, str]:
     except (binascii.Error, ValueError):
         raise InvalidGrantTokenException("Invalid grant token.") from None
     body, tag = raw[:-_TAG], raw[-_TAG:]
-    if len(raw) <= _TAG or not hmac.compare_digest(hmac.new(_token_key(kms), body, "sha256").digest()[:_TAG], tag):
+    if len(raw) <= _TAG or not hmac.compare_digest(
+        hmac.new(registry.grant_token_key, body, "sha256").digest()[:_TAG], tag
+    ):
         raise InvalidGrantTokenException("Invalid grant token.")
     region, key_id, grant_id, _ = body.decode().split("|")
     return region, key_id, grant_id
 
 
-def check_tokens(kms: LocalKms, tokens: Iterable[str]) -> tuple[str, ...]:
+def check_tokens(registry: Registry, tokens: Iterable[str]) -> tuple[str, ...]:
     """Refuse malformed grant tokens in a request.
 
     Args:
-        kms: the engine.
+        registry: the endpoint's state (its grant-token subkey).
         tokens: the GrantTokens parameter.
 
     Returns:
@@ -119,7 +94,7 @@ def check_tokens(kms: LocalKms, tokens: Iterable[str]) -> tuple[str, ...]:
     """
     out = tuple(tokens)
     for token in out:
-        parse_token(kms, token)
+        parse_token(registry, token)
     return out
 
 
@@ -133,11 +108,11 @@ def _check_grant(key: Key, grantee: str | None, operations: list[str], constrain
     if not operations:
         raise ValidationException("The Operations list must name at least one operation.")
     if key.key_spec == "SYMMETRIC_DEFAULT":
-        allowed = _ALWAYS | (_BY_USAGE["ENCRYPT_DECRYPT"] - {"GetPublicKey"})
+        allowed = _ALWAYS | (BY_KEY_USAGE["ENCRYPT_DECRYPT"] - {"GetPublicKey"})
     elif key.key_usage == "ENCRYPT_DECRYPT":
-        allowed = _ALWAYS | (_BY_USAGE["ENCRYPT_DECRYPT"] - _SYMMETRIC_ONLY)
+        allowed = _ALWAYS | (BY_KEY_USAGE["ENCRYPT_DECRYPT"] - DATA_KEY)
     else:
-        allowed = _ALWAYS | _BY_USAGE.get(key.key_usage, frozenset())
+        allowed = _ALWAYS | BY_KEY_USAGE.get(key.key_usage, frozenset())
     bad = [op for op in operations if op not in allowed]
     if bad:
         raise ValidationException(
@@ -202,7 +177,7 @@ def create_grant(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     grantee = p.get("GranteePrincipal") or p.get("GranteeServicePrincipal")
     constraints = p.get("Constraints") or {}
     _check_constraint_limits(constraints)
-    tokens = check_tokens(ctx.kms, p.get("GrantTokens", ()))
+    tokens = check_tokens(ctx.registry, p.get("GrantTokens", ()))
     context: dict[str, Any] = {
         "kms:GrantOperations": operations,
         "kms:GrantIsForAWSResource": ctx.caller.invoked_by is not None,
@@ -222,7 +197,7 @@ def create_grant(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     name = p.get("Name")
     existing = _same_named_grant(key, name, grantee, p.get("RetiringPrincipal"), operations, constraints)
     if existing is not None:
-        return {"GrantId": existing, "GrantToken": make_token(ctx.kms, key.region, key.key_id, existing)}
+        return {"GrantId": existing, "GrantToken": make_token(ctx.registry, key.region, key.key_id, existing)}
     grant_id = os.urandom(32).hex()
     entry = {
         "KeyId": key.arn,
@@ -240,7 +215,7 @@ def create_grant(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         entry["Constraints"] = constraints
     key.grants = {**key.grants, grant_id: entry}
     ctx.save(key)
-    return {"GrantId": grant_id, "GrantToken": make_token(ctx.kms, key.region, key.key_id, grant_id)}
+    return {"GrantId": grant_id, "GrantToken": make_token(ctx.registry, key.region, key.key_id, grant_id)}
 
 
 def list_grants(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
@@ -267,8 +242,7 @@ def list_retirable_grants(ctx: RequestContext, p: dict[str, Any]) -> dict[str, A
     ctx.authorize("kms:ListRetirableGrants", None)
     grants = [
         g
-        for (region, _), key in list(ctx.kms._keys.items())
-        if region == ctx.region
+        for key in ctx.registry.keys_in(ctx.region)
         for g in key.grants.values()
         if g.get("RetiringPrincipal") == principal
     ]
@@ -298,7 +272,7 @@ def revoke_grant(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
 def retire_grant(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     """RetireGrant (by GrantToken, or by KeyId and GrantId)."""
     if p.get("GrantToken"):
-        region, key_id, grant_id = parse_token(ctx.kms, p["GrantToken"])
+        region, key_id, grant_id = parse_token(ctx.registry, p["GrantToken"])
         if region != ctx.region:
             raise InvalidGrantTokenException("Invalid grant token.")
         key = ctx.key_by_id(key_id)
@@ -313,12 +287,3 @@ def retire_grant(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     ctx.dry_run(p)
     _remove(ctx, key.region, key.key_id, grant_id)
     return {}
-
-
-OPS = {
-    "CreateGrant": create_grant,
-    "ListGrants": list_grants,
-    "ListRetirableGrants": list_retirable_grants,
-    "RevokeGrant": revoke_grant,
-    "RetireGrant": retire_grant,
-}

@@ -37,7 +37,7 @@ TABLE: dict[str, tuple[str | None, ...]] = {
     "DisableKey": (OK, OK, INVALID, INVALID),
     "ScheduleKeyDeletion": (OK, OK, INVALID, OK),
     "CancelKeyDeletion": (INVALID, INVALID, OK, INVALID),
-    # "?" in PendingDeletion: succeeds for a key that can rotate (rotation reported off, see test_engine_rotation).
+    # "?" in PendingDeletion: succeeds for a key that can rotate (rotation reported off, see test_rotation).
     "GetKeyRotationStatus": (OK, OK, OK, UNSUPPORTED),
     "ListKeyRotations": MANAGE,
     "CreateAlias": MANAGE,

@@ -1,4 +1,4 @@
-"""The composed endpoint: ``kmslab kms serve --trail-dir --identities`` and :func:`kmslab.local.build_endpoint`."""
+"""The composed endpoint: ``kmslab kms serve --trail-dir --identities`` and :func:`kmslab.endpoint.build_endpoint`."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from kmslab.endpoint import build_endpoint
 from kmslab.kms.authz import IdentityFileError
-from kmslab.local import build_endpoint
 
 pytestmark = pytest.mark.functional
 

@@ -7,20 +7,19 @@ from datetime import timedelta
 from typing import Any
 
 from kmslab.kms import policy as _policy
-from kmslab.kms._context import RequestContext, ts
+from kmslab.kms._context import RequestContext
 from kmslab.kms._crypto import generate_material
-from kmslab.kms._keys import BackingKey, Key
-from kmslab.kms._ops_aliases import OPS as _ALIAS_OPS
-from kmslab.kms._ops_meta import OPS as _META_OPS
-from kmslab.kms._ops_meta import check_tags
+from kmslab.kms._lifecycle import start_updating
+from kmslab.kms._records import BackingKey, Key
+from kmslab.kms._responses import key_metadata, paginate, ts
 from kmslab.kms._specs import ENCRYPT_DECRYPT, NOT_EMULATED, SPECS
-from kmslab.kms._views import key_metadata, paginate
 from kmslab.kms.errors import (
     AlreadyExistsException,
     NotFoundException,
     UnsupportedOperationException,
     ValidationException,
 )
+from kmslab.kms.ops.meta import check_tags
 
 # Specs that take imported key material: symmetric, HMAC, RSA and the NIST/SECG curves (PKCS #8 DER).
 _IMPORTABLE = frozenset(name for name, info in SPECS.items() if info.family in ("symmetric", "hmac", "rsa", "ecc"))
@@ -62,7 +61,7 @@ def _spec_and_usage(p: dict[str, Any]) -> tuple[str, str]:
 
 
 def create_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """CreateKey."""
+    """CreateKey: a new KMS key of the requested spec, usage and origin (or multi-Region), with policy and tags."""
     spec, usage = _spec_and_usage(p)
     origin = p.get("Origin") or "AWS_KMS"
     if origin in ("AWS_CLOUDHSM", "EXTERNAL_KEY_STORE") or p.get("CustomKeyStoreId") or p.get("XksKeyId"):
@@ -109,30 +108,28 @@ def create_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     )
     if origin != "EXTERNAL":
         key.backing.append(BackingKey(new_material_id(), generate_material(spec), ctx.now))
-    ctx.kms._keys[(key.region, key.key_id)] = key
-    ctx.key_arns.append(key.arn)
-    ctx.save(key)
-    return {"KeyMetadata": key_metadata(ctx.kms, key)}
+    ctx.add_key(key)
+    return {"KeyMetadata": key_metadata(ctx.registry, key)}
 
 
 def describe_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """DescribeKey (accepts aliases)."""
+    """DescribeKey: a key's KeyMetadata (the key may be named by alias)."""
     key, alias = ctx.resolve(p["KeyId"])
     ctx.authorize("kms:DescribeKey", key, request_alias=alias, grant_tokens=p.get("GrantTokens", ()))
-    return {"KeyMetadata": key_metadata(ctx.kms, key)}
+    return {"KeyMetadata": key_metadata(ctx.registry, key)}
 
 
 def list_keys(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     """ListKeys (this region's keys, including keys pending deletion)."""
     ctx.authorize("kms:ListKeys", None)
-    keys = [k for (region, _), k in list(ctx.kms._keys.items()) if region == ctx.region]
+    keys = ctx.registry.keys_in(ctx.region)
     keys.sort(key=lambda k: (k.created, k.key_id))
     page, more = paginate(keys, p)
     return {"Keys": [{"KeyId": k.key_id, "KeyArn": k.arn} for k in page], **more}
 
 
 def enable_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """EnableKey."""
+    """EnableKey: a Disabled key becomes Enabled again (an Enabled key stays Enabled)."""
     key, _ = ctx.resolve(p["KeyId"], aliases=False)
     ctx.authorize("kms:EnableKey", key)
     ctx.check_state("EnableKey", key)
@@ -146,7 +143,7 @@ def enable_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def disable_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """DisableKey."""
+    """DisableKey: the key becomes Disabled; its cryptographic operations then answer DisabledException."""
     key, _ = ctx.resolve(p["KeyId"], aliases=False)
     ctx.authorize("kms:DisableKey", key)
     ctx.check_state("DisableKey", key)
@@ -168,7 +165,7 @@ def schedule_key_deletion(ctx: RequestContext, p: dict[str, Any]) -> dict[str, A
     ctx.authorize("kms:ScheduleKeyDeletion", key)
     ctx.check_state("ScheduleKeyDeletion", key)
     key.pending_window_days = days
-    live_replicas = [r for r in key.replica_regions if (r, key.key_id) in ctx.kms._keys]
+    live_replicas = [r for r in key.replica_regions if ctx.registry.has_key(r, key.key_id)]
     if key.multi_region and not key.is_replica and live_replicas:
         key.state = "PendingReplicaDeletion"
         key.deletion_date = None
@@ -195,7 +192,7 @@ def cancel_key_deletion(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any
 
 
 def update_key_description(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """UpdateKeyDescription."""
+    """UpdateKeyDescription: replace a key's description."""
     key, _ = ctx.resolve(p["KeyId"], aliases=False)
     ctx.authorize("kms:UpdateKeyDescription", key)
     ctx.check_state("UpdateKeyDescription", key)
@@ -215,7 +212,7 @@ def replicate_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
     if key.is_replica:
         raise UnsupportedOperationException(f"{key.arn} is a replica key; only a primary key can be replicated.")
     ctx.check_state("ReplicateKey", key)
-    if target == key.region or (target, key.key_id) in ctx.kms._keys:
+    if target == key.region or ctx.registry.has_key(target, key.key_id):
         raise AlreadyExistsException(f"The key {ctx.arn_for(key.key_id, target)} already exists in {target}.")
     tags = check_tags(p.get("Tags") or [])
     policy_text = _apply_policy(ctx, p.get("Policy"), bypass) if p.get("Policy") is not None else key.policy
@@ -241,19 +238,14 @@ def replicate_key(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         import_fingerprint=key.import_fingerprint,
         usage_since=ctx.now,
     )
-    ctx.kms._keys[(target, key.key_id)] = replica
+    ctx.add_key(replica)
     key.replica_regions = [*key.replica_regions, target]
-    ctx.key_arns.append(replica.arn)
-    ctx.save(key, replica)
+    ctx.save(key)
     return {
-        "ReplicaKeyMetadata": key_metadata(ctx.kms, replica),
+        "ReplicaKeyMetadata": key_metadata(ctx.registry, replica),
         "ReplicaPolicy": replica.policy,
         "ReplicaTags": [{"TagKey": k, "TagValue": v} for k, v in replica.tags.items()],
     }
-
-
-# How long both keys of an UpdatePrimaryRegion stay Updating ("a few more seconds" in AWS's guide).
-UPDATING_SECONDS = 5
 
 
 def update_primary_region(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
@@ -271,7 +263,7 @@ def update_primary_region(ctx: RequestContext, p: dict[str, Any]) -> dict[str, A
         raise UnsupportedOperationException(
             f"{key.arn} is a replica key. Call UpdatePrimaryRegion on the primary key, in {key.primary_region}."
         )
-    if target not in key.replica_regions or (target, key.key_id) not in ctx.kms._keys:
+    if target not in key.replica_regions or not ctx.registry.has_key(target, key.key_id):
         raise NotFoundException(f"Key '{ctx.arn_for(key.key_id, target)}' does not exist")
     new = ctx.key_by_id(key.key_id, target)
     ctx.authorize("kms:UpdatePrimaryRegion", new, context={"kms:PrimaryRegion": target})
@@ -285,28 +277,9 @@ def update_primary_region(ctx: RequestContext, p: dict[str, Any]) -> dict[str, A
     key.replica_regions, key.primary_region = [], target
     key.rotation_enabled, key.rotation_period_days, key.next_rotation = False, None, None
     for region in others:
-        replica = ctx.kms._keys.get((region, key.key_id))
+        replica = ctx.registry.key(region, key.key_id)
         if replica is not None:
             replica.primary_region = target
             ctx.save(replica)
-    until = ctx.now + timedelta(seconds=UPDATING_SECONDS)
-    for changed in (key, new):
-        changed.state, changed.updating_until = "Updating", until
-    ctx.save(key, new)
+    start_updating(ctx, key, new)
     return {}
-
-
-OPS = {
-    "CreateKey": create_key,
-    "UpdatePrimaryRegion": update_primary_region,
-    "DescribeKey": describe_key,
-    "ListKeys": list_keys,
-    "EnableKey": enable_key,
-    "DisableKey": disable_key,
-    "ScheduleKeyDeletion": schedule_key_deletion,
-    "CancelKeyDeletion": cancel_key_deletion,
-    "UpdateKeyDescription": update_key_description,
-    "ReplicateKey": replicate_key,
-    **_ALIAS_OPS,
-    **_META_OPS,
-}

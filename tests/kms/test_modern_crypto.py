@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem
 
-from kmslab.kms._model import service_model
+from kmslab.kms._validation import service_model
 from tests.kms.helpers import covers, error_of, key_arn
 
 CURVES = {"ECC_NIST_P256": ec.SECP256R1(), "ECC_NIST_P384": ec.SECP384R1(), "ECC_NIST_P521": ec.SECP521R1()}
@@ -297,8 +297,13 @@ def test_data_key_pair_specs_that_cryptography_lacks_are_named(kms: Any, pair_sp
 
 def test_engine_and_trail_agree_on_read_only_operations() -> None:
     from kmslab.kms import LocalKms
+
+    # The engine runs these without its lock; CloudTrail marks them readOnly. One list, or the trail lies:
+    # both read the read-only flag of the one operation table.
+    from kmslab.kms.ops import OPERATIONS
     from kmslab.trail.record import READ_ONLY_OPERATIONS
 
-    # The engine runs these without its lock; CloudTrail marks them readOnly. One list, or the trail lies.
     assert LocalKms.READ_ONLY == READ_ONLY_OPERATIONS
+    assert READ_ONLY_OPERATIONS is LocalKms.READ_ONLY
+    assert {name for name, op in OPERATIONS.items() if op.read_only} == READ_ONLY_OPERATIONS
     assert {"DeriveSharedSecret", "Encapsulate", "Decapsulate", "GetKeyLastUsage"} <= LocalKms.READ_ONLY

@@ -6,41 +6,17 @@ decrypt. A multi-Region primary shares each new backing key with its replicas.
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from kmslab.kms._context import RequestContext, ts
-from kmslab.kms._crypto import generate_material
-from kmslab.kms._keys import BackingKey, Key
-from kmslab.kms._views import paginate
+from kmslab.kms._context import RequestContext
+from kmslab.kms._lifecycle import rotate
+from kmslab.kms._records import BackingKey, Key
+from kmslab.kms._responses import paginate, ts
 from kmslab.kms.errors import KMSInvalidStateException, LimitExceededException, UnsupportedOperationException
 
 DEFAULT_PERIOD_DAYS = 365
 MAX_ON_DEMAND = 25
-
-
-def rotate(ctx: RequestContext, key: Key, rotation_type: str, when: datetime) -> BackingKey:
-    """Add a new backing key to a key (and to its multi-Region replicas).
-
-    Args:
-        ctx: the request (or sweep) context.
-        key: a symmetric key with AWS_KMS origin.
-        rotation_type: ``AUTOMATIC`` or ``ON_DEMAND``.
-        when: the rotation date.
-
-    Returns:
-        The new backing key.
-    """
-    backing = BackingKey(uuid.uuid4().hex + uuid.uuid4().hex, generate_material(key.key_spec), when, rotation_type)
-    key.backing.append(backing)
-    ctx.save(key)
-    for region in key.replica_regions:
-        replica = ctx.kms._keys.get((region, key.key_id))
-        if replica is not None:
-            replica.backing.append(BackingKey(backing.material_id, backing.material, when, rotation_type))
-            ctx.save(replica)
-    return backing
 
 
 def _check_rotatable(key: Key, *, imported_ok: bool = False) -> None:
@@ -73,7 +49,7 @@ def enable_key_rotation(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any
 
 
 def disable_key_rotation(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """DisableKeyRotation."""
+    """DisableKeyRotation: stop a key's automatic rotation (its earlier key materials stay usable)."""
     key, _ = ctx.resolve(p["KeyId"], aliases=False)
     ctx.authorize("kms:DisableKeyRotation", key)
     ctx.check_state("DisableKeyRotation", key)
@@ -85,13 +61,13 @@ def disable_key_rotation(ctx: RequestContext, p: dict[str, Any]) -> dict[str, An
 
 
 def get_key_rotation_status(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-    """GetKeyRotationStatus."""
+    """GetKeyRotationStatus: whether automatic rotation is on, its period and next date (a replica's: its primary's)."""
     key, _ = ctx.resolve(p["KeyId"], aliases=False)
     ctx.authorize("kms:GetKeyRotationStatus", key)
     ctx.check_state("GetKeyRotationStatus", key)
     if key.key_spec != "SYMMETRIC_DEFAULT":
         raise UnsupportedOperationException(f"{key.arn} key spec {key.key_spec} is not valid for this operation.")
-    primary = ctx.kms._keys.get((key.primary_region, key.key_id)) if key.is_replica and key.primary_region else key
+    primary = ctx.registry.key(key.primary_region, key.key_id) if key.is_replica and key.primary_region else key
     source = primary or key
     # While a key is pending deletion its rotation status is false; cancelling the deletion restores it.
     enabled = source.rotation_enabled and key.state not in ("PendingDeletion", "PendingReplicaDeletion")
@@ -105,7 +81,7 @@ def get_key_rotation_status(ctx: RequestContext, p: dict[str, Any]) -> dict[str,
 def _pending_state(ctx: RequestContext, key: Key, backing: BackingKey) -> str:
     """PENDING_ROTATION, or PENDING_MULTI_REGION_IMPORT_AND_ROTATION while a replica still lacks the material."""
     for region in key.replica_regions:
-        replica = ctx.kms._keys.get((region, key.key_id))
+        replica = ctx.registry.key(region, key.key_id)
         twin = replica.backing_by_id(backing.material_id) if replica is not None else None
         if replica is not None and (twin is None or twin.material is None):
             return "PENDING_MULTI_REGION_IMPORT_AND_ROTATION"
@@ -124,7 +100,7 @@ def _rotate_imported(ctx: RequestContext, key: Key) -> None:
         raise KMSInvalidStateException(
             f"Key material {pending.material_id} must be imported into every replica of {key.arn} first."
         )
-    for owner in [key, *(ctx.kms._keys.get((r, key.key_id)) for r in key.replica_regions)]:
+    for owner in [key, *(ctx.registry.key(r, key.key_id) for r in key.replica_regions)]:
         entry = owner.backing_by_id(pending.material_id) if owner is not None else None
         if owner is None or entry is None:
             continue
@@ -148,7 +124,7 @@ def rotate_key_on_demand(ctx: RequestContext, p: dict[str, Any]) -> dict[str, An
     else:
         rotate(ctx, key, "ON_DEMAND", ctx.now)
     current = key.current_entry
-    ctx.kms._service_event(  # KMS logs the rotation itself as a RotateKey service event too
+    ctx.service_event(  # KMS logs the rotation itself as a RotateKey service event too
         key,
         "RotateKey",
         ctx.now,
@@ -191,12 +167,3 @@ def list_key_rotations(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]
         entries.append(entry)
     page, more = paginate(entries, p)
     return {"Rotations": list(page), **more}
-
-
-OPS = {
-    "EnableKeyRotation": enable_key_rotation,
-    "DisableKeyRotation": disable_key_rotation,
-    "GetKeyRotationStatus": get_key_rotation_status,
-    "RotateKeyOnDemand": rotate_key_on_demand,
-    "ListKeyRotations": list_key_rotations,
-}
