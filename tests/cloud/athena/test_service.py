@@ -110,7 +110,7 @@ def test_each_named_query_through_athena_matches_kmslab_audit_query(
     assert execution["Status"]["State"] == "SUCCEEDED", execution["Status"]
     rows = _rows(athena, execution["QueryExecutionId"], page=2)
     expected = _cli_rows(query.name, scenario.trail_dir, capsys)
-    assert rows[0] == list(expected[0]) if expected else rows[0]
+    assert expected and rows[0] == list(expected[0])
     assert rows[1:] == [[text(v) for v in item.values()] for item in expected]
     assert execution["Statistics"]["DataScannedInBytes"] > 0
 
