@@ -209,3 +209,11 @@ def test_list_stop_and_no_output_location(cloud: Running, kit: dict[str, Any]) -
     with pytest.raises(ClientError) as caught:
         athena.get_query_execution(QueryExecutionId="no-such-id")
     assert caught.value.response["Error"]["Code"] == "InvalidRequestException"
+
+
+def test_an_operation_the_local_athena_lacks_is_named_not_a_500(cloud: Running) -> None:
+    with pytest.raises(ClientError) as caught:
+        cloud.client("athena").get_query_runtime_statistics(QueryExecutionId="x")
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert caught.value.response["Error"]["Code"] == "NotImplemented"
+    assert "GetQueryRuntimeStatistics" in caught.value.response["Error"]["Message"]
