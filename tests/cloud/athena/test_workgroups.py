@@ -180,3 +180,38 @@ def test_workgroups_and_named_queries_survive_a_restart(tmp_path: Path) -> None:
         assert "athena query executions" in health["memory_only"] and "athena" not in health["memory_only"]
     finally:
         second.cloud.stop()
+
+
+def test_redeploying_a_changed_workgroup_applies_its_configuration(cloud: Running, unique: Any) -> None:
+    from kmslab.cloud.deploy.resources import ProvisionContext
+    from kmslab.cloud.deploy.types.audit import WorkGroup
+
+    ctx = ProvisionContext(
+        account=cloud.ids["account"], region="us-east-1", stack_name="s", logical_id="Wg", client=cloud.client
+    )
+    name = unique("deployed")
+    old = {
+        "Name": name,
+        "WorkGroupConfiguration": {
+            "BytesScannedCutoffPerQuery": 20_000_000,
+            "ResultConfiguration": {
+                "OutputLocation": "s3://old/",
+                "EncryptionConfiguration": {"EncryptionOption": "SSE_KMS", "KmsKey": "alias/old"},
+            },
+        },
+    }
+    new = {
+        "Name": name,
+        "Description": "now",
+        "WorkGroupConfiguration": {
+            "EnforceWorkGroupConfiguration": False,
+            "ResultConfiguration": {"OutputLocation": "s3://new/"},
+        },
+    }
+    handler = WorkGroup()
+    handler.create(old, ctx)
+    handler.apply(name, old, new, ctx)
+    got = cloud.client("athena").get_work_group(WorkGroup=name)["WorkGroup"]
+    assert got["Description"] == "now"
+    assert got["Configuration"] == new["WorkGroupConfiguration"]
+    handler.delete(name, new, ctx)

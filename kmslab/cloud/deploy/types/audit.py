@@ -154,11 +154,39 @@ class WorkGroup(Handler):
     def apply(
         self, physical_id: str, old: Mapping[str, Any], new: Mapping[str, Any], ctx: ProvisionContext
     ) -> Provisioned:
-        args: dict[str, Any] = {"WorkGroup": physical_id, "State": new.get("State", "ENABLED")}
+        args: dict[str, Any] = {
+            "WorkGroup": physical_id,
+            "State": new.get("State", "ENABLED"),
+            "ConfigurationUpdates": self._updates(new.get("WorkGroupConfiguration") or {}),
+        }
         if "Description" in new:
             args["Description"] = new["Description"]
         ctx.client("athena").update_work_group(**args)
         return Provisioned(physical_id, {"CreationTime": ""})
+
+    @staticmethod
+    def _updates(config: Mapping[str, Any]) -> dict[str, Any]:
+        """UpdateWorkGroup's ConfigurationUpdates that make the workgroup's configuration ``config``."""
+        updates: dict[str, Any] = {
+            k: config[k]
+            for k in ("EnforceWorkGroupConfiguration", "PublishCloudWatchMetricsEnabled", "RequesterPaysEnabled")
+            if k in config
+        }
+        if "EngineVersion" in config:
+            updates["EngineVersion"] = config["EngineVersion"]
+        if "BytesScannedCutoffPerQuery" in config:
+            updates["BytesScannedCutoffPerQuery"] = config["BytesScannedCutoffPerQuery"]
+        else:
+            updates["RemoveBytesScannedCutoffPerQuery"] = True
+        result = config.get("ResultConfiguration") or {}
+        result_updates: dict[str, Any] = {}
+        for member in ("OutputLocation", "EncryptionConfiguration", "ExpectedBucketOwner", "AclConfiguration"):
+            if member in result:
+                result_updates[member] = result[member]
+            else:
+                result_updates[f"Remove{member}"] = True
+        updates["ResultConfigurationUpdates"] = result_updates
+        return updates
 
     def delete(self, physical_id: str, properties: Mapping[str, Any], ctx: ProvisionContext) -> None:
         recursive = bool(properties.get("RecursiveDeleteOption", False))
