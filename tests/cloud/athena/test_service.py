@@ -175,10 +175,19 @@ def test_s3_and_kms_are_checked_as_the_caller(cloud: Running, kit: dict[str, Any
     assert status["State"] == "FAILED"
     assert status["StateChangeReason"].startswith(f"Permission denied on S3 path: s3://{TRAIL_BUCKET}/AWSLogs/")
     # S3 allows the read, but the trail files are SSE-KMS and the key policy leaves it to IAM: no kms:Decrypt
-    no_kms = _user(cloud, unique("no-kms"), ["athena:*", "glue:*", "s3:*"])
+    no_kms_name = unique("no-kms")
+    no_kms = _user(cloud, no_kms_name, ["athena:*", "glue:*", "s3:*"])
     status = _run(no_kms, kit, sql)["Status"]
     assert status["State"] == "FAILED"
     assert status["StateChangeReason"].startswith(f"Permission denied on S3 path: s3://{TRAIL_BUCKET}/AWSLogs/")
+    # the refused Decrypt is KMS's own, as that user (through S3), and CloudTrail records it
+    assert cloud.cloud.recorder is not None
+    refused = [
+        r
+        for r in cloud.cloud.recorder.records()
+        if r["eventName"] == "Decrypt" and r["userIdentity"].get("arn", "").endswith(f":user/{no_kms_name}")
+    ]
+    assert refused and all(r.get("errorCode") == "AccessDenied" for r in refused)
     no_glue = _user(cloud, unique("no-glue"), ["athena:*", "s3:*", "kms:*"])
     status = _run(no_glue, kit, sql)["Status"]
     assert status["State"] == "FAILED" and "glue:GetTable" in status["StateChangeReason"]
