@@ -100,7 +100,7 @@ class AthenaService(ServiceBase):
         self.store = store
         self.s3 = s3
         self._backends: dict[str, AthenaBackend] = {}
-        self._tokens: dict[tuple[str, str], str] = {}
+        self._tokens: dict[tuple[str, str, str], str] = {}  # (operation, caller, token) -> ID
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix="kmslab-athena")
         self._handlers: dict[str, Handler] = {
@@ -196,8 +196,9 @@ class AthenaService(ServiceBase):
         if catalog.lower() != "awsdatacatalog":
             raise InvalidRequestException(f"Catalog {catalog} is not found; the local Athena has AwsDataCatalog only")
         token = params.get("ClientRequestToken")
-        if isinstance(token, str) and (call.caller.arn, token) in self._tokens:
-            return {"QueryExecutionId": self._tokens[(call.caller.arn, token)]}
+        seen = ("StartQueryExecution", call.caller.arn, token) if isinstance(token, str) else None
+        if seen in self._tokens:  # ClientRequestToken: a retried request gets the same execution
+            return {"QueryExecutionId": self._tokens[seen]}
         result = params.get("ResultConfiguration")
         if result is not None:
             workgroups.check_configuration({"ResultConfiguration": result})
@@ -211,8 +212,8 @@ class AthenaService(ServiceBase):
             workgroup=group,
             result_configuration=result,
         )
-        if isinstance(token, str):
-            self._tokens[(call.caller.arn, token)] = execution_id
+        if seen is not None:
+            self._tokens[seen] = execution_id
         return {"QueryExecutionId": execution_id}
 
     def _get_execution(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
@@ -249,8 +250,9 @@ class AthenaService(ServiceBase):
         group = _string(params, "WorkGroup", required=False, max_len=128) or "primary"
         self._allow(call, "CreateNamedQuery", group)
         token = params.get("ClientRequestToken")
-        if isinstance(token, str) and (call.caller.arn, token) in self._tokens:
-            return {"NamedQueryId": self._tokens[(call.caller.arn, token)]}
+        seen = ("CreateNamedQuery", call.caller.arn, token) if isinstance(token, str) else None
+        if seen in self._tokens:
+            return {"NamedQueryId": self._tokens[seen]}
         backend = self.backend(call.region)
         query_id = backend.create_named_query(
             name=_string(params, "Name", max_len=128),
@@ -260,8 +262,8 @@ class AthenaService(ServiceBase):
             workgroup=group,
         )
         self.store.put(_NAMED, f"{call.region}|{query_id}", backend.get_named_query(query_id))
-        if isinstance(token, str):
-            self._tokens[(call.caller.arn, token)] = query_id
+        if seen is not None:
+            self._tokens[seen] = query_id
         return {"NamedQueryId": query_id}
 
     def _named(self, params: Mapping[str, Any], call: Call, operation: str) -> dict[str, Any]:

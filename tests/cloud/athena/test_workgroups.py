@@ -215,3 +215,12 @@ def test_redeploying_a_changed_workgroup_applies_its_configuration(cloud: Runnin
     assert got["Description"] == "now"
     assert got["Configuration"] == new["WorkGroupConfiguration"]
     handler.delete(name, new, ctx)
+
+
+def test_a_retried_create_with_the_same_client_request_token_is_not_repeated(cloud: Running) -> None:
+    athena = cloud.client("athena")
+    token = "t" * 40
+    first = athena.create_named_query(Name="q", Database="d", QueryString="SELECT 1", ClientRequestToken=token)
+    again = athena.create_named_query(Name="q", Database="d", QueryString="SELECT 1", ClientRequestToken=token)
+    other = athena.create_named_query(Name="q", Database="d", QueryString="SELECT 1")
+    assert first["NamedQueryId"] == again["NamedQueryId"] != other["NamedQueryId"]
