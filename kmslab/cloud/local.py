@@ -87,6 +87,7 @@ def build_cloud(config: CloudConfig, *, verbose: bool = False, warm_moto: bool =
         IdentityFileError: the identities file is malformed.
         OSError: the port is busy.
     """
+    from kmslab.cloud.athena.service import AthenaService
     from kmslab.cloud.s3 import S3Service
     from kmslab.kms._clockfile import SavedOffsetClock
 
@@ -127,6 +128,7 @@ def build_cloud(config: CloudConfig, *, verbose: bool = False, warm_moto: bool =
                 "s3": s3,
                 "ssm": SsmService(docs, managed, kms=kms, identities=identities, account=account),
                 "secretsmanager": SecretsService(docs, managed, kms=kms, identities=identities, account=account),
+                "athena": AthenaService(docs, s3, kms=kms, identities=identities, account=account),
             }
         )
         gateway = Gateway(
@@ -139,7 +141,7 @@ def build_cloud(config: CloudConfig, *, verbose: bool = False, warm_moto: bool =
                 "region": config.region,
                 "tls": config.tls,
                 "persistent": list(PERSISTENT),
-                "memory_only": list(MEMORY_ONLY) + ["sts sessions"],
+                "memory_only": [s for s in MEMORY_ONLY if s != "athena"] + ["sts sessions", "athena query executions"],
                 "trail_dir": str(config.data_dir / "trail"),
             },
         )

@@ -91,10 +91,10 @@ def test_iam_policies_decide_moto_served_actions(cloud: Running) -> None:
 
 def test_operation_moto_lacks_is_named_not_a_500(cloud: Running) -> None:
     with pytest.raises(botocore.exceptions.ClientError) as err:
-        cloud.client("athena").batch_get_named_query(NamedQueryIds=["x"])
+        cloud.client("glue").batch_get_dev_endpoints(DevEndpointNames=["x"])
     error: dict[str, Any] = err.value.response["Error"]
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
-    assert error["Code"] == "NotImplemented" and "athena" in error["Message"]
+    assert error["Code"] == "NotImplemented" and "glue" in error["Message"]
 
 
 @pytest.mark.parametrize(

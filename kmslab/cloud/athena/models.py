@@ -42,17 +42,21 @@ class WorkGroup:
             BytesScannedCutoffPerQuery, ...).
         description: the description.
         created: CreationTime.
+        state: ``ENABLED`` or ``DISABLED`` (a disabled workgroup runs no queries).
     """
 
     name: str
     configuration: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
+    state: str = "ENABLED"
 
     def __post_init__(self) -> None:
         cutoff = self.configuration.get("BytesScannedCutoffPerQuery")
         if cutoff is not None and (not isinstance(cutoff, int) or cutoff < MIN_BYTES_CUTOFF):
             raise InvalidRequestException(f"BytesScannedCutoffPerQuery must be at least {MIN_BYTES_CUTOFF}")
+        if self.state not in ("ENABLED", "DISABLED"):
+            raise InvalidRequestException("State must be ENABLED or DISABLED")
 
     @property
     def enforced(self) -> bool:
@@ -63,7 +67,7 @@ class WorkGroup:
         """Return GetWorkGroup's ``WorkGroup``."""
         return {
             "Name": self.name,
-            "State": "ENABLED",
+            "State": self.state,
             "Configuration": dict(self.configuration),
             "Description": self.description,
             "CreationTime": self.created,
@@ -181,7 +185,7 @@ class AthenaBackend:
     def list_work_groups(self) -> list[dict[str, Any]]:
         """ListWorkGroups: ``WorkGroups`` summaries, by name."""
         return [
-            {"Name": g.name, "State": "ENABLED", "Description": g.description, "CreationTime": g.created}
+            {"Name": g.name, "State": g.state, "Description": g.description, "CreationTime": g.created}
             for _, g in sorted(self.workgroups.items())
         ]
 
@@ -203,6 +207,53 @@ class AthenaBackend:
                 "WorkGroup": workgroup,
             }
         return query_id
+
+    def put_work_group(self, group: WorkGroup) -> None:
+        """Store a workgroup as it is, new or replacing one (UpdateWorkGroup, restoring saved state)."""
+        with self._lock:
+            self.workgroups[group.name] = group
+
+    def delete_work_group(self, name: str, *, recursive: bool = False) -> list[str]:
+        """DeleteWorkGroup: remove a workgroup (and, recursively, its named queries and executions).
+
+        Returns:
+            The IDs of the named queries removed with it.
+
+        Raises:
+            InvalidRequestException: no such workgroup, ``primary``, or not empty without ``recursive``.
+        """
+        self.get_work_group(name)
+        if name == "primary":
+            raise InvalidRequestException("Cannot delete primary workgroup")
+        with self._lock:
+            named = [i for i, q in self.named_queries.items() if q["WorkGroup"] == name]
+            runs = [i for i, e in self.executions.items() if e.workgroup == name]
+            if (named or runs) and not recursive:
+                raise InvalidRequestException(
+                    f"WorkGroup {name} is not empty; set RecursiveDeleteOption to delete it with its contents"
+                )
+            for query_id in named:
+                del self.named_queries[query_id]
+            for execution_id in runs:
+                self.executions[execution_id].cancel.set()
+                del self.executions[execution_id]
+            del self.workgroups[name]
+        return named
+
+    def put_named_query(self, query: Mapping[str, Any]) -> None:
+        """Store a named query as it is (restoring saved state)."""
+        with self._lock:
+            self.named_queries[str(query["NamedQueryId"])] = dict(query)
+
+    def delete_named_query(self, query_id: str) -> None:
+        """DeleteNamedQuery.
+
+        Raises:
+            InvalidRequestException: no such named query.
+        """
+        self.get_named_query(query_id)
+        with self._lock:
+            self.named_queries.pop(query_id, None)
 
     def get_named_query(self, query_id: str) -> dict[str, Any]:
         """GetNamedQuery.
@@ -264,6 +315,8 @@ class AthenaBackend:
             InvalidRequestException: no such workgroup, no output location, or an empty query.
         """
         group = self.get_work_group(workgroup)
+        if group.state != "ENABLED":
+            raise InvalidRequestException(f"WorkGroup {workgroup} is disabled.")
         if not query.strip():
             raise InvalidRequestException("QueryString must not be empty")
         group_result = dict(group.configuration.get("ResultConfiguration") or {})
@@ -344,6 +397,8 @@ class AthenaBackend:
             self._finish(
                 execution, failure.state, failure.message, failure.category if failure.state == FAILED else None
             )
+        except Exception as exc:  # noqa: BLE001 - a query never stays RUNNING: any other fault is a system error
+            self._finish(execution, FAILED, f"INTERNAL_ERROR_QUERY_ENGINE: {type(exc).__name__}", 1)
 
     def get_query_execution(self, execution_id: str) -> QueryExecution:
         """GetQueryExecution.
