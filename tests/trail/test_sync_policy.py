@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kmslab.kms.cli import kms
 from kmslab.endpoint import build_endpoint
+from kmslab.kms.cli import kms
 from kmslab.trail import journal as journal_module
 from kmslab.trail.journal import DEFAULT_SYNC, DEFAULT_SYNC_INTERVAL, Journal, SyncPolicy, decode_frames
 from kmslab.trail.recorder import TrailRecorder
