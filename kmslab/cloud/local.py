@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from kmslab.cloud.cloudtrail.wiring import cloudtrail_service
 from kmslab.cloud.config import CloudConfig
 from kmslab.cloud.gateway import Gateway
 from kmslab.cloud.server import CloudServer
@@ -23,7 +24,7 @@ from kmslab.kms import LocalKms
 from kmslab.trail import TrailRecorder
 
 #: services the cloud implements itself, with state in the data directory
-PERSISTENT = ("kms", "s3", "ssm", "secretsmanager", "identities")
+PERSISTENT = ("kms", "s3", "ssm", "secretsmanager", "identities", "cloudtrail")
 #: services whose state moto keeps in memory only (lost on down / kill)
 MEMORY_ONLY = tuple(s for s in MOTO_SERVICES if s not in PERSISTENT)
 
@@ -127,6 +128,9 @@ def build_cloud(config: CloudConfig, *, verbose: bool = False, warm_moto: bool =
                 "s3": s3,
                 "ssm": SsmService(docs, managed, kms=kms, identities=identities, account=account),
                 "secretsmanager": SecretsService(docs, managed, kms=kms, identities=identities, account=account),
+                "cloudtrail": cloudtrail_service(
+                    docs=docs, kms=kms, identities=identities, account=account, s3=s3, recorder=recorder
+                ),
             }
         )
         gateway = Gateway(

@@ -176,12 +176,12 @@ class DigestKeyStore:
         Raises:
             InvalidTimeRangeException: ``end`` is before ``start``.
         """
+        self._current(region)  # first: a key made now must be valid at the "now" of this request
         now = self.clock()
         start = start or now
         end = end or now
         if end < start:
             raise InvalidTimeRangeException("Occurs if the timestamp values are not valid.")
-        self._current(region)
         with self._lock:
             keys = [k.public for k in self._keys[region]]
         return [k for k in keys if k.validity_start <= end and (k.validity_end is None or k.validity_end >= start)]
