@@ -9,6 +9,7 @@ cloud does not serve answers ``UnsupportedOperationException`` naming it.
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -89,7 +90,7 @@ class CloudTrailService(ServiceBase):
         self.buckets = buckets
         self.keys = keys
         self.records = records
-        self.delivery = delivery
+        self.delivery: Delivery | None = delivery
 
     def handle(self, request: Incoming, call: Call) -> Outgoing:
         """Answer one CloudTrail request.
@@ -336,7 +337,8 @@ class CloudTrailService(ServiceBase):
             entry = key.to_api(now)
             listed.append(
                 {
-                    "Value": entry["Value"].decode(),  # the JSON blob: base64 of the (base64) value
+                    # a JSON blob is base64 on the wire; the SDK's Value is itself base64 text (see keys.py)
+                    "Value": base64.b64encode(entry["Value"]).decode(),
                     "ValidityStartTime": entry["ValidityStartTime"].timestamp(),
                     "ValidityEndTime": entry["ValidityEndTime"].timestamp(),
                     "Fingerprint": entry["Fingerprint"],

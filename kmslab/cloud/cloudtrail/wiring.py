@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kmslab.cloud.cloudtrail.delivery import LogDelivery
 from kmslab.cloud.cloudtrail.keys import DigestKeyStore
 from kmslab.cloud.cloudtrail.service import CloudTrailService
 from kmslab.cloud.services.docstore import DocStore
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 def cloudtrail_service(
     *, docs: DocStore, kms: LocalKms, identities: CloudIdentities, account: str, s3: S3Service, recorder: TrailRecorder
 ) -> CloudTrailService:
-    """Build the gateway's CloudTrail service on the cloud's stores.
+    """Build the gateway's CloudTrail service on the cloud's stores, delivering the recorder's log files.
 
     Args:
         docs: where trails persist.
@@ -32,7 +33,7 @@ def cloudtrail_service(
         The service.
     """
     keys = DigestKeyStore()
-    return CloudTrailService(
+    service = CloudTrailService(
         docs,
         kms=kms,
         identities=identities,
@@ -41,3 +42,6 @@ def cloudtrail_service(
         keys=keys,
         records=recorder,
     )
+    service.delivery = LogDelivery(service.trails, s3, keys, account)
+    recorder.add_delivery(service.delivery)
+    return service

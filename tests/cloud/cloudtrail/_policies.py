@@ -37,7 +37,9 @@ def bucket_policy(bucket: str, account: str, trail_arn: str, *, write: bool = Tr
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
-def key_policy(account: str, *, auditor: str, decrypt: bool = False, encrypt: bool = True) -> str:
+def key_policy(
+    account: str, *, auditor: str, decrypt: bool = False, encrypt: bool = True, source_arn: str | None = None
+) -> str:
     """The trail key's policy: the account manages it, CloudTrail encrypts, the auditor decrypts logs."""
     trails = f"arn:aws:cloudtrail:*:{account}:trail/*"
     statements: list[dict[str, Any]] = [
@@ -65,7 +67,10 @@ def key_policy(account: str, *, auditor: str, decrypt: bool = False, encrypt: bo
                 "Principal": {"Service": "cloudtrail.amazonaws.com"},
                 "Action": "kms:GenerateDataKey*",
                 "Resource": "*",
-                "Condition": {"StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": trails}},
+                "Condition": {
+                    "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": trails},
+                    **({"StringEquals": {"aws:SourceArn": source_arn}} if source_arn else {}),
+                },
             }
         )
     if decrypt:

@@ -91,3 +91,20 @@ def test_turning_a_bucket_key_on_the_kits_trail_bucket_fails_the_trail_as_aws_wo
             Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [{**rule, "BucketKeyEnabled": False}]}
         )
     assert ct.update_trail(Name=trail["Name"], KmsKeyId=key)["KmsKeyId"] == key  # type: ignore[attr-defined]
+
+
+def test_the_kits_trail_delivers_encrypted_log_files_into_its_bucket(
+    deployed: tuple[LocalCloud, Connection, list[str]],
+) -> None:
+    cloud, conn, _ = deployed
+    ct, s3 = _client(conn, "cloudtrail"), _client(conn, "s3")
+    trail = ct.describe_trails()["trailList"][0]  # type: ignore[attr-defined]
+    _client(conn, "kms").list_keys()  # type: ignore[attr-defined]
+    assert cloud.recorder is not None
+    cloud.recorder.flush()
+    prefix = f"{trail.get('S3KeyPrefix') + '/' if trail.get('S3KeyPrefix') else ''}AWSLogs/{conn.account}/CloudTrail/"
+    listed = s3.list_objects_v2(Bucket=trail["S3BucketName"], Prefix=prefix)  # type: ignore[attr-defined]
+    status = ct.get_trail_status(Name=trail["Name"])  # type: ignore[attr-defined]
+    assert listed.get("KeyCount", 0) >= 1, status
+    head = s3.head_object(Bucket=trail["S3BucketName"], Key=listed["Contents"][0]["Key"])  # type: ignore[attr-defined]
+    assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == trail["KmsKeyId"]
