@@ -62,6 +62,7 @@ class LogDelivery:
         account: the account.
         clock: the current time.
         digest_every_delivery: put a digest after each delivery instead of hourly.
+        on_keys: called after a digest was signed (a signing key may have been made: persist it).
     """
 
     def __init__(
@@ -73,6 +74,7 @@ class LogDelivery:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         digest_every_delivery: bool = False,
+        on_keys: Callable[[], None] = lambda: None,
     ) -> None:
         self.trails = trails
         self.s3 = s3
@@ -81,6 +83,7 @@ class LogDelivery:
         self.clock = clock
         self.digest_every_delivery = digest_every_delivery
         self.max_delay = MAX_DELAY
+        self.on_keys = on_keys
         self._lock = threading.Lock()
         self._pending: list[dict[str, Any]] = []
         self._waiting_since: float | None = None
@@ -235,6 +238,7 @@ class LogDelivery:
         # digest names carry seconds: two digests of a chain must end in different seconds
         end = max(now, chain.started + timedelta(seconds=1))
         digest = chain.close(end, self.keys)
+        self.on_keys()
         headers = {
             "x-amz-acl": "bucket-owner-full-control",
             "x-amz-server-side-encryption": "AES256",  # digest files are SSE-S3, whatever the trail's key

@@ -69,6 +69,7 @@ class CloudTrailService(ServiceBase):
         keys: the digest signing keys (ListPublicKeys).
         records: the recorder LookupEvents reads.
         delivery: the log file delivery, if any.
+        on_keys: called after the digest keys may have changed (to persist them).
     """
 
     protocol = "json"
@@ -84,6 +85,7 @@ class CloudTrailService(ServiceBase):
         keys: DigestKeyStore,
         records: RecordSource | None = None,
         delivery: Delivery | None = None,
+        on_keys: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__(kms, identities, account, "cloudtrail.amazonaws.com", "cloudtrail")
         self.trails = TrailStore(docs, account)
@@ -91,6 +93,7 @@ class CloudTrailService(ServiceBase):
         self.keys = keys
         self.records = records
         self.delivery: Delivery | None = delivery
+        self.on_keys = on_keys
 
     def handle(self, request: Incoming, call: Call) -> Outgoing:
         """Answer one CloudTrail request.
@@ -331,6 +334,7 @@ class CloudTrailService(ServiceBase):
             keys = self.keys.list_public_keys(call.region, start=start, end=end)
         except Exception as exc:  # InvalidTimeRangeException, from the core
             raise CloudError(getattr(exc, "code", "InvalidTimeRangeException"), str(exc)) from None
+        self.on_keys()
         now = datetime.now(UTC)
         listed = []
         for key in keys:

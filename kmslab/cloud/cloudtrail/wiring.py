@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kmslab.cloud.cloudtrail.delivery import LogDelivery
+from kmslab.cloud.cloudtrail.keyfile import SavedDigestKeys
 from kmslab.cloud.cloudtrail.keys import DigestKeyStore
 from kmslab.cloud.cloudtrail.service import CloudTrailService
 from kmslab.cloud.services.docstore import DocStore
@@ -33,6 +34,7 @@ def cloudtrail_service(
         The service.
     """
     keys = DigestKeyStore()
+    saved = SavedDigestKeys(keys, docs, kms)
     service = CloudTrailService(
         docs,
         kms=kms,
@@ -41,7 +43,8 @@ def cloudtrail_service(
         buckets=s3.store.bucket,
         keys=keys,
         records=recorder,
+        on_keys=saved.save_if_changed,
     )
-    service.delivery = LogDelivery(service.trails, s3, keys, account)
+    service.delivery = LogDelivery(service.trails, s3, keys, account, on_keys=saved.save_if_changed)
     recorder.add_delivery(service.delivery)
     return service
