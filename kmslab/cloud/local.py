@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +69,9 @@ class LocalCloud:
     def stop(self) -> None:
         """Stop serving and close every store (the CloudTrail recorder flushes its last records)."""
         self.server.stop()
+        if self.recorder is not None:  # deliver the last records to trails while KMS and S3 are open
+            with contextlib.suppress(OSError):  # not folded: the journal keeps them for the close below
+                self.recorder.flush()
         self.kms.close()
         for close in reversed(self.closers):
             close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,3 +61,36 @@ def test_a_trail_and_the_signing_keys_survive_a_restart(tmp_path: Path) -> None:
     for entry in saved["keys"]["us-east-1"]:  # sealed: not a private key as stored
         with pytest.raises(ValueError):
             serialization.load_der_private_key(bytes.fromhex(entry["wrapped"]), password=None)
+
+
+def test_records_of_the_last_moments_before_a_stop_reach_the_trail_bucket(tmp_path: Path) -> None:
+    cloud = build_cloud(CloudConfig(data_dir=tmp_path, port=0, tls=False), warm_moto=False).start()
+    try:
+        ct, s3 = _clients(cloud.url, tmp_path)
+        account = cloud.kms.account
+        arn = f"arn:aws:cloudtrail:us-east-1:{account}:trail/last"
+        s3.create_bucket(Bucket="last-logs")  # type: ignore[attr-defined]
+        s3.put_bucket_policy(Bucket="last-logs", Policy=bucket_policy("last-logs", account, arn))  # type: ignore[attr-defined]
+        ct.create_trail(Name="last", S3BucketName="last-logs")  # type: ignore[attr-defined]
+        ct.start_logging(Name="last")  # type: ignore[attr-defined]
+        assert cloud.recorder is not None
+        cloud.recorder.flush()
+        kms = boto3.client(
+            "kms", endpoint_url=cloud.url, region_name="us-east-1", config=NO_RETRY,
+            aws_access_key_id=s3._request_signer._credentials.access_key,  # type: ignore[attr-defined]
+            aws_secret_access_key=s3._request_signer._credentials.secret_key,  # type: ignore[attr-defined]
+        )  # fmt: skip
+        key_id = kms.create_key(Description="just before the stop")["KeyMetadata"]["KeyId"]
+    finally:
+        cloud.stop()  # no flush in between: the stop itself must deliver
+    again = build_cloud(CloudConfig(data_dir=tmp_path, port=0, tls=False), warm_moto=False).start()
+    try:
+        _, s3 = _clients(again.url, tmp_path)
+        listed = s3.list_objects_v2(Bucket="last-logs", Prefix=f"AWSLogs/{account}/CloudTrail/")  # type: ignore[attr-defined]
+        bodies = [
+            s3.get_object(Bucket="last-logs", Key=o["Key"])["Body"].read()  # type: ignore[attr-defined]
+            for o in listed.get("Contents", [])
+        ]
+        assert any(key_id.encode() in gzip.decompress(body) for body in bodies)
+    finally:
+        again.stop()
