@@ -160,3 +160,47 @@ def test_digests_validate_and_tampering_is_reported(cloud: Running, trail: dict[
         **window,
     )  # fmt: skip
     assert not tampered.valid and any(victim in r.uri and not r.valid for r in tampered.invalid())
+
+
+def test_a_multi_region_trail_collects_every_region_and_a_single_region_one_only_its_own(
+    cloud: Running, unique: Callable[[str], str]
+) -> None:
+    account = cloud.cloud.kms.account
+    s3, ct = cloud.client("s3"), cloud.client("cloudtrail")
+    made = {}
+    for name, multi in ((unique("everywhere"), True), (unique("home-only"), False)):
+        arn = f"arn:aws:cloudtrail:us-east-1:{account}:trail/{name}"
+        s3.create_bucket(Bucket=name)
+        s3.put_bucket_policy(Bucket=name, Policy=bucket_policy(name, account, arn))
+        ct.create_trail(Name=name, S3BucketName=name, IsMultiRegionTrail=multi)
+        ct.start_logging(Name=name)
+        made[multi] = name
+    try:
+        west = cloud.client("kms", region_name="us-west-2").create_key(Description="west")["KeyMetadata"]["KeyId"]
+        _deliver(cloud)
+        for multi, bucket in made.items():
+            listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"AWSLogs/{account}/CloudTrail/us-west-2/")
+            bodies = [s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listed.get("Contents", [])]
+            assert any(west.encode() in gzip.decompress(b) for b in bodies) is multi
+    finally:
+        for name in made.values():
+            ct.delete_trail(Name=name)
+
+
+def test_digests_come_hourly_when_not_asked_per_delivery(cloud: Running, trail: dict[str, str]) -> None:
+    delivery = cloud.cloud.gateway.services["cloudtrail"].delivery
+    delivery.digest_every_delivery = False
+    real_clock = delivery.clock
+    try:
+        cloud.client("kms").list_keys()
+        _deliver(cloud)
+        assert _log_keys(cloud, trail) and not _log_keys(cloud, trail, "CloudTrail-Digest")
+        delivery.clock = lambda: real_clock() + timedelta(minutes=61)
+        delivery.tick()
+        digests = _log_keys(cloud, trail, "CloudTrail-Digest")
+        assert len(digests) == 1
+        body = cloud.client("s3", "auditor").get_object(Bucket=trail["bucket"], Key=digests[0])["Body"].read()
+        document = json.loads(gzip.decompress(body))
+        assert document["previousDigestSignature"] is None and document["logFiles"]
+    finally:
+        delivery.clock = real_clock
