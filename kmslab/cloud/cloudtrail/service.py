@@ -9,7 +9,6 @@ cloud does not serve answers ``UnsupportedOperationException`` naming it.
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -341,8 +340,9 @@ class CloudTrailService(ServiceBase):
             entry = key.to_api(now)
             listed.append(
                 {
-                    # a JSON blob is base64 on the wire; the SDK's Value is itself base64 text (see keys.py)
-                    "Value": base64.b64encode(entry["Value"]).decode(),
+                    # a blob is base64 on the JSON wire: boto3 hands its caller the DER key, and the AWS
+                    # CLI (v1 leaves blobs as their base64 text) decodes it in validate-logs
+                    "Value": entry["Value"].decode(),
                     "ValidityStartTime": entry["ValidityStartTime"].timestamp(),
                     "ValidityEndTime": entry["ValidityEndTime"].timestamp(),
                     "Fingerprint": entry["Fingerprint"],

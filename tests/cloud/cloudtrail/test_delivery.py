@@ -3,7 +3,6 @@ by whom the key policy allows, with signed digest files that validate-logs accep
 
 from __future__ import annotations
 
-import base64
 import gzip
 import json
 from collections.abc import Callable, Iterator, Mapping
@@ -130,8 +129,8 @@ def _public_keys(cloud: Running) -> dict[str, bytes]:
     listed = cloud.client("cloudtrail", "auditor").list_public_keys(
         StartTime=datetime.now(UTC) - timedelta(days=1), EndTime=datetime.now(UTC)
     )["PublicKeyList"]
-    # the AWS CLI base64-decodes the SDK's Value once more: the DER key
-    return {k["Fingerprint"]: base64.b64decode(k["Value"]) for k in listed}
+    # boto3 decodes the blob: Value is the DER key (the AWS CLI, which leaves blobs as text, decodes it itself)
+    return {k["Fingerprint"]: k["Value"] for k in listed}
 
 
 def test_digests_validate_and_tampering_is_reported(cloud: Running, trail: dict[str, str]) -> None:
