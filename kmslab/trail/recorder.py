@@ -319,7 +319,12 @@ class TrailRecorder:
         written: list[Path] = []
         with self._fold_lock:
             for segment in self._journal.sealed():
-                written += self._fold(segment)
+                queued = len(self._outbox)
+                try:
+                    written += self._fold(segment)
+                except BaseException:  # the segment is folded again later: hand its files over only then
+                    del self._outbox[queued:]
+                    raise
                 self._journal.discard(segment)
             outbox, self._outbox = self._outbox, []
         for region, body in outbox:
