@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from kmslab.cloud.cloudtrail.wiring import cloudtrail_service
 from kmslab.cloud.config import CloudConfig
 from kmslab.cloud.gateway import Gateway
 from kmslab.cloud.server import CloudServer
@@ -23,7 +25,7 @@ from kmslab.kms import LocalKms
 from kmslab.trail import TrailRecorder
 
 #: services the cloud implements itself, with state in the data directory
-PERSISTENT = ("kms", "s3", "ssm", "secretsmanager", "identities")
+PERSISTENT = ("kms", "s3", "ssm", "secretsmanager", "identities", "cloudtrail")
 #: services whose state moto keeps in memory only (lost on down / kill)
 MEMORY_ONLY = tuple(s for s in MOTO_SERVICES if s not in PERSISTENT)
 
@@ -67,6 +69,9 @@ class LocalCloud:
     def stop(self) -> None:
         """Stop serving and close every store (the CloudTrail recorder flushes its last records)."""
         self.server.stop()
+        if self.recorder is not None:  # deliver the last records to trails while KMS and S3 are open
+            with contextlib.suppress(OSError):  # not folded: the journal keeps them for the close below
+                self.recorder.flush()
         self.kms.close()
         for close in reversed(self.closers):
             close()
@@ -129,6 +134,9 @@ def build_cloud(config: CloudConfig, *, verbose: bool = False, warm_moto: bool =
                 "ssm": SsmService(docs, managed, kms=kms, identities=identities, account=account),
                 "secretsmanager": SecretsService(docs, managed, kms=kms, identities=identities, account=account),
                 "athena": AthenaService(docs, s3, kms=kms, identities=identities, account=account),
+                "cloudtrail": cloudtrail_service(
+                    docs=docs, kms=kms, identities=identities, account=account, s3=s3, recorder=recorder
+                ),
             }
         )
         gateway = Gateway(

@@ -33,6 +33,9 @@ class Caller:
         secure_transport: whether the request came over TLS (``aws:SecureTransport``).
         invoked_by: the service principal that made the call on the caller's behalf
             (for example ``s3.amazonaws.com``), or None for a direct call.
+        source_arn: when a service principal acts for a resource of the account (CloudTrail
+            delivering a trail's logs), that resource's ARN: ``aws:SourceArn``, with
+            ``aws:SourceAccount`` = ``account``.
     """
 
     arn: str
@@ -44,6 +47,7 @@ class Caller:
     user_agent: str = ""
     secure_transport: bool = False
     invoked_by: str | None = None
+    source_arn: str | None = None
 
     @classmethod
     def root(cls, account: str = DEFAULT_ACCOUNT, **kwargs: Any) -> Caller:

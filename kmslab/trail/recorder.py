@@ -163,6 +163,8 @@ class TrailRecorder:
         self._stop = threading.Event()
         self._wake = threading.Event()  # a file's worth of records gathered: fold now
         self._thread: threading.Thread | None = None
+        self._deliveries: list[Callable[[str, bytes], None]] = []
+        self._outbox: list[tuple[str, bytes]] = []  # folded files for the deliveries, under _fold_lock
         make_private_dirs(self.trail_dir)
         self._journal = Journal(self.trail_dir, sync=sync, sync_interval=sync_interval)
         try:  # a journal left by a crash: its records were acknowledged, deliver them now
@@ -214,6 +216,18 @@ class TrailRecorder:
             A function that unsubscribes.
         """
         return self.bus.subscribe(handler, pattern=pattern)
+
+    def add_delivery(self, deliver: Callable[[str, bytes], None]) -> None:
+        """Hand every log file this recorder writes from now on to ``deliver`` as well.
+
+        ``deliver(region, body)`` gets the file's uncompressed JSON (``{"Records": [...]}``) once the
+        file is safely written, outside the recorder's locks (so it may call the KMS engine, whose
+        calls come back here as records). An exception it raises is logged; the file stays written.
+
+        Args:
+            deliver: the delivery (e.g. the local CloudTrail putting log files into trails' buckets).
+        """
+        self._deliveries.append(deliver)
 
     def records(self) -> list[dict[str, Any]]:
         """Return the recent records, oldest first (bounded by ``recent_limit``).
@@ -305,8 +319,20 @@ class TrailRecorder:
         written: list[Path] = []
         with self._fold_lock:
             for segment in self._journal.sealed():
-                written += self._fold(segment)
+                queued = len(self._outbox)
+                try:
+                    written += self._fold(segment)
+                except BaseException:  # the segment is folded again later: hand its files over only then
+                    del self._outbox[queued:]
+                    raise
                 self._journal.discard(segment)
+            outbox, self._outbox = self._outbox, []
+        for region, body in outbox:
+            for deliver in self._deliveries:
+                try:
+                    deliver(region, body)
+                except Exception:  # the file is written; a delivery's failure is its own to report
+                    _LOGGER.exception("a delivery of a CloudTrail log file failed")
         return written
 
     def _fold(self, segment: Path) -> list[Path]:
@@ -339,9 +365,12 @@ class TrailRecorder:
         first_time = batch[0][0]
         folder = log_file_dir(self.trail_dir, self.account, region, first_time)
         path = folder / log_file_name(self.account, region, first_time, seed=seed)
-        _write_log_body(path, b'{"Records":[' + b",".join(body for _, body in batch) + b"]}")
+        body = b'{"Records":[' + b",".join(record for _, record in batch) + b"]}"
+        _write_log_body(path, body)
         with self._lock:
             self._files.append(path)
+        if self._deliveries:
+            self._outbox.append((region, body))
         return path
 
     def _run(self) -> None:

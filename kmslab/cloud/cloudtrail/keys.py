@@ -50,10 +50,10 @@ class PublicKey:
     def to_api(self, now: datetime) -> dict[str, Any]:
         """Return the ListPublicKeys entry; a current key's end is reported as ``now``.
 
-        ``Value`` is what the SDK hands its caller for the blob: the base64 text of the DER key. The
-        AWS CLI's ``validate-logs`` base64-decodes the SDK's ``Value`` once more before loading the
-        key (and its tests use base64 PKCS#1 text as ``Value``), so the wire carries the DER key
-        base64-encoded twice: the gateway's JSON serializer adds the outer encoding of the blob.
+        ``Value`` is the blob as the JSON wire carries it: the base64 text of the DER key. boto3
+        decodes it (its caller gets the DER bytes); the AWS CLI v1 leaves blobs as their base64 text
+        (``blob_parser=identity``) and its ``validate-logs`` base64-decodes ``Value`` itself before
+        loading the PKCS#1 key, so the text is encoded once, never twice.
 
         Args:
             now: the time of the request.
@@ -176,12 +176,12 @@ class DigestKeyStore:
         Raises:
             InvalidTimeRangeException: ``end`` is before ``start``.
         """
+        self._current(region)  # first: a key made now must be valid at the "now" of this request
         now = self.clock()
         start = start or now
         end = end or now
         if end < start:
             raise InvalidTimeRangeException("Occurs if the timestamp values are not valid.")
-        self._current(region)
         with self._lock:
             keys = [k.public for k in self._keys[region]]
         return [k for k in keys if k.validity_start <= end and (k.validity_end is None or k.validity_end >= start)]

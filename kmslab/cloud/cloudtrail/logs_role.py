@@ -22,7 +22,7 @@ from kmslab.cloud.cloudtrail.errors import (
     InvalidCloudWatchLogsRoleArnException,
 )
 from kmslab.kms.errors import KmsError
-from kmslab.kms.policy import evaluate_policy, parse_policy, request_context
+from kmslab.kms.policy import Policy, evaluate_policy, parse_policy, request_context
 from kmslab.kms.seams import AuthorizationRequest, Caller
 
 DENIED = "Access denied. Verify in IAM that the role has adequate permissions."
@@ -56,8 +56,8 @@ def check_logs_role(
     *,
     target: TrailTarget,
     role_arn: str,
-    trust_policy: Mapping[str, Any] | str,
-    role_policies: Iterable[Mapping[str, Any] | str],
+    trust_policy: Mapping[str, Any] | str | Policy,
+    role_policies: Iterable[Mapping[str, Any] | str | Policy],
     log_group_arn: str,
 ) -> None:
     """Refuse a CloudWatch Logs role CloudTrail could not use.
@@ -65,8 +65,8 @@ def check_logs_role(
     Args:
         target: the trail.
         role_arn: ``CloudWatchLogsRoleArn``.
-        trust_policy: the role's trust policy.
-        role_policies: the role's identity policies (inline and attached).
+        trust_policy: the role's trust policy (a document, or already parsed with its Resource).
+        role_policies: the role's identity policies (inline and attached; documents or parsed).
         log_group_arn: ``CloudWatchLogsLogGroupArn`` (``...:log-group:<name>:*``).
 
     Raises:
@@ -82,8 +82,10 @@ def check_logs_role(
     service = Caller(arn=SERVICE, account=target.account, identity_type="AWSService", principal_id=SERVICE)
     source = {"aws:SourceArn": target.trail_arn, "aws:SourceAccount": target.account}
     try:
-        trust = parse_policy(_with_resource(trust_policy), kind="key")
-        identity = [parse_policy(p, kind="identity") for p in role_policies]
+        trust = (
+            trust_policy if isinstance(trust_policy, Policy) else parse_policy(_with_resource(trust_policy), kind="key")
+        )
+        identity = [p if isinstance(p, Policy) else parse_policy(p, kind="identity") for p in role_policies]
     except KmsError as exc:
         raise _denied(f"a policy is malformed: {exc}") from exc
     request = AuthorizationRequest(caller=service, action="sts:AssumeRole", region="", context=source)

@@ -123,6 +123,7 @@ class Objects:
         secure: bool,
         extra_context: Mapping[str, Any] | None = None,
         sigv4: bool = True,
+        encryption_context: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """PutObject.
 
@@ -136,6 +137,7 @@ class Objects:
             secure: whether the request came over TLS.
             extra_context: more condition keys (``aws:SourceArn``... when a service writes).
             sigv4: whether the request was signed with Signature Version 4.
+            encryption_context: more SSE-KMS encryption context (a service's write).
 
         Returns:
             The new version's document.
@@ -158,6 +160,7 @@ class Objects:
             bucket_key=encryption.bucket_key,
             bucket_arn=f"arn:aws:s3:::{bucket}",
             object_arn=f"arn:aws:s3:::{bucket}/{key}",
+            extra_context=encryption_context,
         )
         blob, size, cipher_md5 = self.write_blob(object_key, uid, 1, body.pieces())
         etag = body.md5.hexdigest() if encryption.algorithm == "AES256" else cipher_md5.hex()

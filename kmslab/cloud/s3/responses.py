@@ -92,6 +92,7 @@ class S3Service:
         *,
         headers: Mapping[str, str] | None = None,
         context: Mapping[str, Any] | None = None,
+        encryption_context: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """Write an object as another local service does (e.g. CloudTrail delivering a log file).
 
@@ -107,6 +108,8 @@ class S3Service:
             data: the object's bytes.
             headers: request headers to apply (lower-case), e.g. ``x-amz-server-side-encryption``.
             context: more condition keys for the bucket policy.
+            encryption_context: with SSE-KMS, more encryption context for the object's data key
+                (CloudTrail adds ``aws:cloudtrail:arn``), kept with the object and sent on every read.
 
         Returns:
             The new version's document (``etag``, ``version_id``, ``enc``...).
@@ -115,7 +118,15 @@ class S3Service:
             CloudError: S3's error (AccessDenied, KMS.*...).
         """
         return self.objects.put(
-            caller, region, bucket, key, dict(headers or {}), BytesBody(data), secure=True, extra_context=context
+            caller,
+            region,
+            bucket,
+            key,
+            dict(headers or {}),
+            BytesBody(data),
+            secure=True,
+            extra_context=context,
+            encryption_context=encryption_context,
         )
 
     def get_bytes(self, caller: Caller, region: str, bucket: str, key: str) -> bytes:

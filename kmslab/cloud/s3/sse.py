@@ -22,10 +22,12 @@ Every object's own key is derived from its data key and a random salt.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -143,6 +145,7 @@ class SseKeys:
         bucket_key: bool,
         bucket_arn: str,
         object_arn: str,
+        extra_context: Mapping[str, str] | None = None,
     ) -> tuple[bytes, dict[str, Any]]:
         """Make the key for a new object (or multipart upload).
 
@@ -154,6 +157,8 @@ class SseKeys:
             bucket_key: use an S3 Bucket Key.
             bucket_arn: the bucket ARN.
             object_arn: the object ARN.
+            extra_context: encryption context beside ``aws:s3:arn`` (a service's write, e.g.
+                CloudTrail's ``aws:cloudtrail:arn``); stored with the object, sent on every read.
 
         Returns:
             (the object key, the encryption document to store with the object).
@@ -169,13 +174,14 @@ class SseKeys:
             sealed = {"algorithm": "AES256", "edk": base64.b64encode(edk).decode(), "salt": salt.hex()}
             return derive_object_key(data_key, salt), sealed
         wanted = self.managed_key(region) if not key_id or key_id.endswith("alias/aws/s3") else key_id
+        extra = dict(extra_context or {})
         if bucket_key:
-            plain, blob, arn = self._bucket_data_key(caller, region, wanted, bucket_arn)
+            plain, blob, arn = self._bucket_data_key(caller, region, wanted, bucket_arn, extra)
             context = bucket_arn
         else:
             answer = self._kms(
                 "GenerateDataKey",
-                {"KeyId": wanted, "KeySpec": "AES_256", "EncryptionContext": {"aws:s3:arn": object_arn}},
+                {"KeyId": wanted, "KeySpec": "AES_256", "EncryptionContext": {**extra, "aws:s3:arn": object_arn}},
                 caller,
                 region,
             )
@@ -189,10 +195,15 @@ class SseKeys:
             "salt": salt.hex(),
             "context": context,
         }
+        if extra:
+            doc["extra_context"] = extra
         return derive_object_key(plain, salt), doc
 
-    def _bucket_data_key(self, caller: Caller, region: str, key_id: str, bucket_arn: str) -> tuple[bytes, str, str]:
-        cache_key = (caller.arn, region, key_id, bucket_arn)
+    def _bucket_data_key(
+        self, caller: Caller, region: str, key_id: str, bucket_arn: str, extra: Mapping[str, str] | None = None
+    ) -> tuple[bytes, str, str]:
+        extra = dict(extra or {})
+        cache_key = (caller.arn, region, key_id, bucket_arn + "|" + json.dumps(extra, sort_keys=True))
         now = time.monotonic()
         with self._lock:
             hit = self._put_cache.get(cache_key)
@@ -201,7 +212,7 @@ class SseKeys:
                 return hit[0], hit[1], hit[2]
         answer = self._kms(
             "GenerateDataKey",
-            {"KeyId": key_id, "KeySpec": "AES_256", "EncryptionContext": {"aws:s3:arn": bucket_arn}},
+            {"KeyId": key_id, "KeySpec": "AES_256", "EncryptionContext": {**extra, "aws:s3:arn": bucket_arn}},
             caller,
             region,
         )
@@ -239,7 +250,11 @@ class SseKeys:
                     return derive_object_key(hit[0], salt)
         answer = self._kms(
             "Decrypt",
-            {"CiphertextBlob": blob, "KeyId": enc["key_arn"], "EncryptionContext": {"aws:s3:arn": enc["context"]}},
+            {
+                "CiphertextBlob": blob,
+                "KeyId": enc["key_arn"],
+                "EncryptionContext": {**enc.get("extra_context", {}), "aws:s3:arn": enc["context"]},
+            },
             caller,
             region,
         )

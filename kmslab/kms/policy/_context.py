@@ -48,6 +48,9 @@ def request_context(request: AuthorizationRequest, now: datetime | None = None) 
         ctx["aws:calledvia"] = [caller.invoked_by] if caller.invoked_by else []
     if caller.identity_type == "IAMUser" and ":user/" in caller.arn:
         ctx["aws:username"] = caller.arn.rsplit("/", 1)[1]
+    if caller.source_arn:  # a service principal acting for one of the account's resources
+        ctx["aws:sourcearn"] = caller.source_arn
+        ctx["aws:sourceaccount"] = caller.account
     if now is not None:
         ctx["aws:currenttime"] = now.isoformat()
         ctx["aws:epochtime"] = str(int(now.timestamp()))

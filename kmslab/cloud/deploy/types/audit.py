@@ -32,8 +32,11 @@ class Trail(Handler):
     """``AWS::CloudTrail::Trail``."""
 
     type_name = "AWS::CloudTrail::Trail"
-    served = "stored only"
-    note = "moto stores it; no bucket/key policy checks and no log delivery yet (issue 15)"
+    served = "enforced"
+    note = (
+        "local CloudTrail: bucket/key/logs-role checks at create and update; no SNS, organization trails or "
+        "CloudWatch Logs delivery"
+    )
     immutable = frozenset({"TrailName"})
 
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:

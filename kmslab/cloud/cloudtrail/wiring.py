@@ -1,0 +1,50 @@
+"""How the local cloud assembles its CloudTrail: the service, its digest keys and its log file delivery."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kmslab.cloud.cloudtrail.delivery import LogDelivery
+from kmslab.cloud.cloudtrail.keyfile import SavedDigestKeys
+from kmslab.cloud.cloudtrail.keys import DigestKeyStore
+from kmslab.cloud.cloudtrail.service import CloudTrailService
+from kmslab.cloud.services.docstore import DocStore
+from kmslab.iam import CloudIdentities
+from kmslab.kms import LocalKms
+from kmslab.trail import TrailRecorder
+
+if TYPE_CHECKING:
+    from kmslab.cloud.s3 import S3Service
+
+
+def cloudtrail_service(
+    *, docs: DocStore, kms: LocalKms, identities: CloudIdentities, account: str, s3: S3Service, recorder: TrailRecorder
+) -> CloudTrailService:
+    """Build the gateway's CloudTrail service on the cloud's stores, delivering the recorder's log files.
+
+    Args:
+        docs: where trails persist.
+        kms: the local KMS.
+        identities: the callers and roles.
+        account: the account.
+        s3: the local S3 (the trails' buckets).
+        recorder: the cloud's CloudTrail recorder (LookupEvents, delivery).
+
+    Returns:
+        The service.
+    """
+    keys = DigestKeyStore()
+    saved = SavedDigestKeys(keys, docs, kms)
+    service = CloudTrailService(
+        docs,
+        kms=kms,
+        identities=identities,
+        account=account,
+        buckets=s3.store.bucket,
+        keys=keys,
+        records=recorder,
+        on_keys=saved.save_if_changed,
+    )
+    service.delivery = LogDelivery(service.trails, s3, keys, account, on_keys=saved.save_if_changed)
+    recorder.add_delivery(service.delivery)
+    return service
