@@ -134,7 +134,8 @@ def build_cloud(config: CloudConfig, *, verbose: bool = False, warm_moto: bool =
         )
         # the alert path: EventBridge delivery of the trail's events, Lambda Invoke, SNS, metric alarms
         alerts = attach_alerts(
-            identities=identities, account=account, recorder=recorder, moto_services=services,
+            identities=identities, account=account, kms=kms, data_dir=config.data_dir, recorder=recorder,
+            moto_services=services,
             endpoint=lambda: server.url(), ca_bundle=lambda: ca_file,
         )  # fmt: skip
         closers.append(alerts.close)

@@ -7,16 +7,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from kmslab.cloud.alerts import _moto
 from kmslab.cloud.alerts.events import EventDelivery
 from kmslab.cloud.alerts.lambda_runtime import LambdaRuntime
 from kmslab.cloud.alerts.lambda_service import LambdaService
+from kmslab.cloud.alerts.mail import Mailbox
+from kmslab.cloud.alerts.sns import SnsPublisher, SnsService, service_caller
 from kmslab.iam import CloudIdentities
+from kmslab.kms import LocalKms
 from kmslab.trail import TrailRecorder
 
-__all__ = ["AlertPath", "EventDelivery", "LambdaRuntime", "LambdaService", "attach_alerts"]
+__all__ = [
+    "AlertPath",
+    "EventDelivery",
+    "LambdaRuntime",
+    "LambdaService",
+    "Mailbox",
+    "SnsPublisher",
+    "SnsService",
+    "attach_alerts",
+]
 
 
 @dataclass
@@ -26,11 +39,13 @@ class AlertPath:
     Args:
         runtime: runs Lambda functions.
         delivery: EventBridge delivery from the trail's bus.
+        publisher: SNS publishing (KMS, Lambda and e-mail subscribers).
         services: gateway modules replacing moto's for some signing names.
     """
 
     runtime: LambdaRuntime
     delivery: EventDelivery
+    publisher: SnsPublisher
     services: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -43,6 +58,8 @@ def attach_alerts(
     *,
     identities: CloudIdentities,
     account: str,
+    kms: LocalKms,
+    data_dir: Path,
     recorder: TrailRecorder,
     moto_services: dict[str, Any],
     endpoint: Callable[[], str],
@@ -53,6 +70,8 @@ def attach_alerts(
     Args:
         identities: the cloud's identities.
         account: its account.
+        kms: the KMS engine (encrypted topics).
+        data_dir: the data directory (the mailbox is ``<data-dir>/mail``).
         recorder: the trail recorder (its bus carries the CloudTrail events).
         moto_services: the moto-served gateway modules by signing name.
         endpoint: returns the cloud's URL.
@@ -66,14 +85,17 @@ def attach_alerts(
     def to_lambda(arn: str, body: str) -> None:
         runtime.invoke_async(arn, body.encode(), region=arn.split(":")[3])
 
-    def to_sns(arn: str, body: str) -> None:
-        from moto.sns.models import sns_backends
+    publisher = SnsPublisher(account=account, kms=kms, runtime=runtime, mailbox=Mailbox(data_dir / "mail"))
 
-        sns_backends[account][arn.split(":")[3]].publish(message=body, arn=arn)
+    def to_sns(arn: str, body: str) -> None:
+        publisher.publish(arn, body, caller=service_caller("events.amazonaws.com", account))
 
     delivery = EventDelivery(
         account, {"sqs": lambda arn, body: _moto.sqs_send(account, arn, body), "sns": to_sns, "lambda": to_lambda}
     )
     delivery.attach(recorder.bus)
-    services = {"lambda": LambdaService(moto_services["lambda"], runtime)}
-    return AlertPath(runtime, delivery, services)
+    services = {
+        "lambda": LambdaService(moto_services["lambda"], runtime),
+        "sns": SnsService(moto_services["sns"], publisher),
+    }
+    return AlertPath(runtime, delivery, publisher, services)
