@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from kmslab.cloud.alerts import _moto
+from kmslab.cloud.alerts.alarms import MetricAlarms
 from kmslab.cloud.alerts.events import EventDelivery
 from kmslab.cloud.alerts.lambda_runtime import LambdaRuntime
 from kmslab.cloud.alerts.lambda_service import LambdaService
+from kmslab.cloud.alerts.logs_service import CloudWatchService, LogsService
 from kmslab.cloud.alerts.mail import Mailbox
 from kmslab.cloud.alerts.sns import SnsPublisher, SnsService, service_caller
 from kmslab.iam import CloudIdentities
@@ -22,10 +24,13 @@ from kmslab.trail import TrailRecorder
 
 __all__ = [
     "AlertPath",
+    "CloudWatchService",
     "EventDelivery",
     "LambdaRuntime",
     "LambdaService",
+    "LogsService",
     "Mailbox",
+    "MetricAlarms",
     "SnsPublisher",
     "SnsService",
     "attach_alerts",
@@ -40,18 +45,21 @@ class AlertPath:
         runtime: runs Lambda functions.
         delivery: EventBridge delivery from the trail's bus.
         publisher: SNS publishing (KMS, Lambda and e-mail subscribers).
+        alarms: metric filters and alarms.
         services: gateway modules replacing moto's for some signing names.
     """
 
     runtime: LambdaRuntime
     delivery: EventDelivery
     publisher: SnsPublisher
+    alarms: MetricAlarms
     services: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
         """Deliver what is queued, then stop."""
         self.delivery.close()
         self.runtime.close()
+        self.alarms.close()
 
 
 def attach_alerts(
@@ -80,7 +88,16 @@ def attach_alerts(
     Returns:
         The alert path; put ``services`` into the gateway's map and ``close`` among the closers.
     """
-    runtime = LambdaRuntime(identities=identities, account=account, endpoint=endpoint, ca_bundle=ca_bundle)
+    alarms_box: list[MetricAlarms] = []
+
+    def lambda_logs(acct: str, region: str, group: str, stream: str, messages: list[tuple[int, str]]) -> None:
+        _moto.logs_put(acct, region, group, stream, messages)
+        for alarms in alarms_box:
+            alarms.delivered(acct, region, group, messages)
+
+    runtime = LambdaRuntime(
+        identities=identities, account=account, endpoint=endpoint, ca_bundle=ca_bundle, log_sink=lambda_logs
+    )
 
     def to_lambda(arn: str, body: str) -> None:
         runtime.invoke_async(arn, body.encode(), region=arn.split(":")[3])
@@ -90,6 +107,8 @@ def attach_alerts(
     def to_sns(arn: str, body: str) -> None:
         publisher.publish(arn, body, caller=service_caller("events.amazonaws.com", account))
 
+    alarms = MetricAlarms(account=account, publisher=publisher)
+    alarms_box.append(alarms)
     delivery = EventDelivery(
         account, {"sqs": lambda arn, body: _moto.sqs_send(account, arn, body), "sns": to_sns, "lambda": to_lambda}
     )
@@ -97,5 +116,7 @@ def attach_alerts(
     services = {
         "lambda": LambdaService(moto_services["lambda"], runtime),
         "sns": SnsService(moto_services["sns"], publisher),
+        "logs": LogsService(moto_services["logs"], alarms),
+        "monitoring": CloudWatchService(moto_services["monitoring"], alarms),
     }
-    return AlertPath(runtime, delivery, publisher, services)
+    return AlertPath(runtime, delivery, publisher, alarms, services)

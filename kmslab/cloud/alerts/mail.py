@@ -110,4 +110,8 @@ class Mailbox:
             parsed = BytesParser(policy=policy.default).parse(raw)
         part = parsed.get_body(preferencelist=("plain",))
         body = part.get_content() if part is not None else ""
-        return Mail(path.stem, str(parsed["To"] or ""), str(parsed["Subject"] or ""), str(parsed["Date"] or ""), body)
+
+        def header(name: str) -> str:  # a long header comes back folded: one line again
+            return " ".join(str(parsed[name] or "").split())
+
+        return Mail(path.stem, header("To"), header("Subject"), header("Date"), body)
