@@ -37,6 +37,7 @@ def handler(event, context):
 
 def _function(cloud: Any, unique: Any, role: str, code: str = CODE, **extra: Any) -> str:
     name = unique("fn")
+    extra.setdefault("Timeout", 30)  # the machine is shared: a worker importing boto3 may take seconds
     cloud.client("lambda").create_function(
         FunctionName=name,
         Runtime="python3.12",
