@@ -99,18 +99,19 @@ def attach_alerts(
         identities=identities, account=account, endpoint=endpoint, ca_bundle=ca_bundle, log_sink=lambda_logs
     )
 
-    def to_lambda(arn: str, body: str) -> None:
-        runtime.invoke_async(arn, body.encode(), region=arn.split(":")[3])
+    def to_lambda(arn: str, body: str, rule_arn: str) -> None:
+        runtime.invoke_for_service(arn, body.encode(), principal="events.amazonaws.com", source_arn=rule_arn)
 
     publisher = SnsPublisher(account=account, kms=kms, runtime=runtime, mailbox=Mailbox(data_dir / "mail"))
 
-    def to_sns(arn: str, body: str) -> None:
+    def to_sns(arn: str, body: str, rule_arn: str) -> None:
         publisher.publish(arn, body, caller=service_caller("events.amazonaws.com", account))
 
     alarms = MetricAlarms(account=account, publisher=publisher)
     alarms_box.append(alarms)
     delivery = EventDelivery(
-        account, {"sqs": lambda arn, body: _moto.sqs_send(account, arn, body), "sns": to_sns, "lambda": to_lambda}
+        account,
+        {"sqs": lambda arn, body, _rule: _moto.sqs_send(account, arn, body), "sns": to_sns, "lambda": to_lambda},
     )
     delivery.attach(recorder.bus)
     services = {

@@ -30,8 +30,8 @@ ALL_MANAGEMENT = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
 #: a target that failed is tried this many more times when its RetryPolicy says nothing (AWS: 185)
 _DEFAULT_RETRIES = 2
 
-#: (target ARN, event JSON) -> None; raises on a failed delivery
-Deliver = Callable[[str, str], None]
+#: (target ARN, event JSON, rule ARN) -> None; raises on a failed delivery
+Deliver = Callable[[str, str, str], None]
 
 
 def is_read_only_management(event: Mapping[str, Any]) -> bool:
@@ -193,10 +193,11 @@ class EventDelivery:
                 log.warning("rule %s has a pattern the matcher cannot use: %s", rule.name, exc)
                 continue
             for target in list(rule.targets):
-                delivered += self._to_target(rule.name, target, event)
+                delivered += self._to_target(rule, target, event)
         return delivered
 
-    def _to_target(self, rule: str, target: Mapping[str, Any], event: Mapping[str, Any]) -> int:
+    def _to_target(self, rule_model: Any, target: Mapping[str, Any], event: Mapping[str, Any]) -> int:
+        rule = str(rule_model.name)
         arn = str(target.get("Arn", ""))
         service = arn.split(":")[2] if arn.count(":") >= 5 else ""
         deliver = self.targets.get(service)
@@ -208,7 +209,7 @@ class EventDelivery:
         error: Exception | None = None
         for _ in range(retries + 1):
             try:
-                deliver(arn, body)
+                deliver(arn, body, str(rule_model.arn))
                 return 1
             except Exception as exc:  # the target refused: retry, then its DLQ
                 error = exc
@@ -216,7 +217,7 @@ class EventDelivery:
         log.warning("rule %s: delivery to %s failed (%s)", rule, arn, error)
         if dlq and "sqs" in self.targets:
             try:
-                self.targets["sqs"](dlq, json.dumps(event))
+                self.targets["sqs"](dlq, json.dumps(event), str(rule_model.arn))
             except Exception:
                 log.exception("rule %s: the dead-letter queue %s refused the event too", rule, dlq)
         return 0

@@ -45,7 +45,9 @@ from typing import Any
 from kmslab.cloud.alerts import _moto
 from kmslab.cloud.errors import CloudError
 from kmslab.iam import CloudIdentities, evaluate_policy
-from kmslab.kms.seams import Caller
+from kmslab.kms.errors import KmsError
+from kmslab.kms.policy import parse_policy, request_context
+from kmslab.kms.seams import AuthorizationRequest, Caller
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +185,69 @@ class LambdaRuntime:
         request_id = str(uuid.uuid4())
         self._pool.submit(self._run_async, function, event, request_id)
         return request_id
+
+    def invoke_for_service(self, function_arn: str, payload: bytes, *, principal: str, source_arn: str) -> str:
+        """Queue an ``Event`` invocation made by a service (EventBridge, SNS) for one of its resources.
+
+        As on AWS, the function's resource-based policy (AddPermission) must let the service principal
+        invoke it, for that source ARN (Lambda Developer Guide, "Using resource-based policies").
+
+        Args:
+            function_arn: the function.
+            payload: the event (JSON).
+            principal: the service principal, e.g. ``events.amazonaws.com``.
+            source_arn: the rule or topic that invokes.
+
+        Returns:
+            The request ID.
+
+        Raises:
+            CloudError: the function does not exist, or its policy does not let the service invoke it.
+        """
+        region = function_arn.split(":")[3]
+        function = self.function(function_arn, region)
+        if not self.may_invoke(function, principal, source_arn=source_arn, region=region):
+            raise CloudError(
+                "AccessDeniedException",
+                f"{principal} is not authorized to perform: lambda:InvokeFunction on resource: "
+                f"{function.function_arn} because no resource-based policy allows it (source {source_arn})",
+                403,
+            )
+        return self.invoke_async(function_arn, payload, region=region)
+
+    def may_invoke(self, function: Any, principal: str, *, source_arn: str, region: str) -> bool:
+        """Tell whether a function's resource-based policy lets a service principal invoke it.
+
+        Args:
+            function: moto's function.
+            principal: the service principal.
+            source_arn: the invoking resource (``aws:SourceArn``).
+            region: the Region.
+
+        Returns:
+            True when a statement allows and none denies.
+        """
+        statements = list(getattr(getattr(function, "policy", None), "statements", None) or [])
+        if not statements:
+            return False
+        try:
+            policy = parse_policy({"Version": "2012-10-17", "Statement": statements}, kind="key")
+        except KmsError as exc:
+            log.warning("the policy of %s cannot be read: %s", function.function_name, exc)
+            return False
+        service = Caller(arn=principal, account=self.account, identity_type="AWSService", principal_id=principal)
+        action = "lambda:InvokeFunction"
+        source = {"aws:SourceArn": source_arn, "aws:SourceAccount": source_arn.split(":")[4] or self.account}
+        context = request_context(AuthorizationRequest(caller=service, action=action, region=region, context=source))
+        decided = evaluate_policy(
+            policy,
+            source="function policy",
+            caller=service,
+            action=action,
+            resource=str(function.function_arn),
+            context=context,
+        )
+        return bool(decided.allows) and not decided.denies
 
     def close(self) -> None:
         """Wait for queued async invocations, then delete the unpacked code."""

@@ -195,7 +195,9 @@ class SnsPublisher:
                     }
                 ]
             }
-            self.runtime.invoke_async(sub.endpoint, json.dumps(event).encode(), region=sub.endpoint.split(":")[3])
+            self.runtime.invoke_for_service(
+                sub.endpoint, json.dumps(event).encode(), principal=SNS_PRINCIPAL, source_arn=sub.topic_arn
+            )
         elif sub.protocol == "email":
             footer = (
                 "\n\n--\nIf you wish to stop receiving notifications from this topic, please click or visit the "

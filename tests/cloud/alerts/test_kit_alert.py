@@ -89,6 +89,13 @@ def test_use_of_a_key_pending_deletion_mails_the_kit_alert(cloud, unique, make_r
         State="ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS",
     )
     events.put_targets(Rule=rule, Targets=[{"Id": "alert", "Arn": function_arn}])
+    lam.add_permission(
+        FunctionName=name,
+        StatementId="rule",
+        Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com",
+        SourceArn=events.describe_rule(Name=rule)["Arn"],
+    )
 
     kms = cloud.client("kms")
     key = kms.create_key(Description=unique("doomed"))["KeyMetadata"]["KeyId"]

@@ -132,8 +132,9 @@ def test_async_failure_goes_to_the_dlq_after_retries(cloud, unique, make_role, m
     assert len(starts) == 2
 
 
-def test_eventbridge_invokes_a_lambda_target(cloud, unique, make_role, make_queue) -> None:
+def test_eventbridge_invokes_a_lambda_target_its_policy_allows(cloud, unique, make_role, make_queue) -> None:
     url, arn = make_queue()
+    dlq_url, dlq_arn = make_queue()
     forward = """
 import json, os
 import boto3
@@ -157,7 +158,31 @@ def handler(event, context):
             {"source": ["aws.kms"], "detail": {"requestParameters": {"description": [description]}}}
         ),
     )
-    events.put_targets(Rule=rule, Targets=[{"Id": "fn", "Arn": fn_arn}])
+    events.put_targets(
+        Rule=rule,
+        Targets=[
+            {
+                "Id": "fn",
+                "Arn": fn_arn,
+                "DeadLetterConfig": {"Arn": dlq_arn},
+                "RetryPolicy": {"MaximumRetryAttempts": 0},
+            }
+        ],
+    )
+    sqs = cloud.client("sqs")
+    # without a resource-based policy letting EventBridge invoke it, the event goes to the target's DLQ
     cloud.client("kms").create_key(Description=description)
-    got = wait_for(lambda: receive_all(cloud.client("sqs"), url), timeout=30)
+    refused = wait_for(lambda: receive_all(sqs, dlq_url), timeout=30)
+    assert [json.loads(m["Body"])["detail"]["eventName"] for m in refused] == ["CreateKey"]
+    assert receive_all(sqs, url) == []
+    rule_arn = events.describe_rule(Name=rule)["Arn"]
+    lam.add_permission(
+        FunctionName=name,
+        StatementId="events",
+        Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com",
+        SourceArn=rule_arn,
+    )
+    cloud.client("kms").create_key(Description=description)
+    got = wait_for(lambda: receive_all(sqs, url), timeout=30)
     assert [json.loads(m["Body"]) for m in got] == ["CreateKey"]

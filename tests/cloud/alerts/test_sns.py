@@ -84,3 +84,46 @@ def test_publish_to_a_missing_topic(cloud) -> None:
     with pytest.raises(ClientError) as missing:
         cloud.client("sns").publish(TopicArn=f"arn:aws:sns:us-east-1:{account}:nope", Message="x")
     assert missing.value.response["Error"]["Code"] == "NotFound"
+
+
+FORWARD = """
+import os
+import boto3
+
+def handler(event, context):
+    sns = event["Records"][0]["Sns"]
+    boto3.client("sqs").send_message(QueueUrl=os.environ["OUT"], MessageBody=sns["Subject"] + "|" + sns["Message"])
+"""
+
+
+def test_lambda_subscription_invokes_the_function_its_policy_allows(cloud, unique, make_role, make_queue) -> None:
+    from tests.cloud.alerts.conftest import zip_of
+
+    url, _ = make_queue()
+    role = make_role(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}]}
+    )
+    lam = cloud.client("lambda")
+    name = unique("sub")
+    fn_arn = lam.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role,
+        Handler="app.handler",
+        Code={"ZipFile": zip_of({"app.py": FORWARD})},
+        Timeout=30,
+        Environment={"Variables": {"OUT": url}},
+    )["FunctionArn"]
+    sns = cloud.client("sns")
+    topic = sns.create_topic(Name=unique("to-fn"))["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=fn_arn)
+    lam.add_permission(
+        FunctionName=name,
+        StatementId="sns",
+        Action="lambda:InvokeFunction",
+        Principal="sns.amazonaws.com",
+        SourceArn=topic,
+    )
+    sns.publish(TopicArn=topic, Message="body", Subject="subj")
+    got = wait_for(lambda: receive_all(cloud.client("sqs"), url), timeout=30)
+    assert [m["Body"] for m in got] == ["subj|body"]
