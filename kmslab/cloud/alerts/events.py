@@ -128,6 +128,8 @@ class EventDelivery:
         Args:
             event: the EventBridge event.
         """
+        if "moto.events.models" not in sys.modules:  # no EventBridge call yet: no rule can match
+            return
         self._queue.put(dict(event))
 
     def drain(self, timeout: float = 10.0) -> bool:

@@ -250,8 +250,8 @@ class LambdaRuntime:
         return bool(decided.allows) and not decided.denies
 
     def close(self) -> None:
-        """Wait for queued async invocations, then delete the unpacked code."""
-        self._pool.shutdown(wait=True)
+        """Drop queued async invocations, wait for running ones, then delete the unpacked code."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(self._root, ignore_errors=True)
 
     def _run_async(self, function: Any, event: Any, request_id: str) -> None:
