@@ -22,8 +22,6 @@ enforced.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import logging
 import os
@@ -31,10 +29,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
-import zipfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -43,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from kmslab.cloud.alerts import _moto
+from kmslab.cloud.alerts._lambda_code import CodeCache
 from kmslab.cloud.errors import CloudError
 from kmslab.iam import CloudIdentities, evaluate_policy
 from kmslab.kms.errors import KmsError
@@ -106,7 +103,7 @@ class LambdaRuntime:
         self.log_sink: LogSink = log_sink or _moto.logs_put
         self.dead_letters: dict[str, str] = {}
         self._root = Path(tempfile.mkdtemp(prefix="kmslab-lambda-"))
-        self._lock = threading.Lock()
+        self._code = CodeCache(self._root, account)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kmslab-lambda-async")
         self._dlq_sender: Callable[[str, str, dict[str, str]], None] = self._send_to_dlq
 
@@ -301,7 +298,7 @@ class LambdaRuntime:
                 f"The local Lambda runs Python functions only, not {runtime or 'this runtime'}.",
             )
         region = str(function.region)
-        code_dir, paths = self._unpack(function)
+        code_dir, paths = self._code.unpack(function)
         now = datetime.now(UTC)
         stream = f"{now:%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
         env = self._environment(function, region, stream, paths)
@@ -374,50 +371,6 @@ class LambdaRuntime:
         return InvokeResult(json.dumps(result.get("error")).encode(), "Unhandled", text, request_id)
 
     # -- code, credentials, environment ---------------------------------------------------------
-
-    def _unpack(self, function: Any) -> tuple[Path, list[Path]]:
-        code = bytes(getattr(function, "code_bytes", b"") or b"")
-        if not code:
-            raise CloudError(
-                "InvalidParameterValueException", f"The local Lambda has no code for {function.function_name}."
-            )
-        layers: list[bytes] = []
-        backend = _moto.backend_or_none("moto.awslambda.models", "lambda_backends", self.account, function.region)
-        for layer in getattr(function, "layers", []):
-            version = backend.layers_versions_by_arn(layer["Arn"]) if backend is not None else None
-            layers.append(bytes(getattr(version, "code_bytes", b"") or b""))
-        code_dir = self._extract(code)
-        paths = [code_dir]
-        for blob in layers:
-            folder = self._extract(blob)
-            # a layer's content is under /opt; Python finds /opt/python and /opt/python/lib/pythonX.Y/site-packages
-            paths += [
-                folder / "python",
-                folder
-                / "python"
-                / "lib"
-                / f"python{sys.version_info.major}.{sys.version_info.minor}"
-                / "site-packages",
-            ]
-        return code_dir, paths
-
-    def _extract(self, blob: bytes) -> Path:
-        digest = hashlib.sha256(blob).hexdigest()
-        folder = self._root / digest[:32]
-        with self._lock:
-            if not folder.is_dir():
-                partial = self._root / (digest[:32] + ".partial")
-                shutil.rmtree(partial, ignore_errors=True)
-                with zipfile.ZipFile(io.BytesIO(blob)) as archive:
-                    for member in archive.infolist():
-                        target = (partial / member.filename).resolve()
-                        if not str(target).startswith(str(partial.resolve())):
-                            raise CloudError(
-                                "InvalidParameterValueException", "The code zip has a path outside its root."
-                            )
-                    archive.extractall(partial)
-                partial.rename(folder)
-        return folder
 
     def credentials(self, function: Any, region: str) -> dict[str, str]:
         """Assume the function's execution role, as Lambda does, for one invocation.

@@ -186,3 +186,17 @@ def handler(event, context):
     cloud.client("kms").create_key(Description=description)
     got = wait_for(lambda: receive_all(sqs, url), timeout=30)
     assert [json.loads(m["Body"]) for m in got] == ["CreateKey"]
+
+
+def test_code_that_is_not_a_zip_fails_the_invocation_cleanly(cloud, unique, make_role) -> None:
+    lam = cloud.client("lambda")
+    name = unique("badzip")
+    lam.create_function(
+        FunctionName=name, Runtime="python3.12", Role=make_role(), Handler="app.handler", Code={"ZipFile": b"not a zip"}
+    )
+    try:
+        lam.invoke(FunctionName=name, Payload=b"{}")
+    except lam.exceptions.InvalidParameterValueException as exc:
+        assert "not a valid zip" in str(exc)
+    else:
+        raise AssertionError("expected InvalidParameterValueException")
