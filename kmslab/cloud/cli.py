@@ -363,6 +363,34 @@ def stats(port: int, data_dir: str, as_json: bool) -> None:
     click.echo(f"S3 Bucket Key cache hits: {s3.get('bucket_key_cache_hits', 0)}")
 
 
+@local.command(context_settings=_CONTEXT)
+@click.argument("message_id", required=False)
+@_port_option
+@_data_dir_option
+def mail(message_id: str | None, port: int, data_dir: str) -> None:
+    """List the local mailbox (SNS e-mail subscriptions deliver there), or show one message as text.
+
+    \b
+    Examples:
+      kmslab local mail
+      kmslab local mail 20261202T174500123456-1a2b3c4d
+    """
+    from kmslab.cloud.alerts.mail import Mailbox
+
+    box = Mailbox(CloudConfig(data_dir=Path(data_dir), port=port).data_dir / "mail")
+    if message_id is not None:
+        found = box.get(message_id)
+        if found is None:
+            raise LocalError(f"no single message {message_id!r} in {box.folder}")
+        click.echo(found.as_text())
+        return
+    messages = box.list()
+    if not messages:
+        click.echo(f"kmslab local mail: no messages in {box.folder}")
+    for item in messages:
+        click.echo(f"{item.id}  {item.date}  {item.to}  {item.subject}")
+
+
 def _register_deploy_commands() -> None:
     from kmslab.cloud.deploy.cli import register
 

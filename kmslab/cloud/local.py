@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kmslab.cloud.cloudtrail.wiring import cloudtrail_service
+from kmslab.cloud.alerts import AlertPath, attach_alerts
 from kmslab.cloud.config import CloudConfig
 from kmslab.cloud.gateway import Gateway
 from kmslab.cloud.server import CloudServer
@@ -42,6 +43,7 @@ class LocalCloud:
         server: the HTTP(S) server.
         closers: what to close on stop.
         recorder: the CloudTrail recorder of KMS calls (``<data-dir>/trail``).
+        alerts: the alert path (EventBridge delivery, Lambda runtime).
     """
 
     config: CloudConfig
@@ -51,6 +53,7 @@ class LocalCloud:
     server: CloudServer
     closers: list[Any] = field(default_factory=list)
     recorder: TrailRecorder | None = None
+    alerts: AlertPath | None = None
 
     @property
     def url(self) -> str:
@@ -139,6 +142,14 @@ def build_cloud(config: CloudConfig, *, verbose: bool = False, warm_moto: bool =
                 ),
             }
         )
+        # the alert path: EventBridge delivery of the trail's events, Lambda Invoke, SNS, metric alarms
+        alerts = attach_alerts(
+            identities=identities, account=account, kms=kms, data_dir=config.data_dir, recorder=recorder,
+            moto_services=services,
+            endpoint=lambda: server.url(), ca_bundle=lambda: ca_file,
+        )  # fmt: skip
+        closers.append(alerts.close)
+        services.update(alerts.services)
         gateway = Gateway(
             identities=identities,
             services=services,
@@ -154,10 +165,12 @@ def build_cloud(config: CloudConfig, *, verbose: bool = False, warm_moto: bool =
             },
         )
         context = None
+        ca_file: str | None = None
         if config.tls:
             from kmslab.cloud.tls import ensure_certificates, server_context
 
-            _, cert, key = ensure_certificates(config.tls_dir, config.host)
+            ca, cert, key = ensure_certificates(config.tls_dir, config.host)
+            ca_file = str(ca)
             context = server_context(cert, key)
         server = CloudServer(gateway, host=config.host, port=config.port, ssl_context=context, verbose=verbose)
     except BaseException:
@@ -167,4 +180,4 @@ def build_cloud(config: CloudConfig, *, verbose: bool = False, warm_moto: bool =
         raise
     if warm_moto:
         threading.Thread(target=bridge.warm_up, name="kmslab-moto-import", daemon=True).start()
-    return LocalCloud(config, identities, kms, gateway, server, closers, recorder)
+    return LocalCloud(config, identities, kms, gateway, server, closers, recorder, alerts)

@@ -32,8 +32,8 @@ class Topic(Handler):
     """``AWS::SNS::Topic``."""
 
     type_name = "AWS::SNS::Topic"
-    served = "stored only"
-    note = "moto: publishes to SQS subscribers; its KMS key is not used yet (issue 15)"
+    served = "enforced"
+    note = "moto stores it; Publish uses its KMS key as the publisher (KMSAccessDenied when the key refuses)"
     immutable = frozenset({"TopicName", "FifoTopic"})
 
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:
@@ -86,8 +86,8 @@ class Subscription(Handler):
     """``AWS::SNS::Subscription``: ``Ref`` is the subscription ARN."""
 
     type_name = "AWS::SNS::Subscription"
-    served = "stored only"
-    note = "moto: SQS subscriptions deliver; e-mail and Lambda do not yet (issue 15)"
+    served = "enforced"
+    note = "SQS, Lambda and e-mail (the local mailbox: kmslab local mail) subscriptions deliver"
     immutable = frozenset({"TopicArn", "Protocol", "Endpoint"})
 
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:

@@ -81,8 +81,8 @@ class MetricFilter(Handler):
     """``AWS::Logs::MetricFilter``: ``Ref`` is the filter name."""
 
     type_name = "AWS::Logs::MetricFilter"
-    served = "stored only"
-    note = "moto stores it; no metrics are produced yet (issue 15)"
+    served = "enforced"
+    note = "moto stores it; delivered records are matched with the Logs core and produce datapoints"
     immutable = frozenset({"FilterName", "LogGroupName"})
 
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:
@@ -125,8 +125,8 @@ class Alarm(Handler):
     """``AWS::CloudWatch::Alarm``."""
 
     type_name = "AWS::CloudWatch::Alarm"
-    served = "stored only"
-    note = "moto stores it; the alarm is not evaluated yet (issue 15)"
+    served = "enforced"
+    note = "moto stores it; datapoints are evaluated and its SNS actions publish as CloudWatch"
     immutable = frozenset({"AlarmName"})
 
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:

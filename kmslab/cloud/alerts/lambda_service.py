@@ -1,0 +1,110 @@
+"""Lambda behind the gateway: moto answers the control plane, :class:`LambdaRuntime` answers Invoke.
+
+moto drops ``DeadLetterConfig`` from CreateFunction / UpdateFunctionConfiguration; it is kept here
+(per function ARN, in memory like moto's state) for the runtime's asynchronous failures.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from kmslab.cloud.alerts.lambda_runtime import LambdaRuntime
+from kmslab.cloud.errors import CloudError
+from kmslab.cloud.gateway.request import Call, Incoming, Outgoing
+
+_INVOKE = re.compile(r"/functions/([^/]+)/invocations$")
+_CONFIG = re.compile(r"/functions/([^/]+)/configuration$")
+_CREATE = re.compile(r"/functions/?$")
+
+
+class LambdaService:
+    """The gateway's Lambda module.
+
+    Args:
+        moto: the moto-served Lambda module (``MotoService``), for IAM checks and everything but Invoke.
+        runtime: runs the functions.
+    """
+
+    protocol = "rest-json"
+
+    def __init__(self, moto: Any, runtime: LambdaRuntime) -> None:
+        self.moto = moto
+        self.runtime = runtime
+
+    def handle(self, request: Incoming, call: Call) -> Outgoing:
+        """Answer one Lambda request.
+
+        Args:
+            request: the request.
+            call: who sends it.
+
+        Returns:
+            The answer.
+
+        Raises:
+            CloudError: Lambda's error.
+        """
+        path = request.raw_path.split("?", 1)[0]
+        invoke = _INVOKE.search(path) if request.method == "POST" else None
+        if invoke is None:
+            out: Outgoing = self.moto.handle(request, call)
+            if out.status < 300 and request.method in ("POST", "PUT"):
+                self._keep_dead_letter(request, path, call.region)
+            return out
+        self.moto.bridge.check_iam("lambda", request, call)
+        name = unquote(invoke.group(1))
+        kind = request.headers.get("x-amz-invocation-type", "RequestResponse")
+        qualifier = dict(parse_qsl(request.query)).get("Qualifier")
+        if qualifier not in (None, "$LATEST"):
+            raise CloudError(
+                "ResourceNotFoundException", f"The local Lambda serves $LATEST only, not {qualifier[:40]}.", 404
+            )
+        payload = request.body()
+        if kind == "DryRun":
+            self.runtime.function(name, call.region)
+            return Outgoing(204, [("Content-Length", "0")], b"")
+        if kind == "Event":
+            request_id = self.runtime.invoke_async(name, payload, region=call.region)
+            return Outgoing(202, [("Content-Length", "0"), ("x-amzn-RequestId", request_id)], b"")
+        if kind != "RequestResponse":
+            raise CloudError("InvalidParameterValueException", f"Invalid invocation type: {kind[:40]}", 400)
+        result = self.runtime.invoke(name, payload, region=call.region)
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(result.payload))),
+            ("X-Amz-Executed-Version", "$LATEST"),
+            ("x-amzn-RequestId", result.request_id),
+        ]
+        if result.function_error:
+            headers.append(("X-Amz-Function-Error", result.function_error))
+        if request.headers.get("x-amz-log-type", "None") == "Tail":
+            tail = result.log.encode("utf-8")[-4096:]
+            headers.append(("X-Amz-Log-Result", base64.b64encode(tail).decode()))
+        return Outgoing(200, headers, result.payload)
+
+    def _keep_dead_letter(self, request: Incoming, path: str, region: str) -> None:
+        config = _CONFIG.search(path)
+        if config is None and not _CREATE.search(path):
+            return
+        try:
+            body = json.loads(request.body() or b"{}")
+        except ValueError:
+            return
+        if not isinstance(body, dict):
+            return
+        name = unquote(config.group(1)) if config else str(body.get("FunctionName", ""))
+        if "DeadLetterConfig" not in body or not name:
+            return
+        try:
+            arn = str(self.runtime.function(name, region).function_arn)
+        except CloudError:
+            return
+        target = str((body.get("DeadLetterConfig") or {}).get("TargetArn", ""))
+        if target:
+            self.runtime.dead_letters[arn] = target
+        else:
+            self.runtime.dead_letters.pop(arn, None)
