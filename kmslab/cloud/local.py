@@ -7,8 +7,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from kmslab.cloud.cloudtrail.wiring import cloudtrail_service
 from kmslab.cloud.alerts import AlertPath, attach_alerts
+from kmslab.cloud.cloudtrail.wiring import cloudtrail_service
 from kmslab.cloud.config import CloudConfig
 from kmslab.cloud.gateway import Gateway
 from kmslab.cloud.server import CloudServer

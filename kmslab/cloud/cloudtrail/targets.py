@@ -63,8 +63,7 @@ def find_key(kms: LocalKms, ref: str, region: str) -> KeyFacts:
     Raises:
         CloudError: ``KmsKeyNotFoundException``.
     """
-    keys: Mapping[tuple[str, str], Any] = kms._keys  # noqa: SLF001 - the service reads the key, no caller
-    aliases: Mapping[tuple[str, str], Any] = kms._aliases  # noqa: SLF001
+    registry = kms.registry  # the service reads the key's state; no caller is judged or recorded
     key_id: str | None = None
     if _KEY_ID.match(ref):
         key_id = ref
@@ -74,9 +73,9 @@ def find_key(kms: LocalKms, ref: str, region: str) -> KeyFacts:
         alias_name = ref if ref.startswith("alias/") else None
         if match := _ALIAS_ARN.match(ref):
             alias_name = match.group(3) if match.group(1) == region and match.group(2) == kms.account else None
-        alias = aliases.get((region, alias_name)) if alias_name else None
+        alias = registry.alias(region, alias_name) if alias_name else None
         key_id = alias.target_key_id if alias is not None else None
-    key = keys.get((region, key_id)) if key_id else None
+    key = registry.key(region, key_id) if key_id else None
     if key is None:
         raise _key_not_found(ref)
     return KeyFacts(str(key.arn), str(key.policy))
