@@ -16,7 +16,7 @@ from kmslab.cloud.services.docstore import DocStore
 from kmslab.cloud.services.kms import KmsService
 from kmslab.cloud.services.managed_keys import ManagedKeys
 from kmslab.cloud.services.moto_iam import MotoIamIdentities
-from kmslab.cloud.services.motobridge import MOTO_SERVICES, MotoBridge
+from kmslab.cloud.services.motobridge import MOTO_SERVICES, MotoBridge, cloud_started, cloud_stopped
 from kmslab.cloud.services.secrets import SecretsService
 from kmslab.cloud.services.ssm import SsmService
 from kmslab.cloud.services.sts import StsService
@@ -67,6 +67,7 @@ class LocalCloud:
             The cloud.
         """
         self.server.start()
+        cloud_started()
         return self
 
     def stop(self) -> None:
@@ -78,6 +79,7 @@ class LocalCloud:
         self.kms.close()
         for close in reversed(self.closers):
             close()
+        cloud_stopped()
 
 
 def build_cloud(config: CloudConfig, *, verbose: bool = False, warm_moto: bool = True) -> LocalCloud:

@@ -172,6 +172,17 @@ class LocalKms:
 
         return make_client(self, region=region, **kwargs)
 
+    def subkey(self, purpose: bytes) -> bytes:
+        """A 32-byte key derived from the store's root key for one purpose (never stored).
+
+        Args:
+            purpose: A label that no other user of the root key shares.
+
+        Returns:
+            The derived key.
+        """
+        return self._store.subkey(purpose)
+
     def close(self) -> None:
         """Write pending last-usage records and release the database."""
         with self._lock:

@@ -1,4 +1,4 @@
-"""The synthesized kit deployed into an in-process local cloud, once per test session (per xdist worker)."""
+"""The synthesized kit deployed into an in-process local cloud, once per test module."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ class Kit:
         return str(found.attributes[attribute]) if attribute else found.physical_id
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kit]:
     work = tmp_path_factory.mktemp("kit")
     assembly = Assembly.read(synthesize_kit(work / "cdk.out", {"account": "111122223333", "region": "us-east-1"}))

@@ -34,7 +34,7 @@ class SavedDigestKeys:
     def __init__(self, keys: DigestKeyStore, docs: DocStore, kms: LocalKms) -> None:
         self.keys = keys
         self.docs = docs
-        self._aead = AESGCM(kms._store.subkey(b"cloudtrail-digest-keys"))  # noqa: SLF001 - a purpose subkey
+        self._aead = AESGCM(kms.subkey(b"cloudtrail-digest-keys"))
         self._lock = threading.Lock()
         saved = docs.get(_KIND, _NAME)
         if saved:

@@ -256,3 +256,34 @@ class MotoService:
         """
         self.bridge.check_iam(self.name, request, call)
         return self.bridge.forward(self.name, request, call)
+
+
+_running = 0
+_running_lock = threading.Lock()
+
+
+def cloud_started() -> None:
+    """Count a local cloud that serves moto's services in this process."""
+    global _running
+    with _running_lock:
+        _running += 1
+
+
+def cloud_stopped() -> None:
+    """Forget moto's in-memory state when the last local cloud of this process stops.
+
+    moto keeps its backends in process-wide memory. A learner's cloud is one process, so its moto
+    state ends with it; a process that runs several clouds one after another (the tests) must not
+    let the next one see the last one's databases, roles and queues.
+    """
+    global _running
+    with _running_lock:
+        _running = max(0, _running - 1)
+        if _running:
+            return
+    import sys
+
+    if "moto" in sys.modules:
+        from moto.moto_api._internal.models import moto_api_backend
+
+        moto_api_backend.reset()
