@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +21,8 @@ from kmslab.cloud.deploy.types import default_registry
 from kmslab.cloud.local import LocalCloud, build_cloud
 from tests.assembly import ROOT, synthesize_kit
 
-#: the stacks the local cloud serves end to end today (the rest need issue 15's CloudTrail)
-DEPLOYED = ["KmslabKeys", "KmslabStorage"]
+#: every stack of the default kit
+DEPLOYED: list[str] = []
 NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30)
 
 
@@ -64,9 +65,10 @@ class Kit:
         )
 
     def resource(self, stack: str, prefix: str, attribute: str | None = None) -> str:
-        """The physical ID (or an attribute) of the stack's key or bucket whose logical ID starts with ``prefix``."""
-        kinds = ("AWS::KMS::Key", "AWS::S3::Bucket")
-        [found] = [r for lid, r in self.stacks[stack].resources.items() if lid.startswith(prefix) and r.type in kinds]
+        """The physical ID (or an attribute) of the stack's key, bucket or trail ``prefix`` (plus the CDK's hash)."""
+        kinds = ("AWS::KMS::Key", "AWS::S3::Bucket", "AWS::CloudTrail::Trail")
+        named = re.compile(prefix + "(?:[0-9A-F]{8})?")
+        [found] = [r for lid, r in self.stacks[stack].resources.items() if named.fullmatch(lid) and r.type in kinds]
         return str(found.attributes[attribute]) if attribute else found.physical_id
 
 
