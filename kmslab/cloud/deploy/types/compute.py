@@ -68,8 +68,8 @@ class Permission(Handler):
     """``AWS::Lambda::Permission``: a statement in the function's resource policy."""
 
     type_name = "AWS::Lambda::Permission"
-    served = "stored only"
-    note = "moto stores the statement"
+    served = "enforced"
+    note = "the function's resource policy: EventBridge and SNS invoke only where it allows them"
     immutable = frozenset({"Action", "FunctionName", "Principal", "SourceArn", "SourceAccount"})
 
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:
