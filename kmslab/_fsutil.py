@@ -13,9 +13,20 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
-__all__ = ["DIR_MODE", "FILE_MODE", "fsync_dir", "private_dir", "private_file", "write_private_atomic"]
+__all__ = [
+    "DIR_MODE",
+    "FILE_MODE",
+    "fsync_dir",
+    "open_private",
+    "private_dir",
+    "private_file",
+    "write_private_atomic",
+    "write_private_stream",
+]
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -130,3 +141,46 @@ def write_private_atomic(path: str | Path, data: bytes, *, replace: bool = True)
         tmp.unlink(missing_ok=True)
         raise
     return target
+
+
+def open_private(path: Path, flags: int) -> int:
+    """Open (creating it 0600 if missing) a file and return its descriptor.
+
+    Args:
+        path: the file.
+        flags: ``os.O_*`` flags; ``O_CREAT`` and ``O_CLOEXEC`` are added.
+
+    Returns:
+        The file descriptor.
+    """
+    fd = os.open(path, flags | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
+    with contextlib.suppress(AttributeError, OSError):  # no fchmod on Windows
+        os.fchmod(fd, FILE_MODE)  # an older file of the same name keeps its mode otherwise
+    return fd
+
+
+def write_private_stream(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Like :func:`write_private_atomic`, for content written through a file object (e.g. gzip).
+
+    The temporary file has a fixed hidden name beside the target, so a crash leaves at most that one
+    file, which the next write to the same path replaces.
+
+    Args:
+        path: the final path (its directory must exist).
+        write: writes the content to the open binary file.
+
+    Raises:
+        OSError: the file cannot be written; nothing is left behind.
+    """
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        fd = open_private(temporary, os.O_WRONLY | os.O_TRUNC)
+        with os.fdopen(fd, "wb") as raw:
+            write(raw)
+            raw.flush()
+            os.fsync(raw.fileno())
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)

@@ -42,7 +42,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
-from kmslab.trail._files import fsync_dir, make_private_dirs, open_private
+from kmslab._fsutil import fsync_dir, open_private, private_dir
 from kmslab.trail._frames import MAX_ENTRY, decode_frames, encode_frame
 from kmslab.trail.errors import TrailError
 
@@ -131,7 +131,7 @@ class Journal:
         self.sync_policy: SyncPolicy = sync
         self.sync_interval = sync_interval
         self.directory = trail_dir / JOURNAL_DIR
-        make_private_dirs(self.directory)
+        private_dir(self.directory)
         self._lock_fd = _lock(self.directory)
         self._cond = threading.Condition(threading.Lock())
         # sealed segments not folded yet, oldest first; a crash or a failed fold leaves them for the next start

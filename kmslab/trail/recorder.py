@@ -33,8 +33,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
 
+from kmslab._fsutil import private_dir, write_private_stream
 from kmslab.kms.seams import ApiCall
-from kmslab.trail._files import make_private_dirs, write_atomically
 from kmslab.trail.errors import TrailJournalUnavailable
 from kmslab.trail.events import EventBus, EventHandler, to_eventbridge_event
 from kmslab.trail.journal import DEFAULT_SYNC, DEFAULT_SYNC_INTERVAL, Journal, SyncPolicy, decode_frames
@@ -97,13 +97,13 @@ def write_log_file(path: Path, records: list[dict[str, Any]]) -> None:
 
 def _write_log_body(path: Path, payload: bytes) -> None:
     """Write a log file's JSON body gzip-ped, atomically, creating missing folders 0700."""
-    make_private_dirs(path.parent)
+    private_dir(path.parent)
 
     def write(raw: BinaryIO) -> None:
         with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=_GZIP_LEVEL, mtime=0) as zipped:
             zipped.write(payload)
 
-    write_atomically(path, write)
+    write_private_stream(path, write)
 
 
 class TrailRecorder:
@@ -165,7 +165,7 @@ class TrailRecorder:
         self._thread: threading.Thread | None = None
         self._deliveries: list[Callable[[str, bytes], None]] = []
         self._outbox: list[tuple[str, bytes]] = []  # folded files for the deliveries, under _fold_lock
-        make_private_dirs(self.trail_dir)
+        private_dir(self.trail_dir)
         self._journal = Journal(self.trail_dir, sync=sync, sync_interval=sync_interval)
         try:  # a journal left by a crash: its records were acknowledged, deliver them now
             self._fold_sealed()

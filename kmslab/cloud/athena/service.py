@@ -135,9 +135,7 @@ class AthenaService(ServiceBase):
             CloudError: Athena's error.
         """
         operation, params = parse_json(request, "AmazonAthena.")
-        handler = self._handlers.get(operation)
-        if handler is None:
-            raise CloudError("NotImplemented", f"athena {operation[:60]} is not emulated by the local cloud.", 501)
+        handler = self.served(self._handlers, operation)
         try:
             return answer(_jsonable(handler(params, call)), call)
         except AthenaError as exc:

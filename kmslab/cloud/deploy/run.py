@@ -17,9 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from kmslab.cloud.deploy.assembly import Assembly
 from kmslab.cloud.deploy.bootstrap import bootstrap, bootstrap_version, public_parameter
 from kmslab.cloud.deploy.engine import Deployer, Environment, StackEvent
@@ -54,6 +51,9 @@ def environment(conn: Connection, assembly: Assembly | None = None) -> Environme
     Returns:
         The environment.
     """
+    import boto3  # noqa: PLC0415 - only deploys need the SDK; ``kmslab local --help`` stays quick
+    from botocore.config import Config  # noqa: PLC0415
+
     session = boto3.Session(
         aws_access_key_id=conn.access_key_id,
         aws_secret_access_key=conn.secret_access_key,

@@ -69,15 +69,28 @@ def _get(kind: str) -> Callable[[BucketRequest], Outgoing]:
     return handler
 
 
-def _delete(kind: str) -> Callable[[BucketRequest], Outgoing]:
-    key, put_action, _get, _root, _missing = _KINDS[kind]
+def clear(action: str, changes: dict[str, object]) -> Callable[[BucketRequest], Outgoing]:
+    """A Delete<Configuration> handler: authorize ``action``, apply ``changes`` to the bucket, answer 204.
+
+    Args:
+        action: the IAM action S3 checks (several deletes are authorized by their Put action).
+        changes: the bucket document's fields to set.
+
+    Returns:
+        The handler.
+    """
 
     def handler(r: BucketRequest) -> Outgoing:
-        # DeleteBucketLifecycle and DeleteBucketTagging are authorized by the Put action (S3 API reference).
-        r.service.buckets.update(r.call.caller, r.bucket, r.call.region, put_action, {f"config:{key}": None})
+        r.service.buckets.update(r.call.caller, r.bucket, r.call.region, action, changes)
         return ok(status=204)
 
     return handler
+
+
+def _delete(kind: str) -> Callable[[BucketRequest], Outgoing]:
+    # DeleteBucketLifecycle and DeleteBucketTagging are authorized by the Put action (S3 API reference).
+    key, put_action, _get, _root, _missing = _KINDS[kind]
+    return clear(put_action, {f"config:{key}": None})
 
 
 #: (method, subresource) -> operation name, for the router

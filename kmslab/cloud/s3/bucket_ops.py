@@ -10,6 +10,7 @@ from kmslab.cloud.errors import CloudError, xml_text
 from kmslab.cloud.gateway.request import Call, Incoming, Outgoing
 from kmslab.cloud.s3._wire import MAX_CONFIG_BYTES, NS, ok, text, xml
 from kmslab.cloud.s3.bucket_config import HANDLERS as CONFIG_HANDLERS
+from kmslab.cloud.s3.bucket_config import clear
 from kmslab.cloud.s3.errors import malformed_xml, not_implemented
 from kmslab.cloud.s3.listing import iso
 from kmslab.cloud.s3.policy import PAB_FIELDS, pab_settings
@@ -156,16 +157,6 @@ def _get_bucket_encryption(r: BucketRequest) -> Outgoing:
     )
 
 
-def _delete_bucket_encryption(r: BucketRequest) -> Outgoing:
-    """Answer DeleteBucketEncryption."""
-    caller = r.call.caller
-    region = r.call.region
-    b = r.service.buckets
-    bucket = r.bucket
-    b.update(caller, bucket, region, "s3:PutEncryptionConfiguration", {"encryption": None})
-    return ok(status=204)
-
-
 def _put_bucket_policy(r: BucketRequest) -> Outgoing:
     """Answer PutBucketPolicy."""
     caller = r.call.caller
@@ -190,16 +181,6 @@ def _get_bucket_policy(r: BucketRequest) -> Outgoing:
         raise CloudError("NoSuchBucketPolicy", "The bucket policy does not exist", 404, {"BucketName": bucket})
     raw = doc["policy"].encode()
     return Outgoing(200, [("Content-Type", "application/json"), ("Content-Length", str(len(raw)))], raw)
-
-
-def _delete_bucket_policy(r: BucketRequest) -> Outgoing:
-    """Answer DeleteBucketPolicy."""
-    caller = r.call.caller
-    region = r.call.region
-    b = r.service.buckets
-    bucket = r.bucket
-    b.update(caller, bucket, region, "s3:DeleteBucketPolicy", {"policy": None})
-    return ok(status=204)
 
 
 def _put_public_access_block(r: BucketRequest) -> Outgoing:
@@ -234,16 +215,6 @@ def _get_public_access_block(r: BucketRequest) -> Outgoing:
     return ok(f'<PublicAccessBlockConfiguration xmlns="{NS}">{inner}</PublicAccessBlockConfiguration>')
 
 
-def _delete_public_access_block(r: BucketRequest) -> Outgoing:
-    """Answer DeletePublicAccessBlock."""
-    caller = r.call.caller
-    region = r.call.region
-    b = r.service.buckets
-    bucket = r.bucket
-    b.update(caller, bucket, region, "s3:PutBucketPublicAccessBlock", {"pab": None, "pab_deleted": True})
-    return ok(status=204)
-
-
 def _put_bucket_ownership_controls(r: BucketRequest) -> Outgoing:
     """Answer PutBucketOwnershipControls."""
     caller = r.call.caller
@@ -268,16 +239,6 @@ def _get_bucket_ownership_controls(r: BucketRequest) -> Outgoing:
         f'<OwnershipControls xmlns="{NS}"><Rule><ObjectOwnership>'
         f"{doc.get('ownership', 'BucketOwnerEnforced')}</ObjectOwnership></Rule></OwnershipControls>"
     )
-
-
-def _delete_bucket_ownership_controls(r: BucketRequest) -> Outgoing:
-    """Answer DeleteBucketOwnershipControls."""
-    caller = r.call.caller
-    region = r.call.region
-    b = r.service.buckets
-    bucket = r.bucket
-    b.update(caller, bucket, region, "s3:PutBucketOwnershipControls", {"ownership": "ObjectWriter"})
-    return ok(status=204)
 
 
 def _put_bucket_versioning(r: BucketRequest) -> Outgoing:
@@ -372,16 +333,16 @@ HANDLERS: dict[str, Callable[[BucketRequest], Outgoing]] = {
     "GetBucketLocation": _get_bucket_location,
     "PutBucketEncryption": _put_bucket_encryption,
     "GetBucketEncryption": _get_bucket_encryption,
-    "DeleteBucketEncryption": _delete_bucket_encryption,
+    "DeleteBucketEncryption": clear("s3:PutEncryptionConfiguration", {"encryption": None}),
     "PutBucketPolicy": _put_bucket_policy,
     "GetBucketPolicy": _get_bucket_policy,
-    "DeleteBucketPolicy": _delete_bucket_policy,
+    "DeleteBucketPolicy": clear("s3:DeleteBucketPolicy", {"policy": None}),
     "PutPublicAccessBlock": _put_public_access_block,
     "GetPublicAccessBlock": _get_public_access_block,
-    "DeletePublicAccessBlock": _delete_public_access_block,
+    "DeletePublicAccessBlock": clear("s3:PutBucketPublicAccessBlock", {"pab": None, "pab_deleted": True}),
     "PutBucketOwnershipControls": _put_bucket_ownership_controls,
     "GetBucketOwnershipControls": _get_bucket_ownership_controls,
-    "DeleteBucketOwnershipControls": _delete_bucket_ownership_controls,
+    "DeleteBucketOwnershipControls": clear("s3:PutBucketOwnershipControls", {"ownership": "ObjectWriter"}),
     "PutBucketVersioning": _put_bucket_versioning,
     "GetBucketVersioning": _get_bucket_versioning,
     "DeleteObjects": _delete_objects,

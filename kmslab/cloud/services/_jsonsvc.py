@@ -86,6 +86,10 @@ def require_str(params: dict[str, Any], name: str, *, max_len: int = 2048) -> st
     return value
 
 
+#: answers one operation: (parameters, call) -> the JSON answer
+Handler = Callable[[dict[str, Any], Call], Any]
+
+
 class ServiceBase:
     """IAM checks and KMS calls made as the requester through a service.
 
@@ -103,6 +107,26 @@ class ServiceBase:
         self.account = account
         self.principal = principal
         self.prefix = prefix
+
+    def served(self, handlers: dict[str, Handler], operation: str) -> Handler:
+        """The handler of an operation this service serves.
+
+        Args:
+            handlers: operation name -> handler.
+            operation: the requested operation.
+
+        Returns:
+            Its handler.
+
+        Raises:
+            CloudError: NotImplemented (501) naming an operation the local cloud does not emulate.
+        """
+        handler = handlers.get(operation)
+        if handler is None:
+            raise CloudError(
+                "NotImplemented", f"{self.prefix} {operation[:60]} is not emulated by the local cloud.", 501
+            )
+        return handler
 
     def authorize(self, caller: Caller, operation: str, resource: str, region: str) -> None:
         """Check the caller's IAM policies for ``<prefix>:<operation>`` on a resource.

@@ -80,19 +80,18 @@ class SecretsService(ServiceBase):
             The answer.
         """
         operation, params = parse_json(request, "secretsmanager.")
-        handler = {
-            "CreateSecret": self._create,
-            "GetSecretValue": self._get_value,
-            "PutSecretValue": self._put_value,
-            "UpdateSecret": self._update,
-            "DescribeSecret": self._describe,
-            "ListSecrets": self._list,
-            "DeleteSecret": self._delete,
-        }.get(operation)
-        if handler is None:
-            raise CloudError(
-                "NotImplemented", f"secretsmanager {operation[:60]} is not emulated by the local cloud.", 501
-            )
+        handler = self.served(
+            {
+                "CreateSecret": self._create,
+                "GetSecretValue": self._get_value,
+                "PutSecretValue": self._put_value,
+                "UpdateSecret": self._update,
+                "DescribeSecret": self._describe,
+                "ListSecrets": self._list,
+                "DeleteSecret": self._delete,
+            },
+            operation,
+        )
         return answer(handler(params, call), call)
 
     # -- helpers ---------------------------------------------------------------------------------

@@ -65,17 +65,18 @@ class SsmService(ServiceBase):
             The answer.
         """
         operation, params = parse_json(request, "AmazonSSM.")
-        handler = {
-            "PutParameter": self._put,
-            "GetParameter": self._get_one,
-            "GetParameters": self._get_many,
-            "GetParametersByPath": self._by_path,
-            "DeleteParameter": self._delete_one,
-            "DeleteParameters": self._delete_many,
-            "DescribeParameters": self._describe,
-        }.get(operation)
-        if handler is None:
-            raise CloudError("NotImplemented", f"ssm {operation[:60]} is not emulated by the local cloud.", 501)
+        handler = self.served(
+            {
+                "PutParameter": self._put,
+                "GetParameter": self._get_one,
+                "GetParameters": self._get_many,
+                "GetParametersByPath": self._by_path,
+                "DeleteParameter": self._delete_one,
+                "DeleteParameters": self._delete_many,
+                "DescribeParameters": self._describe,
+            },
+            operation,
+        )
         return answer(handler(params, call), call)
 
     def _arn(self, name: str, region: str) -> str:
