@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from kmslab.cloud.config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, CloudConfig
+from kmslab.cloud.config import DATA_DIR_ENV, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, PORT_ENV, CloudConfig
 
 _CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 
@@ -31,7 +31,9 @@ def _data_dir_option(func: Any) -> Any:
         "--data-dir",
         type=click.Path(file_okay=False),
         default=DEFAULT_DATA_DIR,
+        envvar=DATA_DIR_ENV,
         show_default=True,
+        show_envvar=True,
         help="Where the local cloud keeps its state (keys, objects, CA, identities, pid file).",
     )(func)
 
@@ -41,7 +43,9 @@ def _port_option(func: Any) -> Any:
         "--port",
         type=click.IntRange(0, 65535),
         default=DEFAULT_PORT,
+        envvar=PORT_ENV,
         show_default=True,
+        show_envvar=True,
         help="The endpoint's port (0 picks a free one).",
     )(func)
 

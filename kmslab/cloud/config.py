@@ -10,6 +10,10 @@ from kmslab.kms.seams import DEFAULT_ACCOUNT, DEFAULT_REGION
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
 DEFAULT_DATA_DIR = ".kmslab/local"
+# Environment variables that override the defaults of every `kmslab local` command's --data-dir and --port,
+# so a second local cloud (the guide's tests, a second terminal) needs no edited commands.
+DATA_DIR_ENV = "KMSLAB_LOCAL_DATA_DIR"
+PORT_ENV = "KMSLAB_LOCAL_PORT"
 
 
 @dataclass(frozen=True)

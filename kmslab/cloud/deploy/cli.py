@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from kmslab.cloud.config import DEFAULT_DATA_DIR, DEFAULT_PORT, CloudConfig
+from kmslab.cloud.config import DATA_DIR_ENV, DEFAULT_DATA_DIR, DEFAULT_PORT, PORT_ENV, CloudConfig
 from kmslab.cloud.deploy.assembly import Assembly
 from kmslab.cloud.deploy.engine import Deployer
 from kmslab.cloud.deploy.run import Connection, deploy, environment, event_line, needs_synth, synthesize, table
@@ -36,11 +36,17 @@ def _common(func: Any) -> Any:
         "--data-dir",
         type=click.Path(file_okay=False),
         default=DEFAULT_DATA_DIR,
+        envvar=DATA_DIR_ENV,
         show_default=True,
         help="The local cloud's data directory.",
     )(func)
     func = click.option(
-        "--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True, help="Its port."
+        "--port",
+        type=click.IntRange(0, 65535),
+        default=DEFAULT_PORT,
+        envvar=PORT_ENV,
+        show_default=True,
+        help="Its port.",
     )(func)
     return click.option(
         "--as", "who", default="admin", show_default=True, help="The identity of the local cloud that deploys."
@@ -185,7 +191,9 @@ def _consumers_first(records: list[StackRecord], store: StackStore) -> list[Stac
 
 @click.command(context_settings=_CONTEXT)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=DEFAULT_DATA_DIR, show_default=True)
+@click.option(
+    "--data-dir", type=click.Path(file_okay=False), default=DEFAULT_DATA_DIR, envvar=DATA_DIR_ENV, show_default=True
+)
 def outputs_command(as_json: bool, data_dir: str) -> None:
     """Show the deployed stacks' outputs."""
     found = {r.name: {k: v["value"] for k, v in r.outputs.items()} for r in _store(data_dir).all()}
@@ -199,7 +207,9 @@ def outputs_command(as_json: bool, data_dir: str) -> None:
 
 @click.command(context_settings=_CONTEXT)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=DEFAULT_DATA_DIR, show_default=True)
+@click.option(
+    "--data-dir", type=click.Path(file_okay=False), default=DEFAULT_DATA_DIR, envvar=DATA_DIR_ENV, show_default=True
+)
 def resources_command(as_json: bool, data_dir: str) -> None:
     """Show the deployed resources and their physical IDs."""
     rows = [
