@@ -14,7 +14,8 @@ from kmslab.cloud.s3.bodies import UploadBody
 from kmslab.cloud.s3.crypto import new_uid
 from kmslab.cloud.s3.headers import choose_encryption, sse_context, user_metadata
 from kmslab.cloud.s3.models import check_acl
-from kmslab.cloud.s3.objects import Objects, new_version
+from kmslab.cloud.s3.objects import Objects
+from kmslab.cloud.s3.versions import new_version
 from kmslab.kms import Caller
 
 MIN_PART = 5 * 1024 * 1024

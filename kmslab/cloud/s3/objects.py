@@ -16,56 +16,9 @@ from kmslab.cloud.s3.headers import Encryption, choose_encryption, sse_context, 
 from kmslab.cloud.s3.models import Buckets, check_acl
 from kmslab.cloud.s3.sse import SseKeys
 from kmslab.cloud.s3.store import S3Store
+from kmslab.cloud.s3.versions import new_version, version_id_for
 from kmslab.iam.evaluate import ANONYMOUS_ARN
 from kmslab.kms import Caller
-
-
-def version_id_for(bucket: Mapping[str, Any]) -> str:
-    """The version ID of a new write: random under versioning, else ``null``.
-
-    Args:
-        bucket: the bucket's document.
-
-    Returns:
-        The version ID.
-    """
-    return new_uid() if bucket.get("versioning") == "Enabled" else "null"
-
-
-def new_version(
-    bucket: Mapping[str, Any],
-    uid: str,
-    etag: str,
-    meta: Any,
-    enc: dict[str, Any],
-    acl: str,
-    parts: list[dict[str, Any]],
-) -> dict[str, Any]:
-    """The document of a new object version (PutObject, CopyObject, CompleteMultipartUpload).
-
-    Args:
-        bucket: the bucket's document (its versioning decides the version ID).
-        uid: the object's unique ID (its blobs' and key's name).
-        etag: the ETag.
-        meta: the user metadata.
-        enc: the encryption document.
-        acl: the canned ACL.
-        parts: the blobs, in order (``size`` each); the object's size is their sum.
-
-    Returns:
-        The document, last modified now.
-    """
-    return {
-        "version_id": version_id_for(bucket),
-        "uid": uid,
-        "size": sum(p["size"] for p in parts),
-        "etag": etag,
-        "last_modified": time.time(),
-        "meta": meta,
-        "enc": enc,
-        "acl": acl,
-        "parts": parts,
-    }
 
 
 class Objects:
