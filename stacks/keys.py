@@ -130,30 +130,29 @@ class KeysStack(Stack):
             policy=iam.PolicyDocument(statements=statements),
         )
 
-    def _data_key(self) -> kms.Key:
+    def _symmetric_statements(self) -> list[iam.PolicyStatement]:
+        """The policy of a symmetric key the users encrypt with (and let AWS services use for them)."""
         users = self.user_principals
+        return [
+            *self._base_statements(),
+            key_policy.user_statement(users, key_policy.SYMMETRIC_USER_ACTIONS),
+            key_policy.aws_resource_grants_statement(users),
+        ]
+
+    def _data_key(self) -> kms.Key:
         return self._key(
             "DataKey",
             alias="data",
             description="kmslab data key: encrypts application data (S3 SSE-KMS, envelope encryption).",
-            statements=[
-                *self._base_statements(),
-                key_policy.user_statement(users, key_policy.SYMMETRIC_USER_ACTIONS),
-                key_policy.aws_resource_grants_statement(users),
-            ],
+            statements=self._symmetric_statements(),
         )
 
     def _multi_region_key(self) -> kms.Key:
-        users = self.user_principals
         return self._key(
             "MultiRegionKey",
             alias="multi-region",
             description="kmslab multi-Region key: primary of the replica in multi_region_replica_region.",
-            statements=[
-                *self._base_statements(),
-                key_policy.user_statement(users, key_policy.SYMMETRIC_USER_ACTIONS),
-                key_policy.aws_resource_grants_statement(users),
-            ],
+            statements=self._symmetric_statements(),
             multi_region=True,
         )
 

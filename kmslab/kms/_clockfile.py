@@ -47,24 +47,9 @@ class SavedOffsetClock(SystemClock):
     """
 
     def __init__(self, data_dir: str | Path) -> None:
-        self._path = Path(data_dir) / OFFSET_FILE
-        super().__init__(_load(self._path))
-
-    def advance(self, delta: timedelta) -> datetime:
-        """Move the clock forward and save the new offset (atomically) before answering.
-
-        Args:
-            delta: how far; must not be negative.
-
-        Returns:
-            The new current time.
-
-        Raises:
-            ValueError: ``delta`` is negative.
-        """
-        now = super().advance(delta)
-        _save(self._path, self.offset)
-        return now
+        path = Path(data_dir) / OFFSET_FILE
+        # each advance saves the new offset (atomically) before it answers
+        super().__init__(_load(path), on_advance=lambda offset: _save(path, offset))
 
 
 def _load(path: Path) -> timedelta:

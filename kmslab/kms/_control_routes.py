@@ -113,7 +113,7 @@ class ControlRoutes:
             )
         if method == "GET":
             return _ok({"now": now.isoformat()})
-        seconds = _advance_seconds(_json_object(body))
+        seconds = _advance_seconds(json_object(body))
         if timedelta(seconds=seconds) > clock_headroom(now):
             raise ValidationException(
                 f"advanceSeconds would move the clock past {MAX_CLOCK.isoformat()}, the latest it may show; "
@@ -163,7 +163,18 @@ def _ok(payload: Mapping[str, Any]) -> Response:
     return Response(200, json.dumps(payload).encode(), {"Content-Type": "application/json"})
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
+def json_object(body: bytes) -> dict[str, Any]:
+    """Parse a JSON request body that must be an object (an empty body is ``{}``).
+
+    Args:
+        body: the request body.
+
+    Returns:
+        The object.
+
+    Raises:
+        SerializationException: the body is not JSON, or not a JSON object.
+    """
     try:
         value = json.loads(body or b"{}")
     except (ValueError, UnicodeDecodeError) as exc:

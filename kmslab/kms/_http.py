@@ -587,25 +587,17 @@ class _Handler:
         end = peeked.find(b"\r\n\r\n")
         if end == -1:
             return self._read_header_lines()
-        # One decode for the whole block; the checks per field are those of _add_field, inlined.
+        # One decode for the whole block, then the same check per field as a line-by-line read.
         lines = self.reader.read(end + 4)[:end].decode("latin-1").split("\r\n")
         if len(lines) > MAX_HEADERS:
             self._refuse(431, f"The request has more than {MAX_HEADERS} header fields.")
             return None
         fields: dict[str, str] = {}
         for line in lines:
-            name, colon, value = line.partition(":")
-            if not colon or not name or name != name.strip() or not name.isprintable() or "\n" in value:
-                self._refuse(400, "A header field is malformed.")
+            problem = _add_field(fields, line)
+            if problem is not None:
+                self._refuse(400, problem)
                 return None
-            key = name.lower()
-            value = value.strip()
-            if key in fields:
-                if key == "content-length":
-                    self._refuse(400, "The request has more than one Content-Length header.")
-                    return None
-                value = f"{fields[key]}, {value}"
-            fields[key] = value
         return Headers(fields)
 
     def _read_header_lines(self) -> Headers | None:
@@ -620,25 +612,12 @@ class _Handler:
             if not line:
                 self._refuse(400, "The request ended inside its header fields.")
                 return None
-            if not self._add_field(fields, line.rstrip(b"\r\n")):
+            problem = _add_field(fields, line.rstrip(b"\r\n").decode("latin-1"))
+            if problem is not None:
+                self._refuse(400, problem)
                 return None
         self._refuse(431, f"The request has more than {MAX_HEADERS} header fields.")
         return None
-
-    def _add_field(self, fields: dict[str, str], line: bytes) -> bool:
-        name, colon, value = line.decode("latin-1").partition(":")
-        if not colon or not name or name != name.strip() or not name.isprintable() or "\n" in value:
-            self._refuse(400, "A header field is malformed.")
-            return False
-        key = name.lower()
-        value = value.strip()
-        if key in fields:
-            if key == "content-length":
-                self._refuse(400, "The request has more than one Content-Length header.")
-                return False
-            value = f"{fields[key]}, {value}"
-        fields[key] = value
-        return True
 
     def _serve(self) -> None:
         started = time.perf_counter() if self.server.verbose else 0.0
@@ -775,3 +754,26 @@ def _plain_head(buf: bytes) -> tuple[int, list[str], dict[str, str], int] | None
     if not (raw_length.isdigit() and raw_length.isascii()) or int(raw_length) > MAX_BODY_BYTES:
         return None
     return end, parts, fields, int(raw_length)
+
+
+def _add_field(fields: dict[str, str], line: str) -> str | None:
+    """Add one header field line to ``fields`` (a repeated field joins the earlier value with ``, ``).
+
+    Args:
+        fields: the fields so far, by lower-case name.
+        line: the field line, without its line break.
+
+    Returns:
+        None, or why the request is refused (400).
+    """
+    name, colon, value = line.partition(":")
+    if not colon or not name or name != name.strip() or not name.isprintable() or "\n" in value:
+        return "A header field is malformed."
+    key = name.lower()
+    value = value.strip()
+    if key in fields:
+        if key == "content-length":
+            return "The request has more than one Content-Length header."
+        value = f"{fields[key]}, {value}"
+    fields[key] = value
+    return None

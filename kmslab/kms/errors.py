@@ -7,33 +7,19 @@ catch a named class.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from kmslab.errors import KmslabError
+from kmslab.errors import AwsServiceError
 from kmslab.kms._protocol import error_body
 
 
-class KmsError(KmslabError):
+class KmsError(AwsServiceError):
     """Root of the local KMS errors: an AWS KMS error response.
 
     Args:
         message: the error message, as AWS words it.
     """
 
-    code: ClassVar[str] = "KMSInternalException"
-    status: ClassVar[int] = 500
-
-    def __init__(self, message: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-
-    def to_response(self) -> dict[str, str]:
-        """Return the JSON body of the error response.
-
-        Returns:
-            ``{"__type": code, "message": message}``.
-        """
-        return {"__type": self.code, "message": self.message}
+    code = "KMSInternalException"
+    status = 500
 
     def to_body(self) -> bytes:
         """Return the error response's JSON body (the one encoder of AWS error bodies).

@@ -9,7 +9,7 @@ freely as long as it keeps these shapes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -179,10 +179,19 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """Wall-clock time plus an offset that can only move forward (``kmslab kms advance-time``)."""
+    """Wall-clock time plus an offset that can only move forward (``kmslab kms advance-time``).
 
-    def __init__(self, offset: timedelta = timedelta(0)) -> None:
+    Args:
+        offset: how far ahead of the wall clock it starts.
+        on_advance: called with the new offset each time the clock moves, before :meth:`advance`
+            returns (:class:`kmslab.kms._clockfile.SavedOffsetClock` saves it there).
+    """
+
+    def __init__(
+        self, offset: timedelta = timedelta(0), *, on_advance: Callable[[timedelta], None] | None = None
+    ) -> None:
         self._offset = offset
+        self._on_advance = on_advance
         self._lock = threading.Lock()
 
     @property
@@ -209,11 +218,14 @@ class SystemClock:
 
         Raises:
             ValueError: ``delta`` is negative.
+            OSError: ``on_advance`` could not keep the new offset (the clock has moved nonetheless).
         """
         if delta < timedelta(0):
             raise ValueError("the clock only moves forward")
         with self._lock:
             self._offset += delta
+            if self._on_advance is not None:
+                self._on_advance(self._offset)
         return self.now()
 
 

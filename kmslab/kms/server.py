@@ -42,13 +42,13 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from kmslab.kms import _wire
-from kmslab.kms._control_routes import CONTROL_PREFIX, MAX_ADVANCE_SECONDS, ControlRoutes
+from kmslab.kms._control_routes import CONTROL_PREFIX, MAX_ADVANCE_SECONDS, ControlRoutes, json_object
 from kmslab.kms._http import Headers, HttpServer, Response, error_response
 from kmslab.kms._protocol import TARGET_PREFIX
 from kmslab.kms._responses import b64, ts
 from kmslab.kms._serving import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_WORKERS
 from kmslab.kms.control import forget_token, load_or_create_token, new_token, register_token
-from kmslab.kms.errors import KmsError, SerializationException
+from kmslab.kms.errors import KmsError
 from kmslab.kms.seams import DEFAULT_ACCOUNT, DEFAULT_REGION, Authorizer, Caller, EventSink
 
 if TYPE_CHECKING:
@@ -354,7 +354,7 @@ class KmsServer:
                 400, "UnknownOperationException", f"Unknown X-Amz-Target: {target[:200]}", request_id=request_id
             )
         handler, operation = self._services[prefix], target[len(prefix) :]
-        params = _json_object(body)
+        params = json_object(body)
         caller, region = self._identity(headers, method, path, body, source_ip)
         answer = handler(operation, params, caller, region)
         payload = json.dumps(answer, default=_json_default).encode()
@@ -437,16 +437,6 @@ def _probe_bind(host: str, port: int) -> None:
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind((host, port))
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(body or b"{}")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise SerializationException("The request body is not valid JSON.") from exc
-    if not isinstance(value, dict):
-        raise SerializationException("The request body must be a JSON object.")
-    return value
 
 
 def _json_default(value: Any) -> Any:

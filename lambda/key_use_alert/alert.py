@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from kms_events.alert_text import advice_heading, alert_attributes, call_lines, iso, key_lines
 from kms_events.events import KmsApiCallEvent
 from kms_events.facts import KeyFacts
 from kms_events.publish import Alert, subject_naming
@@ -13,16 +14,12 @@ from key_use_alert.remediation import Remediation
 EVENT_TYPE = "KeyPendingDeletionUse"
 
 
-def _iso(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else "unknown"
-
-
 def _deletion_line(facts: KeyFacts, now: datetime) -> str:
     if facts.deletion_date is None:
         return "not scheduled now" if facts.state else "unknown (DescribeKey failed)"
     days = facts.days_left(now)
     window = f", {facts.pending_window_days}-day window" if facts.pending_window_days else ""
-    return f"{_iso(facts.deletion_date)} ({days} day{'s' if days != 1 else ''} left{window})"
+    return f"{iso(facts.deletion_date)} ({days} day{'s' if days != 1 else ''} left{window})"
 
 
 def _remediation_lines(remediation: Remediation | None, key_id: str, region: str, on_use_note: str) -> list[str]:
@@ -81,9 +78,7 @@ def build_use_alert(
     lines = [
         f"A request used a KMS key that is pending deletion; KMS refused it ({detail.error_code or 'error'}).",
         "",
-        f"Key ARN:        {facts.key_arn or detail.key_arn or 'unknown'}",
-        f"Key ID:         {facts.key_id}",
-        f"Aliases:        {', '.join(facts.aliases) or '(none)'}",
+        *key_lines(event, facts),
         f"Key state:      {facts.state or 'unknown'}",
         f"Deletion date:  {_deletion_line(facts, now)}",
         f"Operation:      {operation}",
@@ -93,13 +88,7 @@ def build_use_alert(
         lines.append(f"Invoked by:     {who.invoked_by}, on behalf of the principal above")
     if who.session_issuer_arn and who.session_issuer_arn != who.arn:
         lines.append(f"Role:           {who.session_issuer_arn}")
-    lines += [
-        f"Source IP:      {detail.source_ip or 'unknown'}",
-        f"User agent:     {detail.user_agent or 'unknown'}",
-        f"Event time:     {detail.event_time or event.get('time') or 'unknown'}",
-        f"Region:         {region}",
-        f"Account:        {detail.recipient_account_id or event.get('account') or 'unknown'}",
-    ]
+    lines += call_lines(event, region)
     if detail.s3_object_arn:
         lines.append(f"S3 object:      {detail.s3_object_arn}")
     if context:
@@ -113,15 +102,7 @@ def build_use_alert(
         f"CloudTrail ID:  {detail.event_id or 'unknown'}",
         f"Request ID:     {detail.request_id or 'unknown'}",
     ]
-    if facts.lookup_errors:
-        lines.append("Lookups that failed: " + "; ".join(facts.lookup_errors))
-    lines += ["", "What to do:"]
+    lines += advice_heading(facts)
     lines += _remediation_lines(remediation, facts.key_id, region, on_use_note)
-    attributes = {
-        "key_id": facts.key_id,
-        "operation": operation,
-        "principal": who.principal,
-        "region": region,
-        "event_type": EVENT_TYPE,
-    }
+    attributes = alert_attributes(facts, operation, who, region, EVENT_TYPE)
     return Alert(subject=subject, body="\n".join(lines) + "\n", attributes=attributes)

@@ -261,3 +261,22 @@ def test_head_object_needs_no_kms_and_alias_aws_s3_names_the_managed_key(cloud: 
     )
     implicit = s3.put_object(Bucket=bucket, Key="b", Body=b"y", ServerSideEncryption="aws:kms")
     assert by_alias["SSEKMSKeyId"] == implicit["SSEKMSKeyId"] != key
+
+
+def test_multipart_list_parts_uploads_and_abort(cloud: Running, key: str, bucket: str) -> None:
+    s3 = cloud.client("s3", "alice")
+    up = s3.create_multipart_upload(Bucket=bucket, Key="parts", ServerSideEncryption="aws:kms", SSEKMSKeyId=key)
+    upload_id = up["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="parts", UploadId=upload_id, PartNumber=3, Body=b"x" * 100)["ETag"]
+    listed = s3.list_parts(Bucket=bucket, Key="parts", UploadId=upload_id)
+    assert [(p["PartNumber"], p["ETag"], p["Size"]) for p in listed["Parts"]] == [(3, etag, 100)]
+    uploads = s3.list_multipart_uploads(Bucket=bucket)["Uploads"]
+    assert {(u["Key"], u["UploadId"]) for u in uploads} >= {("parts", upload_id)}
+    with pytest.raises(botocore.exceptions.ClientError) as wrong_key:  # an upload is found by its bucket and key too
+        s3.list_parts(Bucket=bucket, Key="other", UploadId=upload_id)
+    assert wrong_key.value.response["Error"]["Code"] == "NoSuchUpload"
+    s3.abort_multipart_upload(Bucket=bucket, Key="parts", UploadId=upload_id)
+    with pytest.raises(botocore.exceptions.ClientError) as gone:
+        s3.list_parts(Bucket=bucket, Key="parts", UploadId=upload_id)
+    assert gone.value.response["Error"]["Code"] == "NoSuchUpload"
+    assert upload_id not in {u["UploadId"] for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])}

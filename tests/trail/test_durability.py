@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from kmslab.kms import LocalKms
 from kmslab.kms.server import KmsServer
-from kmslab.trail import journal as journal_module
+from kmslab.trail import _segment as segment_module
 from kmslab.trail.journal import JOURNAL_DIR, SyncPolicy, decode_frames, encode_frame
 from kmslab.trail.record import to_cloudtrail_record
 from kmslab.trail.recorder import TrailRecorder, entry_record
@@ -168,7 +168,7 @@ def test_a_call_whose_record_cannot_be_kept_is_not_acknowledged(
             raise OSError(errno.ENOSPC, "No space left on device")
 
         recorder.flush()  # the next record starts a segment: its file is written then (write), or synced (fsync)
-        monkeypatch.setattr(journal_module, failing, full_disk)
+        monkeypatch.setattr(segment_module, failing, full_disk)
         with pytest.raises(ClientError) as refused:
             client.encrypt(KeyId=key_id, Plaintext=b"x")
         error = refused.value.response

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kmslab.trail import journal as journal_module
+from kmslab.trail import _segment as segment_module
 from kmslab.trail.journal import JOURNAL_DIR, Journal, JournalInUse, SyncPolicy, decode_frames, encode_frame
 
 pytestmark = pytest.mark.unit
@@ -69,7 +69,7 @@ def test_appends_are_durable_in_order_and_rotation_seals_the_segment(tmp_path: P
 
 def test_concurrent_appends_share_syncs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     syncs = 0
-    real_sync = journal_module._sync
+    real_sync = segment_module._sync
     gate = threading.Event()
 
     def slow_sync(fd: int) -> None:
@@ -78,7 +78,7 @@ def test_concurrent_appends_share_syncs(tmp_path: Path, monkeypatch: pytest.Monk
         gate.wait(0.005)  # a disk that takes 5 ms per sync: callers pile up behind it
         real_sync(fd)
 
-    monkeypatch.setattr(journal_module, "_sync", slow_sync)
+    monkeypatch.setattr(segment_module, "_sync", slow_sync)
     journal = Journal(tmp_path, sync="fsync")
     barrier = threading.Barrier(16)
 
@@ -117,7 +117,7 @@ def test_a_failed_write_is_not_acknowledged_and_later_appends_still_land(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     with monkeypatch.context() as patched:
-        patched.setattr(journal_module, failing, full_disk)
+        patched.setattr(segment_module, failing, full_disk)
         with pytest.raises(OSError, match="No space"):
             journal.append(b"refused")
     journal.append(b"after")
@@ -137,7 +137,7 @@ def test_write_a_segment_that_cannot_grow_is_sealed_and_the_entry_refused(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     with monkeypatch.context() as patched:
-        patched.setattr(journal_module, "_pwrite", full_disk)
+        patched.setattr(segment_module, "_pwrite", full_disk)
         with pytest.raises(OSError, match="No space"):
             journal.append(big + b"refused")
     assert journal.active_entries == 0  # sealed: the next entry starts a fresh segment

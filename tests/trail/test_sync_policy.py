@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from kmslab.endpoint import build_endpoint
 from kmslab.kms.cli import kms
-from kmslab.trail import journal as journal_module
+from kmslab.trail import _segment as segment_module
 from kmslab.trail.journal import DEFAULT_SYNC, DEFAULT_SYNC_INTERVAL, Journal, SyncPolicy, decode_frames
 from kmslab.trail.recorder import TrailRecorder
 from tests.trail.helpers import ACCOUNT, call
@@ -26,7 +26,7 @@ class SyncCounter:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.times: list[float] = []
         self._lock = threading.Lock()
-        real_sync, real_fsync = journal_module._sync, os.fsync
+        real_sync, real_fsync = segment_module._sync, os.fsync
 
         def counted_sync(fd: int) -> None:
             self._note()
@@ -36,7 +36,7 @@ class SyncCounter:
             self._note()
             real_fsync(fd)
 
-        monkeypatch.setattr(journal_module, "_sync", counted_sync)
+        monkeypatch.setattr(segment_module, "_sync", counted_sync)
         monkeypatch.setattr(os, "fsync", counted_fsync)  # the journal's zero-fill and directory syncs
 
     def _note(self) -> None:

@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from kmslab.errors import KmslabError
+from kmslab.errors import AwsServiceError
 
 
-class AthenaError(KmslabError):
+class AthenaError(AwsServiceError):
     """Root of the errors of :mod:`kmslab.cloud.athena`: an AWS JSON error response.
 
     Args:
         message: the error message.
     """
 
-    code: ClassVar[str] = "InternalServerException"
-    status: ClassVar[int] = 500
-
-    def __init__(self, message: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-
-    def to_response(self) -> dict[str, str]:
-        """Return the JSON body of the error response.
-
-        Returns:
-            ``{"__type": code, "Message": message}`` (Athena spells it ``Message``).
-        """
-        return {"__type": self.code, "Message": self.message}
+    code = "InternalServerException"
+    status = 500
+    message_key = "Message"  # Athena spells it so
 
 
 class InvalidRequestException(AthenaError):

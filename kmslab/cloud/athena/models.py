@@ -5,6 +5,9 @@ Query executions follow Athena's states, QUEUED -> RUNNING -> SUCCEEDED | FAILED
 runs it before returning when there is none); StopQueryExecution cancels a queued or running query
 and is a no-op on a finished one. The gateway supplies, per request, how S3 is read and written as
 the caller and how the Glue catalog is looked up; nothing here knows HTTP.
+
+The value objects live apart: :class:`WorkGroup` in :mod:`kmslab.cloud.athena.workgroups`,
+:class:`QueryExecution` and its states in :mod:`kmslab.cloud.athena.executions` (both re-exported here).
 """
 
 from __future__ import annotations
@@ -18,121 +21,32 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from kmslab.cloud.athena.errors import InvalidRequestException, QueryFailed
+from kmslab.cloud.athena.executions import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, QueryExecution
 from kmslab.cloud.athena.projection import split_location
 from kmslab.cloud.athena.query import ObjectSource, TableLookup, run_query
-from kmslab.cloud.athena.results import ResultTable
+from kmslab.cloud.athena.workgroups import MIN_BYTES_CUTOFF, WorkGroup
 
-QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"
-MIN_BYTES_CUTOFF = 10_000_000  # Athena's minimum BytesScannedCutoffPerQuery
+__all__ = [
+    "CANCELLED",
+    "FAILED",
+    "MIN_BYTES_CUTOFF",
+    "NO_OUTPUT",
+    "QUEUED",
+    "RUNNING",
+    "SUCCEEDED",
+    "AthenaBackend",
+    "AthenaStore",
+    "QueryExecution",
+    "ResultWriter",
+    "WorkGroup",
+]
+
 NO_OUTPUT = (
     "No output location provided. An output location is required either through the Workgroup "
     "result configuration setting or as an API input."
 )
 #: ``(bucket, key, body, content_type, EncryptionConfiguration or None)``; raises PermissionError when refused.
 ResultWriter = Callable[[str, str, bytes, str, Mapping[str, Any] | None], None]
-
-
-@dataclass(frozen=True)
-class WorkGroup:
-    """A workgroup (CreateWorkGroup's Name, Description and Configuration).
-
-    Args:
-        name: the name.
-        configuration: ``WorkGroupConfiguration`` (ResultConfiguration, EnforceWorkGroupConfiguration,
-            BytesScannedCutoffPerQuery, ...).
-        description: the description.
-        created: CreationTime.
-        state: ``ENABLED`` or ``DISABLED`` (a disabled workgroup runs no queries).
-    """
-
-    name: str
-    configuration: Mapping[str, Any] = field(default_factory=dict)
-    description: str = ""
-    created: datetime = field(default_factory=lambda: datetime.now(UTC))
-    state: str = "ENABLED"
-
-    def __post_init__(self) -> None:
-        cutoff = self.configuration.get("BytesScannedCutoffPerQuery")
-        if cutoff is not None and (not isinstance(cutoff, int) or cutoff < MIN_BYTES_CUTOFF):
-            raise InvalidRequestException(f"BytesScannedCutoffPerQuery must be at least {MIN_BYTES_CUTOFF}")
-        if self.state not in ("ENABLED", "DISABLED"):
-            raise InvalidRequestException("State must be ENABLED or DISABLED")
-
-    @property
-    def enforced(self) -> bool:
-        """EnforceWorkGroupConfiguration (Athena's default is true)."""
-        return bool(self.configuration.get("EnforceWorkGroupConfiguration", True))
-
-    def to_api(self) -> dict[str, Any]:
-        """Return GetWorkGroup's ``WorkGroup``."""
-        return {
-            "Name": self.name,
-            "State": self.state,
-            "Configuration": dict(self.configuration),
-            "Description": self.description,
-            "CreationTime": self.created,
-        }
-
-
-@dataclass
-class QueryExecution:
-    """One query execution and its result.
-
-    Args:
-        id: QueryExecutionId.
-        query: the query text.
-        database: QueryExecutionContext.Database.
-        workgroup: the workgroup name.
-        output: the result CSV's S3 URL.
-        encryption: the result EncryptionConfiguration, or None.
-    """
-
-    id: str
-    query: str
-    database: str | None
-    workgroup: str
-    output: str
-    encryption: Mapping[str, Any] | None
-    state: str = QUEUED
-    reason: str | None = None
-    error_category: int | None = None
-    submitted: datetime = field(default_factory=lambda: datetime.now(UTC))
-    completed: datetime | None = None
-    scanned: int = 0
-    result: ResultTable | None = None
-    cancel: threading.Event = field(default_factory=threading.Event, repr=False)
-
-    def to_api(self) -> dict[str, Any]:
-        """Return GetQueryExecution's ``QueryExecution``."""
-        status: dict[str, Any] = {"State": self.state, "SubmissionDateTime": self.submitted}
-        if self.reason:
-            status["StateChangeReason"] = self.reason
-        if self.completed:
-            status["CompletionDateTime"] = self.completed
-        if self.state == FAILED and self.error_category is not None:
-            status["AthenaError"] = {
-                "ErrorCategory": self.error_category,
-                "Retryable": False,
-                "ErrorMessage": self.reason,
-            }
-        elapsed = int(((self.completed or datetime.now(UTC)) - self.submitted).total_seconds() * 1000)
-        result: dict[str, Any] = {"OutputLocation": self.output}
-        if self.encryption:
-            result["EncryptionConfiguration"] = dict(self.encryption)
-        return {
-            "QueryExecutionId": self.id,
-            "Query": self.query,
-            "StatementType": "DML",
-            "ResultConfiguration": result,
-            "QueryExecutionContext": {"Database": self.database, "Catalog": "AwsDataCatalog"} if self.database else {},
-            "Status": status,
-            "Statistics": {
-                "EngineExecutionTimeInMillis": elapsed,
-                "DataScannedInBytes": self.scanned,
-                "TotalExecutionTimeInMillis": elapsed,
-            },
-            "WorkGroup": self.workgroup,
-        }
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Workgroup settings as the API takes them (CreateWorkGroup, UpdateWorkGroup) and as they persist.
+"""Workgroups: :class:`WorkGroup`, its settings as CreateWorkGroup/UpdateWorkGroup take them, how it persists.
 
 Workgroups and named queries persist in the cloud's document store (kinds ``athena-workgroup`` and
 ``athena-named-query``, named ``<region>|<name or id>``); query executions live in memory only.
@@ -8,12 +8,56 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import replace
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from kmslab.cloud.athena.errors import InvalidRequestException
-from kmslab.cloud.athena.models import WorkGroup
+
+MIN_BYTES_CUTOFF = 10_000_000  # Athena's minimum BytesScannedCutoffPerQuery
+
+
+@dataclass(frozen=True)
+class WorkGroup:
+    """A workgroup (CreateWorkGroup's Name, Description and Configuration).
+
+    Args:
+        name: the name.
+        configuration: ``WorkGroupConfiguration`` (ResultConfiguration, EnforceWorkGroupConfiguration,
+            BytesScannedCutoffPerQuery, ...).
+        description: the description.
+        created: CreationTime.
+        state: ``ENABLED`` or ``DISABLED`` (a disabled workgroup runs no queries).
+    """
+
+    name: str
+    configuration: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+    created: datetime = field(default_factory=lambda: datetime.now(UTC))
+    state: str = "ENABLED"
+
+    def __post_init__(self) -> None:
+        cutoff = self.configuration.get("BytesScannedCutoffPerQuery")
+        if cutoff is not None and (not isinstance(cutoff, int) or cutoff < MIN_BYTES_CUTOFF):
+            raise InvalidRequestException(f"BytesScannedCutoffPerQuery must be at least {MIN_BYTES_CUTOFF}")
+        if self.state not in ("ENABLED", "DISABLED"):
+            raise InvalidRequestException("State must be ENABLED or DISABLED")
+
+    @property
+    def enforced(self) -> bool:
+        """EnforceWorkGroupConfiguration (Athena's default is true)."""
+        return bool(self.configuration.get("EnforceWorkGroupConfiguration", True))
+
+    def to_api(self) -> dict[str, Any]:
+        """Return GetWorkGroup's ``WorkGroup``."""
+        return {
+            "Name": self.name,
+            "State": self.state,
+            "Configuration": dict(self.configuration),
+            "Description": self.description,
+            "CreationTime": self.created,
+        }
+
 
 NAME = re.compile(r"[a-zA-Z0-9._-]{1,128}")
 _OPTIONS = ("SSE_S3", "SSE_KMS", "CSE_KMS")
@@ -71,22 +115,22 @@ def updated(group: WorkGroup, params: Mapping[str, Any]) -> WorkGroup:
     config = dict(group.configuration)
     updates = dict(params.get("ConfigurationUpdates") or {})
     result = dict(config.get("ResultConfiguration") or {})
-    for field, change in (updates.pop("ResultConfigurationUpdates", None) or {}).items():
-        if field.startswith("Remove"):
+    for member, change in (updates.pop("ResultConfigurationUpdates", None) or {}).items():
+        if member.startswith("Remove"):
             if change:
-                result.pop(field[len("Remove") :], None)
+                result.pop(member[len("Remove") :], None)
         else:
-            result[field] = change
+            result[member] = change
     if result:
         config["ResultConfiguration"] = result
     else:
         config.pop("ResultConfiguration", None)
     if updates.pop("RemoveBytesScannedCutoffPerQuery", False):
         config.pop("BytesScannedCutoffPerQuery", None)
-    for field, change in updates.items():
-        if field.startswith("Remove") or field.endswith("Updates"):
+    for member, change in updates.items():
+        if member.startswith("Remove") or member.endswith("Updates"):
             continue  # other Remove*/...Updates members concern features the local Athena does not have
-        config[field] = change
+        config[member] = change
     return replace(
         group,
         configuration=check_configuration(config),

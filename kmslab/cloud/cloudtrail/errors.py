@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from kmslab.errors import KmslabError
+from kmslab.errors import AwsServiceError
 
 
-class CloudTrailError(KmslabError):
+class CloudTrailError(AwsServiceError):
     """Root of the errors of :mod:`kmslab.cloud.cloudtrail`: an AWS JSON error response.
 
     Args:
         message: the error message.
     """
 
-    code: ClassVar[str] = "CloudTrailException"
-    status: ClassVar[int] = 400
+    code = "CloudTrailException"
+    status = 400
 
     def __init__(self, message: str = "") -> None:
         super().__init__(message)
-        self.message = message
         #: why, in the engine's words (the policy decision); not part of the AWS response.
         self.reason = ""
-
-    def to_response(self) -> dict[str, str]:
-        """Return the JSON body of the error response.
-
-        Returns:
-            ``{"__type": code, "message": message}``.
-        """
-        return {"__type": self.code, "message": self.message}
 
 
 class InsufficientS3BucketPolicyException(CloudTrailError):

@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from kmslab.errors import KmslabError
+from kmslab.errors import AwsServiceError
 
 
-class LogsError(KmslabError):
+class LogsError(AwsServiceError):
     """Root of the errors of :mod:`kmslab.cloud.logs`: an AWS JSON error response.
 
     Args:
         message: the error message.
     """
 
-    code: ClassVar[str] = "ServiceUnavailableException"
-    status: ClassVar[int] = 500
-
-    def __init__(self, message: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-
-    def to_response(self) -> dict[str, str]:
-        """Return the JSON body of the error response.
-
-        Returns:
-            ``{"__type": code, "message": message}``.
-        """
-        return {"__type": self.code, "message": self.message}
+    code = "ServiceUnavailableException"
+    status = 500
 
 
 class InvalidParameterException(LogsError):

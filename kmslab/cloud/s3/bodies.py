@@ -101,12 +101,7 @@ class UploadBody:
                 if not piece:
                     return
                 yield piece
-        while remaining > 0:
-            piece = stream.read(min(PIECE, remaining))
-            if not piece:
-                raise CloudError("IncompleteBody", "The request body terminated unexpectedly", 400)
-            remaining -= len(piece)
-            yield piece
+        yield from _exactly(stream, remaining)
 
     def _readline(self, stream: IO[bytes]) -> bytes:
         line = stream.readline(4096)
@@ -125,13 +120,7 @@ class UploadBody:
                 raise CloudError("IncompleteBody", "The aws-chunked body is malformed.", 400) from None
             if size == 0:
                 break
-            remaining = size
-            while remaining > 0:
-                piece = stream.read(min(PIECE, remaining))
-                if not piece:
-                    raise CloudError("IncompleteBody", "The request body terminated unexpectedly", 400)
-                remaining -= len(piece)
-                yield piece
+            yield from _exactly(stream, size)
             if stream.read(2) != b"\r\n":
                 raise CloudError("IncompleteBody", "The aws-chunked body is malformed.", 400)
         for _ in range(16):
@@ -189,3 +178,18 @@ class BytesBody:
         """
         for start in range(0, len(self._data), PIECE):
             yield self._data[start : start + PIECE]
+
+
+def _exactly(stream: IO[bytes], size: int) -> Iterator[bytes]:
+    """Yield the next ``size`` bytes of a stream in pieces of at most :data:`PIECE` bytes.
+
+    Raises:
+        CloudError: IncompleteBody, the stream ended first.
+    """
+    remaining = size
+    while remaining > 0:
+        piece = stream.read(min(PIECE, remaining))
+        if not piece:
+            raise CloudError("IncompleteBody", "The request body terminated unexpectedly", 400)
+        remaining -= len(piece)
+        yield piece

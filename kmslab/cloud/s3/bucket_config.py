@@ -42,12 +42,12 @@ def _put(kind: str) -> Callable[[BucketRequest], Outgoing]:
 
     def handler(r: BucketRequest) -> Outgoing:
         body = r.request.body(MAX_CONFIG_BYTES)
-        element = xml(body)
+        element = xml(body)  # the text is stored as sent, so parse the bytes kept here
         if element.tag.rsplit("}", 1)[-1] != root:
             raise CloudError("MalformedXML", "The XML you provided was not well-formed or did not validate.", 400)
         text = body.decode("utf-8")
         value = None if kind == "logging" and "LoggingEnabled" not in text else text
-        r.service.buckets.update(r.call.caller, r.bucket, r.call.region, put_action, {f"config:{key}": value})
+        r.update(put_action, {f"config:{key}": value})
         return ok(status=204 if kind == "tagging" else 200)
 
     return handler
@@ -57,8 +57,7 @@ def _get(kind: str) -> Callable[[BucketRequest], Outgoing]:
     key, _put_action, get_action, root, missing = _KINDS[kind]
 
     def handler(r: BucketRequest) -> Outgoing:
-        doc = r.doc or {}
-        r.service.buckets.check(r.call.caller, get_action, r.bucket, doc, r.call.region)
+        doc = r.allowed(get_action)
         stored = doc.get(f"config:{key}")
         if stored:
             return ok(str(stored))
@@ -81,7 +80,7 @@ def clear(action: str, changes: dict[str, object]) -> Callable[[BucketRequest], 
     """
 
     def handler(r: BucketRequest) -> Outgoing:
-        r.service.buckets.update(r.call.caller, r.bucket, r.call.region, action, changes)
+        r.update(action, changes)
         return ok(status=204)
 
     return handler

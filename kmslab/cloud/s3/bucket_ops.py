@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,45 @@ class BucketRequest:
     call: Call
     bucket: str
     doc: dict[str, Any] | None
+
+    def allowed(self, action: str) -> dict[str, Any]:
+        """Authorize ``action`` on the existing bucket for the caller; return its document.
+
+        Args:
+            action: the IAM action S3 checks.
+
+        Returns:
+            The bucket's document.
+
+        Raises:
+            CloudError: AccessDenied.
+        """
+        doc = self.doc or {}
+        self.service.buckets.check(self.call.caller, action, self.bucket, doc, self.call.region)
+        return doc
+
+    def update(self, action: str, changes: dict[str, Any]) -> None:
+        """Authorize ``action`` and apply ``changes`` to the bucket's document.
+
+        Args:
+            action: the IAM action S3 checks.
+            changes: the document's fields to set.
+
+        Raises:
+            CloudError: AccessDenied, NoSuchBucket.
+        """
+        self.service.buckets.update(self.call.caller, self.bucket, self.call.region, action, changes)
+
+    def body_xml(self) -> ET.Element:
+        """Parse the request's XML configuration body (at most :data:`MAX_CONFIG_BYTES`).
+
+        Returns:
+            The root element, namespaces dropped from tags.
+
+        Raises:
+            CloudError: MalformedXML, or a body too large.
+        """
+        return xml(self.request.body(MAX_CONFIG_BYTES))
 
 
 def _list_buckets(r: BucketRequest) -> Outgoing:
@@ -79,45 +119,26 @@ def _create_bucket(r: BucketRequest) -> Outgoing:
 
 def _delete_bucket(r: BucketRequest) -> Outgoing:
     """Answer DeleteBucket."""
-    caller = r.call.caller
-    region = r.call.region
-    b = r.service.buckets
-    bucket = r.bucket
-    b.delete(caller, bucket, region)
+    r.service.buckets.delete(r.call.caller, r.bucket, r.call.region)
     return ok(status=204)
 
 
 def _head_bucket(r: BucketRequest) -> Outgoing:
     """Answer HeadBucket."""
-    caller = r.call.caller
-    region = r.call.region
-    b = r.service.buckets
-    doc = r.doc or {}
-    bucket = r.bucket
-    b.check(caller, "s3:ListBucket", bucket, doc, region)
+    doc = r.allowed("s3:ListBucket")
     return ok(headers=[("x-amz-bucket-region", doc["region"])])
 
 
 def _get_bucket_location(r: BucketRequest) -> Outgoing:
     """Answer GetBucketLocation."""
-    caller = r.call.caller
-    region = r.call.region
-    b = r.service.buckets
-    doc = r.doc or {}
-    bucket = r.bucket
-    b.check(caller, "s3:GetBucketLocation", bucket, doc, region)
+    doc = r.allowed("s3:GetBucketLocation")
     loc = "" if doc["region"] == "us-east-1" else doc["region"]
     return ok(f'<LocationConstraint xmlns="{NS}">{loc}</LocationConstraint>')
 
 
 def _put_bucket_encryption(r: BucketRequest) -> Outgoing:
     """Answer PutBucketEncryption."""
-    caller = r.call.caller
-    region = r.call.region
-    b = r.service.buckets
-    request = r.request
-    bucket = r.bucket
-    root = xml(request.body(MAX_CONFIG_BYTES))
+    root = r.body_xml()
     algorithm = text(root, "Rule/ApplyServerSideEncryptionByDefault/SSEAlgorithm")
     if algorithm not in ("AES256", "aws:kms"):
         raise malformed_xml() if algorithm is None else not_implemented(f"default encryption {algorithm[:30]}")
@@ -129,10 +150,7 @@ def _put_bucket_encryption(r: BucketRequest) -> Outgoing:
             400,
         )
     bucket_key = (text(root, "Rule/BucketKeyEnabled") or "false").lower() == "true"
-    b.update(
-        caller,
-        bucket,
-        region,
+    r.update(
         "s3:PutEncryptionConfiguration",
         {"encryption": {"algorithm": algorithm, "key_id": key_id, "bucket_key": bucket_key}},
     )
@@ -141,12 +159,7 @@ def _put_bucket_encryption(r: BucketRequest) -> Outgoing:
 
 def _get_bucket_encryption(r: BucketRequest) -> Outgoing:
     """Answer GetBucketEncryption."""
-    caller = r.call.caller
-    region = r.call.region
-    b = r.service.buckets
-    doc = r.doc or {}
-    bucket = r.bucket
-    b.check(caller, "s3:GetEncryptionConfiguration", bucket, doc, region)
+    doc = r.allowed("s3:GetEncryptionConfiguration")
     enc = doc.get("encryption") or {"algorithm": "AES256", "key_id": None, "bucket_key": False}
     kid = f"<KMSMasterKeyID>{xml_text(enc['key_id'])}</KMSMasterKeyID>" if enc.get("key_id") else ""
     return ok(
@@ -159,56 +172,37 @@ def _get_bucket_encryption(r: BucketRequest) -> Outgoing:
 
 def _put_bucket_policy(r: BucketRequest) -> Outgoing:
     """Answer PutBucketPolicy."""
-    caller = r.call.caller
-    region = r.call.region
-    b = r.service.buckets
-    request = r.request
-    bucket = r.bucket
-    text = request.body(MAX_CONFIG_BYTES).decode("utf-8", "replace")
-    b.put_policy(caller, bucket, region, text)
+    policy = r.request.body(MAX_CONFIG_BYTES).decode("utf-8", "replace")
+    r.service.buckets.put_policy(r.call.caller, r.bucket, r.call.region, policy)
     return ok(status=204)
 
 
 def _get_bucket_policy(r: BucketRequest) -> Outgoing:
     """Answer GetBucketPolicy."""
-    caller = r.call.caller
-    region = r.call.region
-    b = r.service.buckets
-    doc = r.doc or {}
-    bucket = r.bucket
-    b.check(caller, "s3:GetBucketPolicy", bucket, doc, region)
+    doc = r.allowed("s3:GetBucketPolicy")
     if not doc.get("policy"):
-        raise CloudError("NoSuchBucketPolicy", "The bucket policy does not exist", 404, {"BucketName": bucket})
+        raise CloudError("NoSuchBucketPolicy", "The bucket policy does not exist", 404, {"BucketName": r.bucket})
     raw = doc["policy"].encode()
     return Outgoing(200, [("Content-Type", "application/json"), ("Content-Length", str(len(raw)))], raw)
 
 
 def _put_public_access_block(r: BucketRequest) -> Outgoing:
     """Answer PutPublicAccessBlock."""
-    caller = r.call.caller
-    region = r.call.region
-    b = r.service.buckets
-    request = r.request
-    bucket = r.bucket
-    root = xml(request.body(MAX_CONFIG_BYTES))
-    b.put_pab(caller, bucket, region, {f: (text(root, f) or "false").lower() == "true" for f in PAB_FIELDS})
+    root = r.body_xml()
+    settings = {f: (text(root, f) or "false").lower() == "true" for f in PAB_FIELDS}
+    r.service.buckets.put_pab(r.call.caller, r.bucket, r.call.region, settings)
     return ok()
 
 
 def _get_public_access_block(r: BucketRequest) -> Outgoing:
     """Answer GetPublicAccessBlock."""
-    caller = r.call.caller
-    region = r.call.region
-    b = r.service.buckets
-    doc = r.doc or {}
-    bucket = r.bucket
-    b.check(caller, "s3:GetBucketPublicAccessBlock", bucket, doc, region)
+    doc = r.allowed("s3:GetBucketPublicAccessBlock")
     if doc.get("pab_deleted"):
         raise CloudError(
             "NoSuchPublicAccessBlockConfiguration",
             "The public access block configuration was not found",
             404,
-            {"BucketName": bucket},
+            {"BucketName": r.bucket},
         )
     settings = pab_settings(doc)
     inner = "".join(f"<{f}>{str(settings[f]).lower()}</{f}>" for f in PAB_FIELDS)
@@ -217,24 +211,14 @@ def _get_public_access_block(r: BucketRequest) -> Outgoing:
 
 def _put_bucket_ownership_controls(r: BucketRequest) -> Outgoing:
     """Answer PutBucketOwnershipControls."""
-    caller = r.call.caller
-    region = r.call.region
-    b = r.service.buckets
-    request = r.request
-    bucket = r.bucket
-    rule = text(xml(request.body(MAX_CONFIG_BYTES)), "Rule/ObjectOwnership")
-    b.put_ownership(caller, bucket, region, rule or "")
+    rule = text(r.body_xml(), "Rule/ObjectOwnership")
+    r.service.buckets.put_ownership(r.call.caller, r.bucket, r.call.region, rule or "")
     return ok()
 
 
 def _get_bucket_ownership_controls(r: BucketRequest) -> Outgoing:
     """Answer GetBucketOwnershipControls."""
-    caller = r.call.caller
-    region = r.call.region
-    b = r.service.buckets
-    doc = r.doc or {}
-    bucket = r.bucket
-    b.check(caller, "s3:GetBucketOwnershipControls", bucket, doc, region)
+    doc = r.allowed("s3:GetBucketOwnershipControls")
     return ok(
         f'<OwnershipControls xmlns="{NS}"><Rule><ObjectOwnership>'
         f"{doc.get('ownership', 'BucketOwnerEnforced')}</ObjectOwnership></Rule></OwnershipControls>"
@@ -243,64 +227,41 @@ def _get_bucket_ownership_controls(r: BucketRequest) -> Outgoing:
 
 def _put_bucket_versioning(r: BucketRequest) -> Outgoing:
     """Answer PutBucketVersioning."""
-    caller = r.call.caller
-    region = r.call.region
-    b = r.service.buckets
-    request = r.request
-    bucket = r.bucket
-    status = text(xml(request.body(MAX_CONFIG_BYTES)), "Status")
+    status = text(r.body_xml(), "Status")
     if status not in ("Enabled", "Suspended"):
         raise malformed_xml()
-    b.update(caller, bucket, region, "s3:PutBucketVersioning", {"versioning": status})
+    r.update("s3:PutBucketVersioning", {"versioning": status})
     return ok()
 
 
 def _get_bucket_versioning(r: BucketRequest) -> Outgoing:
     """Answer GetBucketVersioning."""
-    caller = r.call.caller
-    region = r.call.region
-    b = r.service.buckets
-    doc = r.doc or {}
-    bucket = r.bucket
-    b.check(caller, "s3:GetBucketVersioning", bucket, doc, region)
+    doc = r.allowed("s3:GetBucketVersioning")
     status = f"<Status>{doc['versioning']}</Status>" if doc.get("versioning") else ""
     return ok(f'<VersioningConfiguration xmlns="{NS}">{status}</VersioningConfiguration>')
 
 
 def _delete_objects(r: BucketRequest) -> Outgoing:
     """Answer DeleteObjects."""
-    request = r.request
-    call = r.call
-    bucket = r.bucket
-    return r.service.delete_objects(request, call, bucket)
+    return r.service.delete_objects(r.request, r.call, r.bucket)
 
 
 def _list_multipart_uploads(r: BucketRequest) -> Outgoing:
     """Answer ListMultipartUploads."""
-    caller = r.call.caller
-    region = r.call.region
-    b = r.service.buckets
-    doc = r.doc or {}
-    bucket = r.bucket
-    b.check(caller, "s3:ListBucketMultipartUploads", bucket, doc, region)
+    r.allowed("s3:ListBucketMultipartUploads")
     items = "".join(
         f"<Upload><Key>{xml_text(k)}</Key><UploadId>{u}</UploadId><Initiated>{iso(d['initiated'])}</Initiated></Upload>"
-        for u, k, d in r.service.store.uploads(bucket)
+        for u, k, d in r.service.store.uploads(r.bucket)
     )
     return ok(
-        f'<ListMultipartUploadsResult xmlns="{NS}"><Bucket>{xml_text(bucket)}</Bucket><IsTruncated>'
+        f'<ListMultipartUploadsResult xmlns="{NS}"><Bucket>{xml_text(r.bucket)}</Bucket><IsTruncated>'
         f"false</IsTruncated>{items}</ListMultipartUploadsResult>"
     )
 
 
 def _get_bucket_acl(r: BucketRequest) -> Outgoing:
     """Answer GetBucketAcl."""
-    caller = r.call.caller
-    region = r.call.region
-    b = r.service.buckets
-    doc = r.doc or {}
-    bucket = r.bucket
-    b.check(caller, "s3:GetBucketAcl", bucket, doc, region)
+    doc = r.allowed("s3:GetBucketAcl")
     return ok(
         f'<AccessControlPolicy xmlns="{NS}"><Owner><ID>{doc["owner"]}</ID></Owner><AccessControlList>'
         "<Grant>"
@@ -312,15 +273,10 @@ def _get_bucket_acl(r: BucketRequest) -> Outgoing:
 
 def _put_bucket_acl(r: BucketRequest) -> Outgoing:
     """Answer PutBucketAcl."""
-    caller = r.call.caller
-    region = r.call.region
-    h = r.request.headers
-    b = r.service.buckets
-    bucket = r.bucket
-    acl = h.get("x-amz-acl")
+    acl = r.request.headers.get("x-amz-acl")
     if acl is None:
         raise not_implemented("PutBucketAcl with grant headers or an XML body (use a canned ACL)")
-    b.put_acl(caller, bucket, region, acl)
+    r.service.buckets.put_acl(r.call.caller, r.bucket, r.call.region, acl)
     return ok()
 
 

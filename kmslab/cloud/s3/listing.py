@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -88,6 +89,52 @@ def _enc(value: str, encode: bool) -> str:
     return quote(value, safe="/") if encode else value
 
 
+@dataclass(frozen=True)
+class _Page:
+    """One page of ListObjects or ListObjectsV2: the keys and common prefixes after a point."""
+
+    prefix: str
+    delimiter: str
+    encode: bool
+    limit: int
+    contents: list[tuple[str, dict[str, Any]]]
+    prefixes: list[str]
+    next_after: str | None
+
+    def head(self, bucket: str) -> str:
+        """The result's opening: its element, Name and Prefix."""
+        return (
+            f'<ListBucketResult xmlns="{_NS}"><Name>{xml_text(bucket)}</Name><Prefix>'
+            f"{xml_text(_enc(self.prefix, self.encode))}</Prefix>"
+        )
+
+    def truncated(self) -> str:
+        """The IsTruncated element."""
+        return f"<IsTruncated>{'true' if self.next_after is not None else 'false'}</IsTruncated>"
+
+    def delimiter_element(self) -> str:
+        """The Delimiter element, when the request grouped by one."""
+        return f"<Delimiter>{xml_text(_enc(self.delimiter, self.encode))}</Delimiter>" if self.delimiter else ""
+
+    def tail(self) -> list[str]:
+        """The result's Contents, CommonPrefixes and closing."""
+        parts = [_content(k, d, self.encode) for k, d in self.contents]
+        parts += [
+            f"<CommonPrefixes><Prefix>{xml_text(_enc(p, self.encode))}</Prefix></CommonPrefixes>" for p in self.prefixes
+        ]
+        parts.append("</ListBucketResult>")
+        return parts
+
+
+def _page(store: S3Store, bucket: str, params: dict[str, str], after: str, limit: int) -> _Page:
+    prefix, delimiter = params.get("prefix", ""), params.get("delimiter", "")
+    encode = params.get("encoding-type") == "url"
+    contents, prefixes, next_after = _walk(
+        store, bucket, prefix, delimiter, _skip_group(after, delimiter, prefix), limit
+    )
+    return _Page(prefix, delimiter, encode, limit, contents, prefixes, next_after)
+
+
 def list_v2(store: S3Store, bucket: str, params: dict[str, str]) -> str:
     """Answer ListObjectsV2.
 
@@ -99,7 +146,6 @@ def list_v2(store: S3Store, bucket: str, params: dict[str, str]) -> str:
     Returns:
         The XML body.
     """
-    prefix, delimiter = params.get("prefix", ""), params.get("delimiter", "")
     limit = _max_keys(params)
     token = params.get("continuation-token")
     if token is not None:
@@ -109,32 +155,23 @@ def list_v2(store: S3Store, bucket: str, params: dict[str, str]) -> str:
             raise CloudError("InvalidArgument", "The continuation token provided is incorrect", 400) from None
     else:
         after = params.get("start-after", "")
-    encode = params.get("encoding-type") == "url"
-    contents, prefixes, next_after = _walk(
-        store, bucket, prefix, delimiter, _skip_group(after, delimiter, prefix), limit
-    )
+    page = _page(store, bucket, params, after, limit)
     parts = [
-        f'<ListBucketResult xmlns="{_NS}"><Name>{xml_text(bucket)}</Name><Prefix>'
-        f"{xml_text(_enc(prefix, encode))}</Prefix>",
-        f"<MaxKeys>{limit}</MaxKeys><KeyCount>{len(contents) + len(prefixes)}</KeyCount>",
-        f"<IsTruncated>{'true' if next_after is not None else 'false'}</IsTruncated>",
+        page.head(bucket),
+        f"<MaxKeys>{limit}</MaxKeys><KeyCount>{len(page.contents) + len(page.prefixes)}</KeyCount>",
+        page.truncated(),
+        page.delimiter_element(),
     ]
-    if delimiter:
-        parts.append(f"<Delimiter>{xml_text(_enc(delimiter, encode))}</Delimiter>")
-    if encode:
+    if page.encode:
         parts.append("<EncodingType>url</EncodingType>")
     if token is not None:
         parts.append(f"<ContinuationToken>{xml_text(token)}</ContinuationToken>")
     if "start-after" in params:
-        parts.append(f"<StartAfter>{xml_text(_enc(params['start-after'], encode))}</StartAfter>")
-    if next_after is not None:
-        parts.append(
-            f"<NextContinuationToken>{base64.urlsafe_b64encode(next_after.encode()).decode()}</NextContinuationToken>"
-        )
-    parts += [_content(k, d, encode) for k, d in contents]
-    parts += [f"<CommonPrefixes><Prefix>{xml_text(_enc(p, encode))}</Prefix></CommonPrefixes>" for p in prefixes]
-    parts.append("</ListBucketResult>")
-    return "".join(parts)
+        parts.append(f"<StartAfter>{xml_text(_enc(params['start-after'], page.encode))}</StartAfter>")
+    if page.next_after is not None:
+        next_token = base64.urlsafe_b64encode(page.next_after.encode()).decode()
+        parts.append(f"<NextContinuationToken>{next_token}</NextContinuationToken>")
+    return "".join(parts + page.tail())
 
 
 def list_v1(store: S3Store, bucket: str, params: dict[str, str]) -> str:
@@ -148,26 +185,18 @@ def list_v1(store: S3Store, bucket: str, params: dict[str, str]) -> str:
     Returns:
         The XML body.
     """
-    prefix, delimiter, marker = params.get("prefix", ""), params.get("delimiter", ""), params.get("marker", "")
     limit = _max_keys(params)
-    encode = params.get("encoding-type") == "url"
-    contents, prefixes, next_after = _walk(
-        store, bucket, prefix, delimiter, _skip_group(marker, delimiter, prefix), limit
-    )
+    marker = params.get("marker", "")
+    page = _page(store, bucket, params, marker, limit)
     parts = [
-        f'<ListBucketResult xmlns="{_NS}"><Name>{xml_text(bucket)}</Name><Prefix>'
-        f"{xml_text(_enc(prefix, encode))}</Prefix>",
-        f"<Marker>{xml_text(_enc(marker, encode))}</Marker><MaxKeys>{limit}</MaxKeys>",
-        f"<IsTruncated>{'true' if next_after is not None else 'false'}</IsTruncated>",
+        page.head(bucket),
+        f"<Marker>{xml_text(_enc(marker, page.encode))}</Marker><MaxKeys>{limit}</MaxKeys>",
+        page.truncated(),
+        page.delimiter_element(),
     ]
-    if delimiter:
-        parts.append(f"<Delimiter>{xml_text(_enc(delimiter, encode))}</Delimiter>")
-        if next_after is not None:
-            parts.append(f"<NextMarker>{xml_text(_enc(next_after, encode))}</NextMarker>")
-    parts += [_content(k, d, encode) for k, d in contents]
-    parts += [f"<CommonPrefixes><Prefix>{xml_text(_enc(p, encode))}</Prefix></CommonPrefixes>" for p in prefixes]
-    parts.append("</ListBucketResult>")
-    return "".join(parts)
+    if page.delimiter and page.next_after is not None:
+        parts.append(f"<NextMarker>{xml_text(_enc(page.next_after, page.encode))}</NextMarker>")
+    return "".join(parts + page.tail())
 
 
 def list_versions(store: S3Store, bucket: str, params: dict[str, str]) -> str:

@@ -15,6 +15,7 @@ from kmslab.cloud.s3.crypto import new_uid
 from kmslab.cloud.s3.headers import choose_encryption, sse_context, user_metadata
 from kmslab.cloud.s3.models import check_acl
 from kmslab.cloud.s3.objects import Objects
+from kmslab.cloud.s3.versions import new_version
 from kmslab.kms import Caller
 
 MIN_PART = 5 * 1024 * 1024
@@ -63,15 +64,7 @@ class Multipart:
         self.objects.authorize(caller, "s3:PutObject", bucket, key, doc, region, sse_context(headers))
         check_acl(doc, headers.get("x-amz-acl"))
         uid = new_uid()
-        _, enc = self.objects.keys.new_object_key(
-            caller=caller,
-            region=doc["region"],
-            algorithm=encryption.algorithm,
-            key_id=encryption.key_id,
-            bucket_key=encryption.bucket_key,
-            bucket_arn=f"arn:aws:s3:::{bucket}",
-            object_arn=f"arn:aws:s3:::{bucket}/{key}",
-        )
+        _, enc = self.objects.new_key(caller, doc, bucket, key, encryption)
         upload_id = new_uid() + new_uid()
         self.store.put_upload(
             upload_id,
@@ -88,11 +81,20 @@ class Multipart:
         )
         return upload_id, enc
 
-    def _upload(self, bucket: str, key: str, upload_id: str) -> dict[str, Any]:
+    def _upload(
+        self, caller: Caller, region: str, bucket: str, key: str, upload_id: str, action: str
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Find an upload of this bucket and key, then authorize ``action`` on the object for the caller.
+
+        Returns:
+            (the bucket's document, the upload's document).
+        """
+        doc = self.objects.buckets.get(bucket)
         found = self.store.upload(upload_id)
         if found is None or found[0] != bucket or found[1] != key:
             raise _no_such_upload(upload_id)
-        return found[2]
+        self.objects.authorize(caller, action, bucket, key, doc, region, {})
+        return doc, found[2]
 
     def upload_part(
         self, caller: Caller, region: str, bucket: str, key: str, upload_id: str, number_text: str, body: UploadBody
@@ -117,9 +119,7 @@ class Multipart:
             number = 0
         if not 1 <= number <= MAX_PARTS:
             raise CloudError("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive", 400)
-        doc = self.objects.buckets.get(bucket)
-        upload = self._upload(bucket, key, upload_id)
-        self.objects.authorize(caller, "s3:PutObject", bucket, key, doc, region, {})
+        doc, upload = self._upload(caller, region, bucket, key, upload_id, "s3:PutObject")
         object_key = self.objects.keys.open_object_key(caller=caller, region=doc["region"], enc=upload["enc"])
         blob, size, cipher_md5 = self.objects.write_blob(object_key, upload["uid"], number, body.pieces())
         etag = body.md5.hexdigest() if upload["enc"]["algorithm"] == "AES256" else cipher_md5.hex()
@@ -146,9 +146,7 @@ class Multipart:
         Returns:
             The new version's document.
         """
-        doc = self.objects.buckets.get(bucket)
-        upload = self._upload(bucket, key, upload_id)
-        self.objects.authorize(caller, "s3:PutObject", bucket, key, doc, region, {})
+        doc, upload = self._upload(caller, region, bucket, key, upload_id, "s3:PutObject")
         if not chosen:
             raise CloudError(
                 "MalformedXML",
@@ -179,17 +177,8 @@ class Multipart:
                 )
             parts.append({"blob": part["blob"], "part": number, "size": part["size"], "etag": part["etag"]})
         combined = hashlib.md5(b"".join(bytes.fromhex(p["etag"]) for p in parts), usedforsecurity=False).hexdigest()
-        version = {
-            "version_id": self.objects.new_version_id(doc),
-            "uid": upload["uid"],
-            "size": sum(p["size"] for p in parts),
-            "etag": f"{combined}-{len(parts)}",
-            "last_modified": time.time(),
-            "meta": upload["meta"],
-            "enc": upload["enc"],
-            "acl": upload["acl"],
-            "parts": parts,
-        }
+        etag = f"{combined}-{len(parts)}"
+        version = new_version(doc, upload["uid"], etag, upload["meta"], upload["enc"], upload["acl"], parts)
         self.objects.commit(bucket, key, version)
         unused = [p["blob"] for n, p in stored.items() if n not in set(numbers)]
         self.store.drop_upload(upload_id)
@@ -206,9 +195,7 @@ class Multipart:
             key: the key.
             upload_id: the upload.
         """
-        doc = self.objects.buckets.get(bucket)
-        self._upload(bucket, key, upload_id)
-        self.objects.authorize(caller, "s3:AbortMultipartUpload", bucket, key, doc, region, {})
+        self._upload(caller, region, bucket, key, upload_id, "s3:AbortMultipartUpload")
         blobs = [p["blob"] for p in self.store.parts(upload_id).values()]
         self.store.drop_upload(upload_id)
         self.store.remove_blobs(blobs)
@@ -228,7 +215,5 @@ class Multipart:
         Returns:
             (part number, document) pairs, by number.
         """
-        doc = self.objects.buckets.get(bucket)
-        self._upload(bucket, key, upload_id)
-        self.objects.authorize(caller, "s3:ListMultipartUploadParts", bucket, key, doc, region, {})
+        self._upload(caller, region, bucket, key, upload_id, "s3:ListMultipartUploadParts")
         return sorted(self.store.parts(upload_id).items())

@@ -12,10 +12,11 @@ from kmslab.cloud.errors import CloudError
 from kmslab.cloud.s3.bodies import BytesBody, UploadBody
 from kmslab.cloud.s3.crypto import SegmentWriter, new_uid, read_plain
 from kmslab.cloud.s3.errors import SIGV4_REQUIRED, invalid_argument, no_such_key
-from kmslab.cloud.s3.headers import choose_encryption, sse_context, user_metadata
+from kmslab.cloud.s3.headers import Encryption, choose_encryption, sse_context, user_metadata
 from kmslab.cloud.s3.models import Buckets, check_acl
 from kmslab.cloud.s3.sse import SseKeys
 from kmslab.cloud.s3.store import S3Store
+from kmslab.cloud.s3.versions import new_version, version_id_for
 from kmslab.iam.evaluate import ANONYMOUS_ARN
 from kmslab.kms import Caller
 
@@ -109,7 +110,40 @@ class Objects:
         Returns:
             The version ID.
         """
-        return new_uid() if bucket.get("versioning") == "Enabled" else "null"
+        return version_id_for(bucket)
+
+    def new_key(
+        self,
+        caller: Caller,
+        doc: Mapping[str, Any],
+        bucket: str,
+        key: str,
+        encryption: Encryption,
+        encryption_context: Mapping[str, str] | None = None,
+    ) -> tuple[bytes, dict[str, Any]]:
+        """Make the data key of a new object (or upload) under the encryption its write chose.
+
+        Args:
+            caller: who writes.
+            doc: the bucket's document.
+            bucket: the bucket.
+            key: the object's key.
+            encryption: the encryption :func:`choose_encryption` chose.
+            encryption_context: more SSE-KMS encryption context (a service's write).
+
+        Returns:
+            (the object key, the version's encryption document).
+        """
+        return self.keys.new_object_key(
+            caller=caller,
+            region=doc["region"],
+            algorithm=encryption.algorithm,
+            key_id=encryption.key_id,
+            bucket_key=encryption.bucket_key,
+            bucket_arn=f"arn:aws:s3:::{bucket}",
+            object_arn=f"arn:aws:s3:::{bucket}/{key}",
+            extra_context=encryption_context,
+        )
 
     def put(
         self,
@@ -152,29 +186,11 @@ class Objects:
         acl = headers.get("x-amz-acl")
         check_acl(doc, acl)
         uid = new_uid()
-        object_key, enc = self.keys.new_object_key(
-            caller=caller,
-            region=doc["region"],
-            algorithm=encryption.algorithm,
-            key_id=encryption.key_id,
-            bucket_key=encryption.bucket_key,
-            bucket_arn=f"arn:aws:s3:::{bucket}",
-            object_arn=f"arn:aws:s3:::{bucket}/{key}",
-            extra_context=encryption_context,
-        )
+        object_key, enc = self.new_key(caller, doc, bucket, key, encryption, encryption_context)
         blob, size, cipher_md5 = self.write_blob(object_key, uid, 1, body.pieces())
         etag = body.md5.hexdigest() if encryption.algorithm == "AES256" else cipher_md5.hex()
-        version = {
-            "version_id": self.new_version_id(doc),
-            "uid": uid,
-            "size": size,
-            "etag": etag,
-            "last_modified": time.time(),
-            "meta": user_metadata(headers),
-            "enc": enc,
-            "acl": acl or "private",
-            "parts": [{"blob": blob, "part": 1, "size": size}],
-        }
+        parts = [{"blob": blob, "part": 1, "size": size}]
+        version = new_version(doc, uid, etag, user_metadata(headers), enc, acl or "private", parts)
         return self.commit(bucket, key, version)
 
     def commit(self, bucket: str, key: str, version: dict[str, Any]) -> dict[str, Any]:
@@ -357,15 +373,7 @@ class Objects:
         self.authorize(caller, "s3:PutObject", bucket, key, doc, region, sse_context(headers))
         check_acl(doc, headers.get("x-amz-acl"))
         uid = new_uid()
-        object_key, enc = self.keys.new_object_key(
-            caller=caller,
-            region=doc["region"],
-            algorithm=encryption.algorithm,
-            key_id=encryption.key_id,
-            bucket_key=encryption.bucket_key,
-            bucket_arn=f"arn:aws:s3:::{bucket}",
-            object_arn=f"arn:aws:s3:::{bucket}/{key}",
-        )
+        object_key, enc = self.new_key(caller, doc, bucket, key, encryption)
         plain_md5 = hashlib.md5(usedforsecurity=False)
 
         def pieces() -> Iterator[bytes]:
@@ -375,15 +383,7 @@ class Objects:
 
         blob, size, cipher_md5 = self.write_blob(object_key, uid, 1, pieces())
         meta = version["meta"] if directive == "COPY" else user_metadata(headers)
-        new = {
-            "version_id": self.new_version_id(doc),
-            "uid": uid,
-            "size": size,
-            "etag": plain_md5.hexdigest() if encryption.algorithm == "AES256" else cipher_md5.hex(),
-            "last_modified": time.time(),
-            "meta": meta,
-            "enc": enc,
-            "acl": headers.get("x-amz-acl", "private"),
-            "parts": [{"blob": blob, "part": 1, "size": size}],
-        }
+        etag = plain_md5.hexdigest() if encryption.algorithm == "AES256" else cipher_md5.hex()
+        parts = [{"blob": blob, "part": 1, "size": size}]
+        new = new_version(doc, uid, etag, meta, enc, headers.get("x-amz-acl", "private"), parts)
         return self.commit(bucket, key, new)

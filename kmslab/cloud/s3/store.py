@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from kmslab.cloud.s3._upload_rows import UploadRows
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS objects (bucket TEXT NOT NULL, key TEXT NOT NULL, version_id TEXT NOT NULL,
@@ -29,8 +31,10 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
-class S3Store:
+class S3Store(UploadRows):
     """Persistence of one account's S3 state.
+
+    Multipart uploads and their parts are :class:`~kmslab.cloud.s3._upload_rows.UploadRows`' methods.
 
     Args:
         root: the directory (``s3.sqlite3``, ``blobs/``, ``root.key``).
@@ -291,97 +295,6 @@ class S3Store:
                 (bucket, len(prefix), prefix),
             ).fetchall()
         return [(key, bool(latest), json.loads(doc)) for key, latest, doc in rows]
-
-    # -- uploads ------------------------------------------------------------------------------
-
-    def put_upload(self, upload_id: str, bucket: str, key: str, doc: dict[str, Any]) -> None:
-        """Record a multipart upload.
-
-        Args:
-            upload_id: its ID.
-            bucket: the bucket.
-            key: the key.
-            doc: its document.
-        """
-        with self.lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO uploads (upload_id, bucket, key, doc) VALUES (?, ?, ?, ?)",
-                (upload_id, bucket, key, json.dumps(doc)),
-            )
-
-    def upload(self, upload_id: str) -> tuple[str, str, dict[str, Any]] | None:
-        """Load a multipart upload.
-
-        Args:
-            upload_id: its ID.
-
-        Returns:
-            (bucket, key, document), or None.
-        """
-        with self.lock:
-            row = self._db.execute("SELECT bucket, key, doc FROM uploads WHERE upload_id = ?", (upload_id,)).fetchone()
-        return (row[0], row[1], json.loads(row[2])) if row else None
-
-    def uploads(self, bucket: str) -> list[tuple[str, str, dict[str, Any]]]:
-        """The bucket's multipart uploads in progress.
-
-        Args:
-            bucket: the bucket.
-
-        Returns:
-            (upload_id, key, document) triples.
-        """
-        with self.lock:
-            rows = self._db.execute(
-                "SELECT upload_id, key, doc FROM uploads WHERE bucket = ? ORDER BY key", (bucket,)
-            ).fetchall()
-        return [(u, k, json.loads(d)) for u, k, d in rows]
-
-    def put_part(self, upload_id: str, number: int, doc: dict[str, Any]) -> list[str]:
-        """Record an uploaded part (replacing one with the same number).
-
-        Args:
-            upload_id: the upload.
-            number: the part number.
-            doc: the part's document.
-
-        Returns:
-            The replaced part's blobs, to delete.
-        """
-        with self.lock:
-            old = self._db.execute(
-                "SELECT doc FROM parts WHERE upload_id = ? AND part_number = ?", (upload_id, number)
-            ).fetchone()
-            self._db.execute(
-                "INSERT OR REPLACE INTO parts (upload_id, part_number, doc) VALUES (?, ?, ?)",
-                (upload_id, number, json.dumps(doc)),
-            )
-        return [json.loads(old[0])["blob"]] if old else []
-
-    def parts(self, upload_id: str) -> dict[int, dict[str, Any]]:
-        """The parts of an upload.
-
-        Args:
-            upload_id: the upload.
-
-        Returns:
-            Part number -> document.
-        """
-        with self.lock:
-            rows = self._db.execute("SELECT part_number, doc FROM parts WHERE upload_id = ?", (upload_id,)).fetchall()
-        return {number: json.loads(doc) for number, doc in rows}
-
-    def drop_upload(self, upload_id: str) -> None:
-        """Forget an upload and its parts (their blobs are the caller's to delete or keep).
-
-        Args:
-            upload_id: the upload.
-        """
-        with self.lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
-            self._db.execute("DELETE FROM uploads WHERE upload_id = ?", (upload_id,))
-            self._db.execute("COMMIT")
 
     # -- meta ---------------------------------------------------------------------------------
 

@@ -1,16 +1,21 @@
-"""Shared plumbing of the JSON-protocol services the cloud implements itself (SSM, Secrets Manager)."""
+"""Shared plumbing of the JSON-protocol services the cloud implements itself (KMS, SSM, Secrets Manager, Athena)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 from kmslab.cloud.errors import CloudError
 from kmslab.cloud.gateway.request import Call, Incoming, Outgoing
+from kmslab.cloud.services.docstore import DocStore
+from kmslab.cloud.services.managed_keys import ManagedKeys
 from kmslab.iam import CloudIdentities, authorize_resource
 from kmslab.kms import Caller, KmsError, LocalKms
+
+#: the content type of every JSON 1.1 answer
+CONTENT_TYPE = "application/x-amz-json-1.1"
 
 
 def parse_json(request: Incoming, prefix: str) -> tuple[str, dict[str, Any]]:
@@ -48,9 +53,9 @@ def answer(payload: dict[str, Any], call: Call) -> Outgoing:
     Returns:
         The answer.
     """
-    body = json.dumps(payload).encode()
+    body = json.dumps(payload, separators=(",", ":")).encode()
     headers = [
-        ("Content-Type", "application/x-amz-json-1.1"),
+        ("Content-Type", CONTENT_TYPE),
         ("x-amzn-RequestId", call.request_id),
         ("Content-Length", str(len(body))),
     ]
@@ -189,3 +194,58 @@ class ServiceBase:
             return self.kms.call(operation, params, caller=replace(caller, invoked_by=self.principal), region=region)
         except KmsError as exc:
             raise on_error(exc) from None
+
+
+class StoredKeyService(ServiceBase):
+    """A JSON service whose resources persist in the document store, their secrets encrypted by the local KMS.
+
+    Subclasses name their target prefix, service principal and IAM action prefix, and list their
+    operations in :meth:`handlers`; :meth:`handle` dispatches on ``X-Amz-Target``.
+
+    Args:
+        store: where the service's resources persist.
+        managed: the AWS managed keys (the default key of each Region).
+        kms: the local KMS engine.
+        identities: the callers' IAM policies.
+        account: the account.
+    """
+
+    protocol = "json"
+    #: ``X-Amz-Target`` prefix, e.g. ``AmazonSSM.``
+    target_prefix: ClassVar[str]
+    #: the service principal, e.g. ``ssm.amazonaws.com``
+    service_principal: ClassVar[str]
+    #: the IAM action prefix, e.g. ``ssm``
+    action_prefix: ClassVar[str]
+
+    def __init__(
+        self, store: DocStore, managed: ManagedKeys, *, kms: LocalKms, identities: CloudIdentities, account: str
+    ) -> None:
+        super().__init__(kms, identities, account, self.service_principal, self.action_prefix)
+        self.store = store
+        self.managed = managed
+        self._handlers = self.handlers()
+
+    def handlers(self) -> dict[str, Handler]:
+        """The operations this service serves.
+
+        Returns:
+            Operation name -> handler.
+        """
+        raise NotImplementedError
+
+    def handle(self, request: Incoming, call: Call) -> Outgoing:
+        """Answer one request of this service.
+
+        Args:
+            request: the request.
+            call: who sends it.
+
+        Returns:
+            The answer.
+
+        Raises:
+            CloudError: the service's error.
+        """
+        operation, params = parse_json(request, self.target_prefix)
+        return answer(self.served(self._handlers, operation)(params, call), call)

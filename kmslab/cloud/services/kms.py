@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from kmslab.cloud.errors import CloudError
 from kmslab.cloud.gateway.request import Call, Incoming, Outgoing
+from kmslab.cloud.services._jsonsvc import answer, parse_json
 from kmslab.kms import KmsError, LocalKms
 
 TARGET_PREFIX = "TrentService."
-CONTENT_TYPE = "application/x-amz-json-1.1"
 
 
 class KmsService:
@@ -40,25 +37,11 @@ class KmsService:
         """
         if request.method != "POST" or request.raw_path != "/":
             raise CloudError("UnknownOperationException", "KMS requests are POST / with an X-Amz-Target header.")
-        target = request.headers.get("x-amz-target", "")
-        if not target.startswith(TARGET_PREFIX):
-            raise CloudError("UnknownOperationException", f"Unknown operation {target[:100]!r}")
+        operation, params = parse_json(request, TARGET_PREFIX)
         try:
-            params: Any = json.loads(request.body() or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            raise CloudError("SerializationException", "The request body is not valid JSON.") from None
-        if not isinstance(params, dict):
-            raise CloudError("SerializationException", "The request body must be a JSON object.")
-        try:
-            answer = self.kms.call(
-                target[len(TARGET_PREFIX) :], params, caller=call.caller, region=call.region, request_id=call.request_id
+            result = self.kms.call(
+                operation, params, caller=call.caller, region=call.region, request_id=call.request_id
             )
         except KmsError as exc:
             raise CloudError(exc.code, exc.message, exc.status) from None
-        body = json.dumps(answer, separators=(",", ":")).encode()
-        headers = [
-            ("Content-Type", CONTENT_TYPE),
-            ("x-amzn-RequestId", call.request_id),
-            ("Content-Length", str(len(body))),
-        ]
-        return Outgoing(200, headers, body)
+        return answer(result, call)

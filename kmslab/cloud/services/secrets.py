@@ -20,12 +20,9 @@ from typing import Any
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kmslab.cloud.errors import CloudError
-from kmslab.cloud.gateway.request import Call, Incoming, Outgoing
-from kmslab.cloud.services._jsonsvc import ServiceBase, answer, parse_json, require_str
-from kmslab.cloud.services.docstore import DocStore
-from kmslab.cloud.services.managed_keys import ManagedKeys
-from kmslab.iam import CloudIdentities
-from kmslab.kms import KmsError, LocalKms
+from kmslab.cloud.gateway.request import Call
+from kmslab.cloud.services._jsonsvc import Handler, StoredKeyService, require_str
+from kmslab.kms import KmsError
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 NOT_FOUND = "Secrets Manager can't find the specified secret."
@@ -49,7 +46,7 @@ def _encrypt_error(exc: KmsError) -> CloudError:
     )
 
 
-class SecretsService(ServiceBase):
+class SecretsService(StoredKeyService):
     """Secrets Manager: Create, Get/Put value, Update, Describe, List and Delete secrets.
 
     Args:
@@ -60,39 +57,25 @@ class SecretsService(ServiceBase):
         account: the account.
     """
 
-    protocol = "json"
+    target_prefix = "secretsmanager."
+    service_principal = "secretsmanager.amazonaws.com"
+    action_prefix = "secretsmanager"
 
-    def __init__(
-        self, store: DocStore, managed: ManagedKeys, *, kms: LocalKms, identities: CloudIdentities, account: str
-    ) -> None:
-        super().__init__(kms, identities, account, "secretsmanager.amazonaws.com", "secretsmanager")
-        self.store = store
-        self.managed = managed
-
-    def handle(self, request: Incoming, call: Call) -> Outgoing:
-        """Answer one Secrets Manager request.
-
-        Args:
-            request: the request.
-            call: who sends it.
+    def handlers(self) -> dict[str, Handler]:
+        """The operations this service serves.
 
         Returns:
-            The answer.
+            Operation name -> handler.
         """
-        operation, params = parse_json(request, "secretsmanager.")
-        handler = self.served(
-            {
-                "CreateSecret": self._create,
-                "GetSecretValue": self._get_value,
-                "PutSecretValue": self._put_value,
-                "UpdateSecret": self._update,
-                "DescribeSecret": self._describe,
-                "ListSecrets": self._list,
-                "DeleteSecret": self._delete,
-            },
-            operation,
-        )
-        return answer(handler(params, call), call)
+        return {
+            "CreateSecret": self._create,
+            "GetSecretValue": self._get_value,
+            "PutSecretValue": self._put_value,
+            "UpdateSecret": self._update,
+            "DescribeSecret": self._describe,
+            "ListSecrets": self._list,
+            "DeleteSecret": self._delete,
+        }
 
     # -- helpers ---------------------------------------------------------------------------------
 

@@ -17,12 +17,9 @@ import time
 from typing import Any
 
 from kmslab.cloud.errors import CloudError
-from kmslab.cloud.gateway.request import Call, Incoming, Outgoing
-from kmslab.cloud.services._jsonsvc import ServiceBase, answer, parse_json, require_str
-from kmslab.cloud.services.docstore import DocStore
-from kmslab.cloud.services.managed_keys import ManagedKeys
-from kmslab.iam import CloudIdentities
-from kmslab.kms import KmsError, LocalKms
+from kmslab.cloud.gateway.request import Call
+from kmslab.cloud.services._jsonsvc import Handler, StoredKeyService, require_str
+from kmslab.kms import KmsError
 
 TYPES = ("String", "StringList", "SecureString")
 MAX_VALUE = 4096
@@ -34,7 +31,7 @@ def _kms_error(exc: KmsError) -> CloudError:
     return CloudError("InvalidKeyId", f"{exc.message} (Service: AWSKMS; Error Code: {exc.code})")
 
 
-class SsmService(ServiceBase):
+class SsmService(StoredKeyService):
     """Parameter Store: PutParameter, GetParameter(s), GetParametersByPath, DeleteParameter(s), DescribeParameters.
 
     Args:
@@ -45,39 +42,25 @@ class SsmService(ServiceBase):
         account: the account.
     """
 
-    protocol = "json"
+    target_prefix = "AmazonSSM."
+    service_principal = "ssm.amazonaws.com"
+    action_prefix = "ssm"
 
-    def __init__(
-        self, store: DocStore, managed: ManagedKeys, *, kms: LocalKms, identities: CloudIdentities, account: str
-    ) -> None:
-        super().__init__(kms, identities, account, "ssm.amazonaws.com", "ssm")
-        self.store = store
-        self.managed = managed
-
-    def handle(self, request: Incoming, call: Call) -> Outgoing:
-        """Answer one SSM request.
-
-        Args:
-            request: the request.
-            call: who sends it.
+    def handlers(self) -> dict[str, Handler]:
+        """The operations this service serves.
 
         Returns:
-            The answer.
+            Operation name -> handler.
         """
-        operation, params = parse_json(request, "AmazonSSM.")
-        handler = self.served(
-            {
-                "PutParameter": self._put,
-                "GetParameter": self._get_one,
-                "GetParameters": self._get_many,
-                "GetParametersByPath": self._by_path,
-                "DeleteParameter": self._delete_one,
-                "DeleteParameters": self._delete_many,
-                "DescribeParameters": self._describe,
-            },
-            operation,
-        )
-        return answer(handler(params, call), call)
+        return {
+            "PutParameter": self._put,
+            "GetParameter": self._get_one,
+            "GetParameters": self._get_many,
+            "GetParametersByPath": self._by_path,
+            "DeleteParameter": self._delete_one,
+            "DeleteParameters": self._delete_many,
+            "DescribeParameters": self._describe,
+        }
 
     def _arn(self, name: str, region: str) -> str:
         return f"arn:aws:ssm:{region}:{self.account}:parameter/{name.lstrip('/')}"

@@ -19,6 +19,8 @@ from kmslab.kms.authz.identities import (
     caller_for_arn,
     load_identities,
     parse_identities,
+    parse_named_policy,
+    read_identities_data,
 )
 from kmslab.kms.authz.sigv4 import SigV4Resolver
 
@@ -38,4 +40,6 @@ __all__ = [
     "explain",
     "load_identities",
     "parse_identities",
+    "parse_named_policy",
+    "read_identities_data",
 ]

@@ -206,7 +206,20 @@ class IdentityStore:
         return identity.policies if identity is not None and identity.identity_type != "Root" else ()
 
 
-def _policy(raw: Any, where: str, default_name: str) -> NamedPolicy:
+def parse_named_policy(raw: Any, where: str, default_name: str) -> NamedPolicy:
+    """Parse one entry of an identity's (or a role's) ``policies`` list.
+
+    Args:
+        raw: a policy document (object or JSON text), or ``{"name": ..., "document": ...}``.
+        where: how to name the entry in errors.
+        default_name: the name when the entry gives none (nor an ``Id``).
+
+    Returns:
+        The named policy.
+
+    Raises:
+        IdentityFileError: the entry is not a valid IAM identity policy.
+    """
     if isinstance(raw, Mapping) and "document" in raw:
         name = str(raw.get("name") or default_name)
         doc = raw["document"]
@@ -252,7 +265,9 @@ def _identity(raw: Any, where: str) -> Identity:
     if not isinstance(policies_raw, list):
         raise IdentityFileError(f"{where}.policies: must be a list of IAM policy documents")
     name = arn.rsplit("/", 1)[-1] if "/" in arn else "root"
-    policies = tuple(_policy(p, f"{where}.policies[{i}]", f"{name}-policy-{i + 1}") for i, p in enumerate(policies_raw))
+    policies = tuple(
+        parse_named_policy(p, f"{where}.policies[{i}]", f"{name}-policy-{i + 1}") for i, p in enumerate(policies_raw)
+    )
     return Identity(
         arn=caller.arn,
         account=caller.account,
@@ -299,6 +314,33 @@ def parse_identities(data: Any, *, origin: str = "identities") -> IdentityStore:
     return IdentityStore(account, identities)
 
 
+def read_identities_data(path: str | Path) -> Any:
+    """Read an identities file: JSON, or YAML for ``.yaml``/``.yml`` or anything JSON cannot read.
+
+    Args:
+        path: the file.
+
+    Returns:
+        The parsed content (not validated yet).
+
+    Raises:
+        IdentityFileError: the file is missing, unreadable, or neither JSON nor YAML.
+    """
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise IdentityFileError(f"{file}: cannot read the identities file: {exc.strerror}") from None
+    try:
+        return json.loads(text) if file.suffix.lower() == ".json" else yaml.safe_load(text)
+    except ValueError as exc:
+        raise IdentityFileError(f"{file}: not valid JSON: {exc}") from None
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        where = f" (line {line + 1})" if line is not None else ""
+        raise IdentityFileError(f"{file}: not valid YAML{where}") from None
+
+
 def load_identities(path: str | Path) -> IdentityStore:
     """Load an identities file (JSON, or YAML for ``.yaml``/``.yml`` or anything JSON cannot read).
 
@@ -311,17 +353,4 @@ def load_identities(path: str | Path) -> IdentityStore:
     Raises:
         IdentityFileError: the file is missing, unreadable or malformed.
     """
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise IdentityFileError(f"{file}: cannot read the identities file: {exc.strerror}") from None
-    try:
-        data = json.loads(text) if file.suffix.lower() == ".json" else yaml.safe_load(text)
-    except ValueError as exc:
-        raise IdentityFileError(f"{file}: not valid JSON: {exc}") from None
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        where = f" (line {line + 1})" if line is not None else ""
-        raise IdentityFileError(f"{file}: not valid YAML{where}") from None
-    return parse_identities(data, origin=str(file))
+    return parse_identities(read_identities_data(path), origin=str(Path(path)))

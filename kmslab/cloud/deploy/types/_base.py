@@ -84,3 +84,16 @@ def policy_text(document: Any) -> str:
 def tag_list(properties: Mapping[str, Any], key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
     """The ``Tags`` property in the shape a service wants (``Key``/``Value`` or e.g. ``TagKey``/``TagValue``)."""
     return [{key: str(t["Key"]), value: str(t["Value"])} for t in properties.get("Tags", [])]
+
+
+def present(properties: Mapping[str, Any], *names: str) -> dict[str, Any]:
+    """The named properties the template sets, as API arguments of the same names.
+
+    Args:
+        properties: The resource's properties.
+        names: The optional properties the API takes as they are.
+
+    Returns:
+        name -> value, for each name present.
+    """
+    return {name: properties[name] for name in names if name in properties}

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kmslab.cloud.deploy.resources import ProvisionContext, Provisioned
-from kmslab.cloud.deploy.types._base import Handler, physical_name, tag_list
+from kmslab.cloud.deploy.types._base import Handler, physical_name, present, tag_list
 
 _TRAIL_FIELDS = {
     "S3BucketName": "S3BucketName",
@@ -205,9 +205,7 @@ class NamedQuery(Handler):
     immutable = frozenset({"Database", "Name", "QueryString", "WorkGroup", "Description"})
 
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:
-        args = {
-            k: properties[k] for k in ("Name", "Database", "QueryString", "Description", "WorkGroup") if k in properties
-        }
+        args = present(properties, "Name", "Database", "QueryString", "Description", "WorkGroup")
         args.setdefault("Name", physical_name(ctx, max_length=128))
         query_id = ctx.client("athena").create_named_query(**args)["NamedQueryId"]
         return Provisioned(query_id, {"NamedQueryId": query_id})
@@ -243,7 +241,5 @@ class SsmParameter(Handler):
     @staticmethod
     def _put(ctx: ProvisionContext, name: str, properties: Mapping[str, Any], *, overwrite: bool) -> None:
         args = {"Name": name, "Type": properties["Type"], "Value": str(properties["Value"]), "Overwrite": overwrite}
-        for key in ("Description", "AllowedPattern", "Tier", "DataType"):
-            if key in properties:
-                args[key] = properties[key]
+        args.update(present(properties, "Description", "AllowedPattern", "Tier", "DataType"))
         ctx.client("ssm").put_parameter(**args)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kmslab.cloud.deploy.resources import ProvisionContext, Provisioned
-from kmslab.cloud.deploy.types._base import Handler, Reapply, physical_name, policy_text, tag_list
+from kmslab.cloud.deploy.types._base import Handler, Reapply, physical_name, policy_text, present, tag_list
 
 _FUNCTION_CONFIG = ("Description", "Handler", "MemorySize", "Role", "Runtime", "Timeout", "Layers", "Environment")
 
@@ -32,10 +32,10 @@ class Function(Handler):
     def create(self, properties: Mapping[str, Any], ctx: ProvisionContext) -> Provisioned:
         name = str(properties.get("FunctionName") or physical_name(ctx, max_length=64))
         args: dict[str, Any] = {"FunctionName": name, "Code": _code(properties["Code"], ctx)}
-        args.update({k: properties[k] for k in _FUNCTION_CONFIG if k in properties})
-        for key in ("Architectures", "DeadLetterConfig", "LoggingConfig", "TracingConfig", "KMSKeyArn"):
-            if key in properties:
-                args[key] = properties[key]
+        args.update(present(properties, *_FUNCTION_CONFIG))
+        args.update(
+            present(properties, "Architectures", "DeadLetterConfig", "LoggingConfig", "TracingConfig", "KMSKeyArn")
+        )
         if properties.get("Tags"):
             args["Tags"] = {t["Key"]: t["Value"] for t in properties["Tags"]}
         arn = ctx.client("lambda").create_function(**args)["FunctionArn"]
@@ -80,9 +80,7 @@ class Permission(Handler):
             "Action": properties["Action"],
             "Principal": properties["Principal"],
         }
-        for key in ("SourceArn", "SourceAccount"):
-            if key in properties:
-                args[key] = properties[key]
+        args.update(present(properties, "SourceArn", "SourceAccount"))
         ctx.client("lambda").add_permission(**args)
         return Provisioned(sid)
 

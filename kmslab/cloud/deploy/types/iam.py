@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kmslab.cloud.deploy.resources import ProvisionContext, Provisioned
-from kmslab.cloud.deploy.types._base import Handler, physical_name, policy_text, tag_list
+from kmslab.cloud.deploy.types._base import Handler, physical_name, policy_text, present, tag_list
 
 
 class Role(Handler):
@@ -29,9 +29,7 @@ class Role(Handler):
             "AssumeRolePolicyDocument": policy_text(properties["AssumeRolePolicyDocument"]),
             "Path": properties.get("Path", "/"),
         }
-        for key in ("Description", "MaxSessionDuration", "PermissionsBoundary"):
-            if key in properties:
-                args[key] = properties[key]
+        args.update(present(properties, "Description", "MaxSessionDuration", "PermissionsBoundary"))
         if properties.get("Tags"):
             args["Tags"] = tag_list(properties)
         role = iam.create_role(**args)["Role"]

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kmslab.cloud.deploy.resources import ProvisionContext, Provisioned
-from kmslab.cloud.deploy.types._base import Handler, physical_name
+from kmslab.cloud.deploy.types._base import Handler, physical_name, present
 
 _ALARM_FIELDS = (
     "ActionsEnabled",
@@ -145,7 +145,7 @@ class Alarm(Handler):
 
     @staticmethod
     def _put(ctx: ProvisionContext, name: str, properties: Mapping[str, Any]) -> None:
-        args = {k: properties[k] for k in _ALARM_FIELDS if k in properties}
+        args = present(properties, *_ALARM_FIELDS)
         for key in ("EvaluationPeriods", "Period", "DatapointsToAlarm"):
             if key in args:
                 args[key] = int(args[key])
