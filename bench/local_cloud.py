@@ -13,6 +13,12 @@ absolute numbers):
    (VmHWM). Targets: at most 1.5x moto's time; peak RSS under 256 MiB.
 4. ``kmslab local up`` to the first answered request (a fresh process each time; median of 3).
    Target: under 2 s.
+5. The alert path (issue 15): from a refused Decrypt on a key pending deletion to the SNS e-mail in
+   the local mailbox, through the trail's event, the kit's EventBridge pattern, the kit's
+   ``key_use_alert`` function (Powertools layer) and an e-mail subscription; median of N (default
+   20). Two clouds run side by side and take turns: one with warm Lambda workers (the default) and
+   the baseline with a fresh worker per invocation (``KMSLAB_LAMBDA_IDLE_WORKERS=0``, the behaviour
+   before warm workers). Target: under 1 s. ``--alerts-only`` runs just this figure.
 
 Both servers run as processes of their own (``kmslab local up`` and ``python -m moto.server``).
 Not a test: it prints figures and exits 0.
@@ -143,12 +149,144 @@ def _first_answer(root: Path) -> float:
         proc.wait(10)
 
 
+_LAMBDA_ROOT = Path(__file__).resolve().parent.parent / "lambda"
+_TRUST_LAMBDA = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+
+def _alert_zip() -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for folder in ("key_use_alert", "kms_events"):
+            for path in sorted((_LAMBDA_ROOT / folder).rglob("*.py")):
+                archive.write(path, path.relative_to(_LAMBDA_ROOT).as_posix())
+    return buffer.getvalue()
+
+
+def _alert_cloud(root: Path, name: str, idle_workers: str | None) -> tuple[Path, Any, Any]:
+    """Start a cloud with the kit's key-use alert wired; return (mail folder, admin KMS client, ciphertext)."""
+    from importlib import metadata
+
+    from kmslab.cloud.deploy.bootstrap import public_parameter
+    from kmslab.trail.patterns import KEY_USE_PENDING_DELETION
+
+    data = root / name
+    env = dict(os.environ)
+    env.pop("KMSLAB_LAMBDA_IDLE_WORKERS", None)
+    if idle_workers is not None:
+        env["KMSLAB_LAMBDA_IDLE_WORKERS"] = idle_workers
+    subprocess.run(
+        [sys.executable, "-m", "kmslab", "local", "up", "--detach", "--port", "0", "--data-dir", str(data)],
+        capture_output=True, text=True, check=True, env=env,
+    )  # fmt: skip
+    admin = _env(data, "admin")
+    lam, sns, iam = _ours(admin, "lambda"), _ours(admin, "sns"), _ours(admin, "iam")
+    layer = public_parameter(
+        lam, f"/aws/service/powertools/python/x86_64/python3.12/{metadata.version('aws-lambda-powertools')}"
+    )
+    _ours(admin, "dynamodb").create_table(
+        TableName="idem",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="security@example.com")
+    role = iam.create_role(RoleName="key-use-alert", AssumeRolePolicyDocument=json.dumps(_TRUST_LAMBDA))["Role"]
+    statements = [
+        {"Effect": "Allow", "Action": ["kms:DescribeKey", "kms:ListAliases", "sns:Publish", "dynamodb:*"],
+         "Resource": "*"},
+    ]  # fmt: skip
+    iam.put_role_policy(
+        RoleName="key-use-alert", PolicyName="alert", PolicyDocument=json.dumps({"Version": "2012-10-17",
+        "Statement": statements}),
+    )  # fmt: skip
+    function = lam.create_function(
+        FunctionName="key-use-alert", Runtime="python3.12", Role=role["Arn"],
+        Handler="key_use_alert.app.lambda_handler", Code={"ZipFile": _alert_zip()}, Layers=[layer],
+        Timeout=30, MemorySize=256,
+        Environment={"Variables": {"ALERT_TOPIC_ARN": topic, "IDEMPOTENCY_TABLE": "idem", "ON_USE": "notify",
+                                   "POWERTOOLS_SERVICE_NAME": "kmslab-key-use-alert"}},
+    )["FunctionArn"]  # fmt: skip
+    events = _ours(admin, "events")
+    events.put_rule(
+        Name="key-use", EventPattern=json.dumps(KEY_USE_PENDING_DELETION),
+        State="ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS",
+    )  # fmt: skip
+    events.put_targets(Rule="key-use", Targets=[{"Id": "alert", "Arn": function}])
+    lam.add_permission(
+        FunctionName="key-use-alert", StatementId="rule", Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com", SourceArn=events.describe_rule(Name="key-use")["Arn"],
+    )  # fmt: skip
+    kms = _ours(admin, "kms")
+    key = kms.create_key(Description="doomed")["KeyMetadata"]["KeyId"]
+    blob = kms.encrypt(KeyId=key, Plaintext=b"still needed")["CiphertextBlob"]
+    kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+    return data / "mail", kms, blob
+
+
+def _refused_to_mail(mail: Path, kms: Any, blob: bytes, timeout: float = 60.0) -> float:
+    """Time one refused Decrypt until its alert e-mail is in the mailbox."""
+    before = len(list(mail.glob("*.eml"))) if mail.is_dir() else 0
+    start = time.perf_counter()
+    try:
+        kms.decrypt(CiphertextBlob=blob)
+    except kms.exceptions.KMSInvalidStateException:
+        pass
+    else:
+        raise RuntimeError("Decrypt with a key pending deletion succeeded")
+    while time.perf_counter() - start < timeout:
+        if mail.is_dir() and len(list(mail.glob("*.eml"))) > before:
+            return time.perf_counter() - start
+        time.sleep(0.002)
+    raise RuntimeError("no alert e-mail within a minute")
+
+
+def alert_figure(count: int) -> None:
+    """Print figure 5: refused Decrypt -> alert e-mail, warm workers vs a fresh worker per invocation."""
+    root = Path(tempfile.mkdtemp(prefix="kmslab-bench-alert-"))
+    clouds: dict[str, tuple[Path, Any, Any]] = {}
+    try:
+        clouds["fresh"] = _alert_cloud(root, "fresh", "0")
+        clouds["warm"] = _alert_cloud(root, "warm", None)
+        times: dict[str, list[float]] = {"fresh": [], "warm": []}
+        for _ in range(count):
+            for name, (mail, kms, blob) in clouds.items():
+                times[name].append(_refused_to_mail(mail, kms, blob))
+        for name, (mail, _, _) in clouds.items():  # one e-mail per refused call: each wait saw its own alert
+            time.sleep(0.5)
+            if len(list(mail.glob("*.eml"))) != count:
+                raise RuntimeError(f"{name}: {len(list(mail.glob('*.eml')))} e-mails for {count} refused calls")
+    finally:
+        for name in clouds:
+            _kmslab("down", "--data-dir", str(root / name))
+        for name in ("fresh", "warm"):
+            if name not in clouds and (root / name / "local.json").exists():
+                _kmslab("down", "--data-dir", str(root / name))
+    fresh, warm = statistics.median(times["fresh"]), statistics.median(times["warm"])
+    print(
+        f"refused Decrypt -> alert e-mail in the mailbox (median of {count}): warm workers {warm:.3f} s "
+        f"[{min(times['warm']):.3f}..{max(times['warm']):.3f}] (target < 1 s); baseline, a fresh worker per "
+        f"invocation {fresh:.3f} s [{min(times['fresh']):.3f}..{max(times['fresh']):.3f}]; {fresh / warm:.1f}x faster"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--objects", type=int, default=300, help="64 KiB objects put then got (default 300)")
     parser.add_argument("--puts", type=int, default=1000, help="PutObjects per Bucket Key mode (default 1000)")
     parser.add_argument("--large-mib", type=int, default=64, help="size of the large upload in MiB (default 64)")
+    parser.add_argument("--alerts", type=int, default=20, help="refused Decrypts timed to the mailbox (default 20)")
+    parser.add_argument("--alerts-only", action="store_true", help="run only the alert path figure")
     args = parser.parse_args()
+    if args.alerts_only:
+        alert_figure(args.alerts)
+        return
     root = Path(tempfile.mkdtemp(prefix="kmslab-bench-cloud-"))
     data = root / "cloud"
     _kmslab("up", "--detach", "--port", "0", "--data-dir", str(data))
@@ -237,6 +375,7 @@ def main() -> None:
         f"kmslab local up to first answered request: median {statistics.median(firsts):.2f} s "
         f"of {[round(f, 2) for f in firsts]} (target < 2 s)"
     )
+    alert_figure(args.alerts)
     print("(shared machine: figures are noisy; compare the ratios, each measured against moto in the same run)")
 
 
