@@ -359,8 +359,10 @@ class CloudTrailService(ServiceBase):
     def _lookup(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
         self.authorize(call.caller, "LookupEvents", "*", call.region)
         records = self.records.records() if self.records is not None else []
+        # event history holds management events only; data events are in trails' log files
+        shown = [r for r in records if r.get("awsRegion") == call.region and r.get("managementEvent") is not False]
         try:
-            return lookup_events([r for r in records if r.get("awsRegion") == call.region], params)
+            return lookup_events(shown, params)
         except KmsError as exc:  # the lookup's errors (InvalidTimeRangeException...)
             raise CloudError(exc.code, exc.message) from None
 

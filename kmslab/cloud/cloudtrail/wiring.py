@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kmslab.cloud.cloudtrail.data_events import S3DataEvents
 from kmslab.cloud.cloudtrail.delivery import LogDelivery
 from kmslab.cloud.cloudtrail.keyfile import SavedDigestKeys
 from kmslab.cloud.cloudtrail.keys import DigestKeyStore
@@ -62,3 +63,17 @@ def connect_logs(service: CloudTrailService, sink: LogsSink) -> None:
     delivery = service.delivery
     if isinstance(delivery, LogDelivery) and delivery.logs is not None:
         delivery.logs.sink = sink
+
+
+def with_data_events(service: CloudTrailService, s3: S3Service, recorder: TrailRecorder) -> S3DataEvents:
+    """Wrap the gateway's S3 module so object-level calls become data events for the trails that select them.
+
+    Args:
+        service: the cloud's CloudTrail (its trails).
+        s3: the local S3.
+        recorder: the cloud's recorder (journals and delivers the records).
+
+    Returns:
+        The S3 module to serve.
+    """
+    return S3DataEvents(s3, trails=service.trails, record=recorder.record, account=service.account)
