@@ -19,6 +19,12 @@ absolute numbers):
    20). Two clouds run side by side and take turns: one with warm Lambda workers (the default) and
    the baseline with a fresh worker per invocation (``KMSLAB_LAMBDA_IDLE_WORKERS=0``, the behaviour
    before warm workers). Target: under 1 s. ``--alerts-only`` runs just this figure.
+6. Athena (issue 15): the kit's ``pending_deletion_key_use`` as a named query through the endpoint
+   (GetNamedQuery, StartQueryExecution, GetQueryExecution until done, GetQueryResults paginated),
+   over N CloudTrail records (default 100,000, ``bench/audit.py``'s generator) SSE-KMS in the local
+   S3 with the kit's Glue table (partition projection), vs ``kmslab audit query`` (a fresh process,
+   as a learner runs it) on the same files in a folder; median of 3, alternating. Target: at most
+   1.5x. ``--athena-only`` runs just this figure.
 
 Both servers run as processes of their own (``kmslab local up`` and ``python -m moto.server``).
 Not a test: it prints figures and exits 0.
@@ -276,6 +282,100 @@ def alert_figure(count: int) -> None:
     )
 
 
+def _athena_round(athena: Any, named: str) -> tuple[float, list[list[str | None]]]:
+    """One named query through the endpoint, Start -> Get (until done) -> Results (every page)."""
+    start = time.perf_counter()
+    query = athena.get_named_query(NamedQueryId=named)["NamedQuery"]
+    execution = athena.start_query_execution(
+        QueryString=query["QueryString"], QueryExecutionContext={"Database": query["Database"]},
+        WorkGroup=query["WorkGroup"],
+    )["QueryExecutionId"]  # fmt: skip
+    while True:
+        state = athena.get_query_execution(QueryExecutionId=execution)["QueryExecution"]["Status"]
+        if state["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            break
+        time.sleep(0.01)
+    if state["State"] != "SUCCEEDED":
+        raise RuntimeError(f"the named query ended {state}")
+    rows: list[list[str | None]] = []
+    kwargs: dict[str, Any] = {"QueryExecutionId": execution, "MaxResults": 1000}
+    while True:
+        page = athena.get_query_results(**kwargs)
+        rows += [[d.get("VarCharValue") for d in r["Data"]] for r in page["ResultSet"]["Rows"]]
+        if "NextToken" not in page:
+            return time.perf_counter() - start, rows
+        kwargs["NextToken"] = page["NextToken"]
+
+
+def _audit_round(trail_dir: Path) -> tuple[float, list[list[str]]]:
+    """``kmslab audit query`` on the same files, a fresh process (CSV)."""
+    import csv
+    import io
+
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "kmslab", "audit", "query", "pending_deletion_key_use", "--trail-dir", str(trail_dir),
+         "--days", "30", "--format", "csv"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return time.perf_counter() - start, list(csv.reader(io.StringIO(done.stdout)))
+
+
+def athena_figure(records: int) -> None:
+    """Print figure 6: an Athena named query through the endpoint vs ``kmslab audit query``."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from audit import ACCOUNT, dataset  # bench/audit.py: the same generator and cache
+
+    from kmslab.audit.queries import get_query, render
+    from kmslab.audit.schema import glue_table_input
+
+    trail_dir = dataset(records, max(1, records // 500))
+    root = Path(tempfile.mkdtemp(prefix="kmslab-bench-athena-"))
+    data = root / "cloud"
+    _kmslab("up", "--detach", "--port", "0", "--data-dir", str(data))
+    try:
+        admin = _env(data, "admin")
+        s3, athena, glue = _ours(admin, "s3"), _ours(admin, "athena"), _ours(admin, "glue")
+        key = _ours(admin, "kms").create_key(Description="audit")["KeyMetadata"]["Arn"]
+        bucket, results = "kmslab-bench-trail", "kmslab-bench-results"
+        for name in (bucket, results):
+            s3.create_bucket(Bucket=name)
+            rule = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key},
+                    "BucketKeyEnabled": True}  # fmt: skip
+            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [rule]})
+        for path in sorted(trail_dir.rglob("*.json.gz")):
+            s3.put_object(Bucket=bucket, Key=path.relative_to(trail_dir).as_posix(), Body=path.read_bytes())
+        glue.create_database(DatabaseInput={"Name": "kmslab_audit"})
+        table = glue_table_input(name="cloudtrail_logs", bucket=bucket, account=ACCOUNT, regions=("us-east-1",))
+        glue.create_table(DatabaseName="kmslab_audit", TableInput=table)
+        athena.create_work_group(
+            Name="kmslab", Configuration={"ResultConfiguration": {"OutputLocation": f"s3://{results}/athena/"}}
+        )
+        sql = render(get_query("pending_deletion_key_use"), table="kmslab_audit.cloudtrail_logs", days=30)
+        named = athena.create_named_query(
+            Name="pending_deletion_key_use", Database="kmslab_audit", QueryString=sql, WorkGroup="kmslab"
+        )["NamedQueryId"]
+        _athena_round(athena, named)  # warm up both (the cloud's first DuckDB import, the page cache)
+        _audit_round(trail_dir)
+        ours: list[float] = []
+        cli: list[float] = []
+        for _ in range(3):
+            seconds, athena_rows = _athena_round(athena, named)
+            ours.append(seconds)
+            seconds, cli_rows = _audit_round(trail_dir)
+            cli.append(seconds)
+        if athena_rows != cli_rows:
+            raise RuntimeError(f"Athena's rows differ from kmslab audit's: {len(athena_rows)} vs {len(cli_rows)}")
+    finally:
+        _kmslab("down", "--data-dir", str(data))
+    a, c = statistics.median(ours), statistics.median(cli)
+    print(
+        f"Athena named query via the endpoint on {records:,} records: median {a:.2f} s "
+        f"[{min(ours):.2f}..{max(ours):.2f}]; kmslab audit query (fresh process) {c:.2f} s "
+        f"[{min(cli):.2f}..{max(cli):.2f}]; ratio {a / c:.2f}x (target <= 1.5x); {len(athena_rows) - 1} rows agree"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--objects", type=int, default=300, help="64 KiB objects put then got (default 300)")
@@ -283,9 +383,14 @@ def main() -> None:
     parser.add_argument("--large-mib", type=int, default=64, help="size of the large upload in MiB (default 64)")
     parser.add_argument("--alerts", type=int, default=20, help="refused Decrypts timed to the mailbox (default 20)")
     parser.add_argument("--alerts-only", action="store_true", help="run only the alert path figure")
+    parser.add_argument("--athena-records", type=int, default=100_000, help="records for the Athena figure")
+    parser.add_argument("--athena-only", action="store_true", help="run only the Athena figure")
     args = parser.parse_args()
-    if args.alerts_only:
-        alert_figure(args.alerts)
+    if args.alerts_only or args.athena_only:
+        if args.alerts_only:
+            alert_figure(args.alerts)
+        if args.athena_only:
+            athena_figure(args.athena_records)
         return
     root = Path(tempfile.mkdtemp(prefix="kmslab-bench-cloud-"))
     data = root / "cloud"
@@ -376,6 +481,7 @@ def main() -> None:
         f"of {[round(f, 2) for f in firsts]} (target < 2 s)"
     )
     alert_figure(args.alerts)
+    athena_figure(args.athena_records)
     print("(shared machine: figures are noisy; compare the ratios, each measured against moto in the same run)")
 
 
