@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +47,27 @@ _RESPONSE_HEADERS = (
     "x-amz-server-side-encryption-bucket-key-enabled",
     "x-amz-version-id",
 )
+
+
+@dataclass(frozen=True)
+class ObjectCall:
+    """One object-level S3 call as it came in.
+
+    Args:
+        request: the request.
+        call: who sent it.
+        name: the event name (``GetObject``, ``PutObject``...).
+        bucket: the bucket.
+        key: the object key.
+        started: when it came in.
+    """
+
+    request: Incoming
+    call: Call
+    name: str
+    bucket: str
+    key: str
+    started: datetime
 
 
 class S3DataEvents:
@@ -90,13 +112,13 @@ class S3DataEvents:
             name = "CopyObject"
         if name not in _OPERATIONS or not operation.key:
             return self.inner.handle(request, call)  # type: ignore[no-any-return]
-        started = datetime.now(UTC)
+        made = ObjectCall(request, call, name, operation.bucket, operation.key, datetime.now(UTC))
         try:
             out: Outgoing = self.inner.handle(request, call)
         except CloudError as exc:
-            self._record(request, call, name, operation.bucket, operation.key, started, None, exc)
+            self._record(made, None, exc)
             raise
-        self._record(request, call, name, operation.bucket, operation.key, started, out, None)
+        self._record(made, out, None)
         return out
 
     def _any_data_selector(self, region: str) -> bool:
@@ -109,24 +131,15 @@ class S3DataEvents:
                 return True
         return False
 
-    def _record(
-        self,
-        request: Incoming,
-        call: Call,
-        name: str,
-        bucket: str,
-        key: str,
-        started: datetime,
-        out: Outgoing | None,
-        error: CloudError | None,
-    ) -> None:
-        record = data_event(request, call, name, bucket, key, started, out, error, account=self.account)
-        if not any(t.logging and t.covers(call.region) and selects(t.doc, record) for t in self.trails.all()):
+    def _record(self, made: ObjectCall, out: Outgoing | None, error: CloudError | None) -> None:
+        record = data_event(made, out, error, account=self.account)
+        region = made.call.region
+        if not any(t.logging and t.covers(region) and selects(t.doc, record) for t in self.trails.all()):
             return
         try:
             self.record(record)
         except Exception:  # the call is answered already; a lost data event is logged, never a failed call
-            _LOGGER.exception("could not record the S3 data event %s on %s/%s", name, bucket, key)
+            _LOGGER.exception("could not record the S3 data event %s on %s/%s", made.name, made.bucket, made.key)
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -139,27 +152,11 @@ def _header(headers: Any, name: str) -> str | None:
     return None
 
 
-def data_event(
-    request: Incoming,
-    call: Call,
-    name: str,
-    bucket: str,
-    key: str,
-    started: datetime,
-    out: Outgoing | None,
-    error: CloudError | None,
-    *,
-    account: str,
-) -> dict[str, Any]:
+def data_event(made: ObjectCall, out: Outgoing | None, error: CloudError | None, *, account: str) -> dict[str, Any]:
     """Return the CloudTrail record of one object-level S3 call.
 
     Args:
-        request: the request.
-        call: who sent it.
-        name: the event name (``GetObject``, ``PutObject``...).
-        bucket: the bucket.
-        key: the object key.
-        started: when the call came in.
+        made: the call.
         out: the answer, or None when it failed.
         error: the error, or None.
         account: the bucket owner (the account).
@@ -167,6 +164,7 @@ def data_event(
     Returns:
         The record.
     """
+    request, call, name, bucket, key = made.request, made.call, made.name, made.bucket, made.key
     caller = call.caller
     region = call.region
     parameters: dict[str, Any] = {"bucketName": bucket, "Host": f"{bucket}.s3.{region}.amazonaws.com", "key": key}
@@ -184,7 +182,7 @@ def data_event(
     record: dict[str, Any] = {
         "eventVersion": EVENT_VERSION,
         "userIdentity": user_identity(caller),
-        "eventTime": format_event_time(started),
+        "eventTime": format_event_time(made.started),
         "eventSource": "s3.amazonaws.com",
         "eventName": name,
         "awsRegion": region,

@@ -77,14 +77,6 @@ class MotoFront:
         return self.by_moto(request, call)
 
     def by_moto(self, request: Incoming, call: Call) -> Outgoing:
-        """Hand a request to moto's module (IAM checked there).
-
-        Args:
-            request: the request.
-            call: who sends it.
-
-        Returns:
-            moto's answer.
-        """
+        """Hand a request (the same arguments as :meth:`handle`) to moto's module, which checks IAM; its answer."""
         out: Outgoing = self.moto.handle(request, call)
         return out
