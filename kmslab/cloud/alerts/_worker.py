@@ -95,6 +95,7 @@ def main() -> int:
                 handler = getattr(importlib.import_module(module_name.replace("/", ".")), function_name)
             except Exception as exc:  # Lambda: Runtime.ImportModuleError, and the environment is discarded
                 error = _error(exc, request["request_id"], "Runtime.ImportModuleError")
+                error["errorMessage"] = f"Unable to import module '{module_name}': {exc}"
                 _answer(protocol, {"ok": False, "error": error, "fatal": True})
                 return 1
         try:

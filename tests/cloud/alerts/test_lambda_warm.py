@@ -173,3 +173,11 @@ def test_no_idle_workers_means_a_fresh_environment_every_time(tmp_path: Path) ->
     assert two is not one
     pool.give_back("fn", two)
     pool.close()
+
+
+def test_a_handler_that_cannot_be_imported_fails_as_lambda_says(cloud, unique, make_role) -> None:
+    name = _create(cloud, unique, make_role(), "import not_a_module_anywhere\n")
+    error, kind = _invoke(cloud, name)
+    assert kind == "Unhandled"
+    assert error["errorType"] == "Runtime.ImportModuleError"
+    assert error["errorMessage"] == "Unable to import module 'app': No module named 'not_a_module_anywhere'"
