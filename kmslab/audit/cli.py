@@ -19,7 +19,7 @@ import click
 from kmslab.audit.damage import Damage
 from kmslab.audit.engine import AuditEngine, QueryResult
 from kmslab.audit.errors import AuditError
-from kmslab.audit.queries import DEFAULT_DAYS, MAX_DAYS, Window, get_query, load_queries, render
+from kmslab.audit.queries import DEFAULT_DAYS, MAX_DAYS, Window, get_query, load_queries, query_file, render
 from kmslab.audit.schema import DEFAULT_TABLE
 
 #: Output formats: ``json`` is one JSON array, ``jsonl`` one JSON object per line.
@@ -126,10 +126,13 @@ def run_query(
 ) -> None:
     """Run audit query NAME over the CloudTrail log files in --trail-dir.
 
+    NAME is one of 'kmslab audit list', or a NAME.sql file written like them (a first line
+    '-- NAME: what it answers', the {{table}} and {{days}} placeholders).
+
     A damaged log file (a record that is not standard JSON, a truncated file) does not stop the
     query: its sound records are read, and what was skipped is listed on stderr.
     """
-    query = get_query(name)
+    query = query_file(Path(name)) if name.endswith(".sql") else get_query(name)
     window = _window(days, since, until)
     with AuditEngine(trail_dir, db=db) as engine:
         result = engine.run(query, window=window)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -31,14 +31,17 @@ from typing import Any
 import duckdb
 
 from kmslab.audit import _reading, dialect, schema
+from kmslab.audit.columns import needed_columns
 from kmslab.audit.damage import Damage, salvage
-from kmslab.audit.errors import QueryFailedError, TrailNotFoundError
+from kmslab.audit.errors import QueryFailedError
+from kmslab.audit.files import file_day, find_log_files, in_window
 from kmslab.audit.queries import NamedQuery, Window, day_folder, render
 
-_DAY_FOLDER = re.compile(r"[/\\](\d{4})[/\\](\d{2})[/\\](\d{2})[/\\][^/\\]+$")
 _INGESTED = "kmslab_ingested_files"
 _SALVAGED = "kmslab_salvaged_records"
 ProgressCallback = Callable[[int, int], None]
+
+__all__ = ["AuditEngine", "QueryResult", "file_day", "find_log_files", "needed_columns"]
 
 
 @dataclass(frozen=True)
@@ -58,74 +61,6 @@ class QueryResult:
     def as_dicts(self) -> list[dict[str, Any]]:
         """Return the rows as dicts keyed by column name."""
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
-
-
-def find_log_files(source: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Return the CloudTrail log files of a trail directory (or a list of files), sorted.
-
-    Args:
-        source: a directory searched recursively for ``*.json.gz``, or files.
-
-    Returns:
-        The files.
-
-    Raises:
-        TrailNotFoundError: the directory does not exist or holds no log file.
-    """
-    if isinstance(source, str | os.PathLike):
-        root = Path(source)
-        if root.is_file():
-            return [root]
-        if not root.is_dir():
-            raise TrailNotFoundError(f"no trail directory at {root}")
-        files = sorted(p for p in root.rglob("*.json.gz") if not p.name.startswith("."))
-        if not files:
-            raise TrailNotFoundError(f"no CloudTrail log files (*.json.gz) under {root}")
-        return files
-    return sorted(Path(p) for p in source)
-
-
-def file_day(path: Path) -> str | None:
-    """Return the ``yyyy/MM/dd`` partition of a log file, from its folder, or None.
-
-    Args:
-        path: a log file in the CloudTrail layout.
-
-    Returns:
-        For example ``2026/01/31``.
-    """
-    match = _DAY_FOLDER.search(str(path))
-    return "/".join(match.groups()) if match else None
-
-
-def needed_columns(sql: str) -> tuple[schema.Field, ...]:
-    """Return the table columns a query names, pruned to the struct fields it names.
-
-    A struct column named only as ``col.field`` is read with just those fields; named bare, it is
-    read whole. Columns the query never names need not be parsed at all.
-
-    Args:
-        sql: the query.
-
-    Returns:
-        The columns to read, in table order; at least one.
-    """
-    words = {word.lower() for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", sql)}
-    used: list[schema.Field] = []
-    for col in schema.COLUMNS:
-        if col.name not in words:
-            continue
-        if col.type.kind != "struct":
-            used.append(col)
-            continue
-        members = {m.lower() for m in re.findall(rf"\b{col.name}\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)", sql, re.IGNORECASE)}
-        bare = re.search(rf"\b{col.name}\b(?!\s*\.)", sql, re.IGNORECASE) is not None
-        fields = tuple(f for f in col.type.fields if f.name in members)
-        if bare or not fields:
-            used.append(col)
-        else:
-            used.append(schema.Field(col.name, schema.Type("struct", fields=fields), col.source))
-    return tuple(used) or (schema.COLUMNS[0],)
 
 
 class AuditEngine:
@@ -242,7 +177,7 @@ class AuditEngine:
             return self._result(sql)
         first = day_folder(window.first_day(self.current_day))
         last = day_folder(window.until) if window.until else None
-        files = [f for f in find_log_files(self.source) if _in_window(file_day(f), first, last)]
+        files = [f for f in find_log_files(self.source) if in_window(file_day(f), first, last)]
         columns = needed_columns(sql)
         self._create_view(files, columns)
         try:
@@ -439,13 +374,6 @@ class AuditEngine:
             self._con.execute(f'CREATE OR REPLACE TEMP VIEW "{self.table}" AS ' + "\nUNION ALL\n".join(parts))
         except duckdb.Error as exc:
             raise QueryFailedError(" ".join(str(exc).split())) from exc
-
-
-def _in_window(day: str | None, first: str, last: str | None) -> bool:
-    """Whether a file's day folder is inside the window (a file outside the layout is always read)."""
-    if day is None:
-        return True
-    return day >= first and (last is None or day <= last)
 
 
 def _count(cursor: duckdb.DuckDBPyConnection) -> int:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kmslab.cloud.alerts import AlertPath, attach_alerts
-from kmslab.cloud.cloudtrail.wiring import cloudtrail_service
+from kmslab.cloud.cloudtrail.wiring import cloudtrail_service, connect_logs, with_data_events
 from kmslab.cloud.config import CloudConfig
 from kmslab.cloud.gateway import Gateway
 from kmslab.cloud.server import CloudServer
@@ -144,6 +144,8 @@ def build_cloud(config: CloudConfig, *, verbose: bool = False, warm_moto: bool =
                 ),
             }
         )
+        # object-level S3 calls become CloudTrail data events when a logging trail selects them
+        services["s3"] = with_data_events(services["cloudtrail"], s3, recorder)
         # the alert path: EventBridge delivery of the trail's events, Lambda Invoke, SNS, metric alarms
         alerts = attach_alerts(
             identities=identities, account=account, kms=kms, data_dir=config.data_dir, recorder=recorder,
@@ -152,6 +154,8 @@ def build_cloud(config: CloudConfig, *, verbose: bool = False, warm_moto: bool =
         )  # fmt: skip
         closers.append(alerts.close)
         services.update(alerts.services)
+        if alerts.put_logs is not None:  # a trail with a CloudWatch Logs group delivers there, to its metric filters
+            connect_logs(services["cloudtrail"], alerts.put_logs)
         gateway = Gateway(
             identities=identities,
             services=services,

@@ -19,91 +19,37 @@ crash rewrites the same files instead of duplicating records. Files are 0600, di
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import json
 import logging
 import os
-import secrets
-import string
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any
 
-from kmslab._fsutil import private_dir, write_private_stream
+from kmslab._fsutil import private_dir
 from kmslab.kms.seams import ApiCall
+from kmslab.trail.entry import entry_record, journal_entry, split_entry
 from kmslab.trail.errors import TrailJournalUnavailable
 from kmslab.trail.events import EventBus, EventHandler, to_eventbridge_event
 from kmslab.trail.journal import DEFAULT_SYNC, DEFAULT_SYNC_INTERVAL, Journal, SyncPolicy, decode_frames
-from kmslab.trail.record import record_json, to_cloudtrail_record
+from kmslab.trail.logfile import log_file_dir, log_file_name, write_log_body, write_log_file
+from kmslab.trail.record import to_cloudtrail_record
 
 _LOGGER = logging.getLogger(__name__)
-_ALNUM = string.ascii_letters + string.digits
-_json_string = json.encoder.encode_basestring  # a JSON string literal (C): never a raw line break
+
+__all__ = [
+    "TrailRecorder",
+    "entry_record",
+    "journal_entry",
+    "log_file_dir",
+    "log_file_name",
+    "split_entry",
+    "write_log_file",
+]
 #: zlib level 3: about 2.5x faster than the default 6 on CloudTrail JSON, for files about 15% larger
 _GZIP_LEVEL = 3
-
-
-def log_file_name(account: str, region: str, event_time: str, *, seed: bytes | None = None) -> str:
-    """Return a CloudTrail log file name.
-
-    Args:
-        account: the account ID.
-        region: the region.
-        event_time: a record's ``eventTime`` (``YYYY-MM-DDTHH:MM:SSZ``).
-        seed: derive the 16 alphanumerics from these bytes (the same seed, the same name); random when None.
-
-    Returns:
-        ``<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<16 alphanumerics>.json.gz``.
-    """
-    stamp = event_time[0:4] + event_time[5:7] + event_time[8:10] + "T" + event_time[11:13] + event_time[14:16] + "Z"
-    if seed is None:
-        suffix = "".join(secrets.choice(_ALNUM) for _ in range(16))
-    else:
-        suffix = "".join(_ALNUM[byte % len(_ALNUM)] for byte in hashlib.sha256(seed).digest()[:16])
-    return f"{account}_CloudTrail_{region}_{stamp}_{suffix}.json.gz"
-
-
-def log_file_dir(trail_dir: Path, account: str, region: str, event_time: str) -> Path:
-    """Return the folder CloudTrail delivers a record's log file to.
-
-    Args:
-        trail_dir: the root (the S3 bucket's stand-in).
-        account: the account ID.
-        region: the region.
-        event_time: a record's ``eventTime``.
-
-    Returns:
-        ``trail_dir/AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD``.
-    """
-    day = (event_time[0:4], event_time[5:7], event_time[8:10])
-    return trail_dir.joinpath("AWSLogs", account, "CloudTrail", region, *day)
-
-
-def write_log_file(path: Path, records: list[dict[str, Any]]) -> None:
-    """Write one gzip CloudTrail log file atomically (0600 temporary file, fsync, rename, directory fsync).
-
-    Missing folders are created 0700.
-
-    Args:
-        path: the final file path.
-        records: the records.
-    """
-    _write_log_body(path, json.dumps({"Records": records}, separators=(",", ":")).encode())
-
-
-def _write_log_body(path: Path, payload: bytes) -> None:
-    """Write a log file's JSON body gzip-ped, atomically, creating missing folders 0700."""
-    private_dir(path.parent)
-
-    def write(raw: BinaryIO) -> None:
-        with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=_GZIP_LEVEL, mtime=0) as zipped:
-            zipped.write(payload)
-
-    write_private_stream(path, write)
 
 
 class TrailRecorder:
@@ -366,7 +312,7 @@ class TrailRecorder:
         folder = log_file_dir(self.trail_dir, self.account, region, first_time)
         path = folder / log_file_name(self.account, region, first_time, seed=seed)
         body = b'{"Records":[' + b",".join(record for _, record in batch) + b"]}"
-        _write_log_body(path, body)
+        write_log_body(path, body)
         with self._lock:
             self._files.append(path)
         if self._deliveries:
@@ -388,66 +334,3 @@ class TrailRecorder:
 def _has_subscribers(bus: EventBus) -> bool:
     # the bus keeps its subscriptions in ``_subscribers``; should that ever change, publish every event
     return bool(getattr(bus, "_subscribers", True))
-
-
-def journal_entry(record: Mapping[str, Any]) -> bytes:
-    """Return a record's journal entry: its grouping key, then its standard JSON, as it goes into a log file.
-
-    ``["<awsRegion>","<eventTime>"]`` (JSON: no raw line break), a line break, then the record.
-
-    Args:
-        record: a CloudTrail record.
-
-    Returns:
-        The entry.
-
-    Raises:
-        ValueError: the record is not standard JSON (NaN, an infinity, an unpaired surrogate).
-    """
-    region, event_time = str(record.get("awsRegion", "")), str(record.get("eventTime", ""))
-    key = f"[{_json_string(region)},{_json_string(event_time)}]\n".encode()  # strict UTF-8, as the record
-    return key + record_json(record)
-
-
-def split_entry(entry: bytes) -> tuple[str, str, bytes]:
-    """Split a journal entry into its region, its event time and its record's JSON.
-
-    An entry of an earlier version (the record's JSON alone) is read too.
-
-    Args:
-        entry: an entry from :func:`journal_entry`.
-
-    Returns:
-        (``awsRegion``, ``eventTime``, the record's JSON).
-
-    Raises:
-        ValueError: the entry is damaged.
-    """
-    if entry[:1] == b"{":  # the record alone (written before the key was added)
-        record = json.loads(entry)
-        if not isinstance(record, dict):
-            raise ValueError("a journal entry is not a record")
-        return str(record.get("awsRegion", "")), str(record.get("eventTime", "")), entry
-    key, newline, body = entry.partition(b"\n")
-    region, event_time = json.loads(key)
-    if not (newline and body[:1] == b"{" and isinstance(region, str) and isinstance(event_time, str)):
-        raise ValueError("a damaged journal entry")
-    return region, event_time, body
-
-
-def entry_record(entry: bytes) -> dict[str, Any]:
-    """Return the record a journal entry holds.
-
-    Args:
-        entry: an entry from :func:`journal_entry`.
-
-    Returns:
-        The record.
-
-    Raises:
-        ValueError: the entry is damaged.
-    """
-    record = json.loads(split_entry(entry)[2])
-    if not isinstance(record, dict):
-        raise ValueError("a journal entry is not a record")
-    return record

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kmslab.audit import AuditEngine, QueryFailedError, TrailNotFoundError
+from kmslab.audit import AuditEngine, NamedQuery, QueryFailedError, TrailNotFoundError
 from kmslab.audit.engine import file_day, find_log_files, needed_columns
-from kmslab.audit.schema import duckdb_columns
+from kmslab.audit.schema import COLUMNS, duckdb_columns
 from kmslab.kms.seams import ApiCall, Caller
 from kmslab.trail.recorder import TrailRecorder
 
@@ -90,3 +90,35 @@ def test_errors_are_named(tmp_path: Path) -> None:
             engine.execute("SELECT nope FROM nowhere")
     with pytest.raises(QueryFailedError, match="plain identifier"):
         AuditEngine(root, table="x; drop")
+
+
+@pytest.mark.parametrize(
+    ("sql", "every_column"),
+    [
+        ("SELECT * FROM cloudtrail_logs", True),
+        ("select distinct t.* from cloudtrail_logs t", True),
+        ("SELECT eventname, * FROM cloudtrail_logs", True),
+        ('SELECT "t".* FROM cloudtrail_logs AS "t"', True),
+        ("SELECT count(*) AS n FROM cloudtrail_logs", False),
+        ("SELECT eventname, 2 * 3 AS six FROM cloudtrail_logs", False),
+        ("SELECT eventname FROM cloudtrail_logs -- not SELECT * here", False),
+        ("SELECT eventname, '*' AS star, 'SELECT *' AS s FROM cloudtrail_logs", False),
+    ],
+)
+def test_a_star_in_the_select_list_reads_every_column(sql: str, every_column: bool) -> None:
+    columns = needed_columns(sql)
+    assert (columns == COLUMNS) is every_column
+
+
+def test_select_star_sees_every_column_cold_and_ingested(tmp_path: Path) -> None:
+    root = _trail(tmp_path / "trail", [datetime(2026, 1, 1, tzinfo=UTC)])
+    query = NamedQuery(name="all", description="all", sql="SELECT * FROM {{table}} WHERE {{days}}")
+    names = [name for name, _ in duckdb_columns()]
+    for db in (None, tmp_path / "a.duckdb"):
+        with AuditEngine(root, db=db, today=date(2026, 1, 2)) as engine:
+            result = engine.run(query, days=5)
+        assert list(result.columns) == names
+        (row,) = result.as_dicts()
+        assert row["useridentity"]["arn"] == ALICE.arn
+        assert (row["eventname"], row["readonly"], row["timestamp"]) == ("GenerateRandom", "true", "2026/01/01")
+        assert row["requestparameters"] == '{"numberOfBytes":8}'

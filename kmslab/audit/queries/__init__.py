@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 from kmslab.audit.errors import AuditError, UnknownQueryError
 from kmslab.audit.schema import DEFAULT_TABLE
@@ -195,6 +196,26 @@ def get_query(name: str) -> NamedQuery:
             return query
     known = ", ".join(q.name for q in load_queries())
     raise UnknownQueryError(f"no audit query named {name!r} (known: {known})")
+
+
+def query_file(path: Path) -> NamedQuery:
+    """Return a query written in a file of one's own, like the kit's (header line and placeholders).
+
+    Args:
+        path: ``<name>.sql``, starting with ``-- <name>: <what it answers>`` and using ``{{table}}``
+            and ``{{days}}``.
+
+    Returns:
+        The query.
+
+    Raises:
+        AuditError: the file cannot be read, or lacks its header or placeholders.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AuditError(f"cannot read {path}: {exc}") from exc
+    return _parse(path.name.removesuffix(".sql"), text)
 
 
 def render(

@@ -47,6 +47,7 @@ class AlertPath:
         publisher: SNS publishing (KMS, Lambda and e-mail subscribers).
         alarms: metric filters and alarms.
         services: gateway modules replacing moto's for some signing names.
+        put_logs: puts log events into CloudWatch Logs and runs them through the group's metric filters.
     """
 
     runtime: LambdaRuntime
@@ -54,6 +55,7 @@ class AlertPath:
     publisher: SnsPublisher
     alarms: MetricAlarms
     services: dict[str, Any] = field(default_factory=dict)
+    put_logs: Callable[[str, str, str, str, list[tuple[int, str]]], None] | None = None
 
     def close(self) -> None:
         """Deliver what is queued, then stop."""
@@ -120,4 +122,4 @@ def attach_alerts(
         "logs": LogsService(moto_services["logs"], alarms),
         "monitoring": CloudWatchService(moto_services["monitoring"], alarms),
     }
-    return AlertPath(runtime, delivery, publisher, alarms, services)
+    return AlertPath(runtime, delivery, publisher, alarms, services, put_logs=lambda_logs)

@@ -2,32 +2,36 @@
 
 moto stores the function (code zip, handler, environment, timeout, layers) but would run it in
 Docker. Here the zip and its layers are unpacked once per code digest into a private temporary
-folder, and each invocation runs the handler in a worker subprocess (``_worker.py``) with:
+folder, and each invocation runs the handler in a worker process (``_worker.py``), an execution
+environment kept warm between invocations of the same code and configuration (:mod:`._workers`),
+with:
 
 * the function's environment plus Lambda's reserved variables;
-* temporary credentials of the execution role, issued by the cloud's identities after the role's
-  trust policy lets ``lambda.amazonaws.com`` assume it, so every call the function makes is signed
-  as that role and judged by IAM and key policies;
+* temporary credentials of the execution role, issued by the cloud's identities when the
+  environment starts, after the role's trust policy lets ``lambda.amazonaws.com`` assume it (the
+  trust is checked again on every invocation, and an environment is retired before its
+  credentials expire), so every call the function makes is signed as that role and judged by IAM
+  and key policies;
 * ``AWS_ENDPOINT_URL`` (and ``AWS_CA_BUNDLE``) pointing at the local cloud;
-* the function's timeout (the worker is killed, and the invocation fails as "Task timed out").
+* the function's timeout (the worker is killed, and the invocation fails as "Task timed out") and
+  memory size (a worker whose resident memory exceeds it is killed: ``Runtime.OutOfMemory``).
 
-The invocation's output goes to CloudWatch Logs (moto) under ``/aws/lambda/<name>``, between
-START / END / REPORT lines. An asynchronous invocation that fails is retried
+The invocation's output goes to CloudWatch Logs (moto) under ``/aws/lambda/<name>``, one stream per
+environment, between START / END / REPORT lines. An asynchronous invocation that fails is retried
 ``MaximumRetryAttempts`` times (EventInvokeConfig, default 2) and then sent to the function's
 dead-letter queue (``DeadLetterConfig.TargetArn``) with the ``RequestID``, ``ErrorCode`` and
 ``ErrorMessage`` attributes AWS sets (Lambda Developer Guide, "Dead-letter queues"). AWS waits a
-minute, then two, between retries; locally the retries follow at once. The memory limit is not
-enforced.
+minute, then two, between retries; locally the retries follow at once.
+
+``KMSLAB_LAMBDA_IDLE_WORKERS`` sets how many idle environments a function keeps (default 2; 0
+starts a fresh worker for every invocation).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -40,6 +44,16 @@ from typing import Any
 
 from kmslab.cloud.alerts import _moto
 from kmslab.cloud.alerts._lambda_code import CodeCache
+from kmslab.cloud.alerts._lambda_env import (
+    assume_execution_role,
+    check_trust,
+    config_key,
+    worker_environment,
+)
+from kmslab.cloud.alerts._lambda_env import (
+    idle_workers as default_idle_workers,
+)
+from kmslab.cloud.alerts._workers import Worker, WorkerPool
 from kmslab.cloud.errors import CloudError
 from kmslab.iam import CloudIdentities, evaluate_policy
 from kmslab.kms.errors import KmsError
@@ -48,12 +62,7 @@ from kmslab.kms.seams import AuthorizationRequest, Caller
 
 log = logging.getLogger(__name__)
 
-SERVICE = "lambda.amazonaws.com"
-_WORKER = Path(__file__).with_name("_worker.py")
 _DEFAULT_ASYNC_RETRIES = 2
-_SESSION_SECONDS = 3600
-#: host variables a worker keeps (everything else of the cloud's environment stays out)
-_KEEP = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT", "TMPDIR")
 
 #: (account, region, group, stream, [(timestamp ms, message)]) -> None
 LogSink = Callable[[str, str, str, str, list[tuple[int, str]]], None]
@@ -85,6 +94,7 @@ class LambdaRuntime:
         endpoint: returns the cloud's endpoint URL (known once the server listens).
         ca_bundle: returns the cloud's CA certificate file, when it serves HTTPS.
         log_sink: where log lines go (CloudWatch Logs in moto by default).
+        idle_workers: idle environments kept per function (None: ``KMSLAB_LAMBDA_IDLE_WORKERS``, else 2).
     """
 
     def __init__(
@@ -95,6 +105,7 @@ class LambdaRuntime:
         endpoint: Callable[[], str],
         ca_bundle: Callable[[], str | None] | None = None,
         log_sink: LogSink | None = None,
+        idle_workers: int | None = None,
     ) -> None:
         self.identities = identities
         self.account = account
@@ -104,7 +115,8 @@ class LambdaRuntime:
         self.dead_letters: dict[str, str] = {}
         self._root = Path(tempfile.mkdtemp(prefix="kmslab-lambda-"))
         self._code = CodeCache(self._root, account)
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kmslab-lambda-async")
+        self._async = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kmslab-lambda-async")
+        self._pool = WorkerPool(default_idle_workers() if idle_workers is None else idle_workers)
         self._dlq_sender: Callable[[str, str, dict[str, str]], None] = self._send_to_dlq
 
     # -- lookup -------------------------------------------------------------------------------
@@ -180,7 +192,7 @@ class LambdaRuntime:
         except ValueError:
             raise CloudError("InvalidRequestContentException", "Could not parse request body into json", 400) from None
         request_id = str(uuid.uuid4())
-        self._pool.submit(self._run_async, function, event, request_id)
+        self._async.submit(self._run_async, function, event, request_id)
         return request_id
 
     def invoke_for_service(self, function_arn: str, payload: bytes, *, principal: str, source_arn: str) -> str:
@@ -247,8 +259,9 @@ class LambdaRuntime:
         return bool(decided.allows) and not decided.denies
 
     def close(self) -> None:
-        """Drop queued async invocations, wait for running ones, then delete the unpacked code."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Drop queued async invocations, wait for running ones, stop the workers, delete the unpacked code."""
+        self._async.shutdown(wait=True, cancel_futures=True)
+        self._pool.close()
         shutil.rmtree(self._root, ignore_errors=True)
 
     def _run_async(self, function: Any, event: Any, request_id: str) -> None:
@@ -298,71 +311,53 @@ class LambdaRuntime:
                 f"The local Lambda runs Python functions only, not {runtime or 'this runtime'}.",
             )
         region = str(function.region)
-        code_dir, paths = self._code.unpack(function)
-        now = datetime.now(UTC)
-        stream = f"{now:%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
-        env = self._environment(function, region, stream, paths)
         timeout = float(function.timeout or 3)
+        memory = int(function.memory_size or 128)
+        check_trust(
+            self.identities, self.account, function
+        )  # a role Lambda may no longer assume stops every invocation, warm or not
+        arn = str(function.function_arn)
+        worker = self._pool.take(arn, config_key(function), timeout=timeout, start=lambda: self._start(function))
         request = {
             "event": event,
             "function_name": function.function_name,
-            "function_arn": function.function_arn,
-            "memory": function.memory_size,
+            "function_arn": arn,
+            "memory": memory,
             "request_id": request_id,
-            "log_stream": stream,
+            "log_stream": worker.stream,
             "timeout": timeout,
         }
-        with tempfile.TemporaryDirectory(dir=self._root) as scratch:
-            request_file = Path(scratch) / "request.json"
-            result_file = Path(scratch) / "result.json"
-            request_file.write_text(json.dumps(request), encoding="utf-8")
-            started = time.monotonic()
-            timed_out = False
-            try:
-                done = subprocess.run(  # noqa: S603 - our own worker, argv without a shell
-                    [sys.executable, str(_WORKER), str(function.handler), str(request_file), str(result_file)],
-                    cwd=code_dir,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    timeout=timeout,
-                    check=False,
-                )
-                output = done.stdout.decode("utf-8", "replace")
-            except subprocess.TimeoutExpired as exc:
-                timed_out = True
-                output = (exc.stdout or b"").decode("utf-8", "replace")
-            elapsed_ms = (time.monotonic() - started) * 1000
-            result = json.loads(result_file.read_text(encoding="utf-8")) if result_file.is_file() else None
-        if timed_out:
+        started = time.monotonic()
+        try:
+            outcome = worker.invoke(request, timeout=timeout, memory_mb=memory)
+        finally:
+            self._pool.give_back(arn, worker)
+        elapsed_ms = (time.monotonic() - started) * 1000
+        result, output = outcome.result, outcome.output
+        if outcome.timed_out:
             stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
             message = f"{stamp} {request_id} Task timed out after {timeout:.2f} seconds"
             output += message + "\n"
             result = {"ok": False, "error": {"errorMessage": message, "errorType": "Sandbox.Timedout"}}
+        elif outcome.out_of_memory:
+            message = f"RequestId: {request_id} Error: Runtime exited with error: signal: killed"
+            output += message + "\n"
+            result = {"ok": False, "error": {"errorMessage": message, "errorType": "Runtime.OutOfMemory"}}
         elif result is None:
-            result = {
-                "ok": False,
-                "error": {
-                    "errorMessage": "Runtime exited without providing a reason",
-                    "errorType": "Runtime.ExitError",
-                },
-            }
+            error = {"errorMessage": "Runtime exited without providing a reason", "errorType": "Runtime.ExitError"}
+            result = {"ok": False, "error": error}
         lines = [f"START RequestId: {request_id} Version: $LATEST", *output.splitlines()]
         lines.append(f"END RequestId: {request_id}")
         lines.append(
             f"REPORT RequestId: {request_id}\tDuration: {elapsed_ms:.2f} ms\tBilled Duration: "
-            f"{int(elapsed_ms) + 1} ms\tMemory Size: {function.memory_size} MB"
+            f"{int(elapsed_ms) + 1} ms\tMemory Size: {memory} MB\tMax Memory Used: {outcome.max_memory_mb} MB"
         )
-        stamp_ms = _moto.now_ms()
         try:
+            stamp_ms = _moto.now_ms()
             self.log_sink(
-                self.account,
-                region,
-                f"/aws/lambda/{function.function_name}",
-                stream,
+                self.account, region, f"/aws/lambda/{function.function_name}", worker.stream,
                 [(stamp_ms, line) for line in lines],
-            )
+            )  # fmt: skip
         except Exception:
             log.exception("could not write the log of %s", function.function_name)
         text = "\n".join(lines) + "\n"
@@ -370,76 +365,16 @@ class LambdaRuntime:
             return InvokeResult(json.dumps(result.get("payload")).encode(), None, text, request_id)
         return InvokeResult(json.dumps(result.get("error")).encode(), "Unhandled", text, request_id)
 
-    # -- code, credentials, environment ---------------------------------------------------------
-
-    def credentials(self, function: Any, region: str) -> dict[str, str]:
-        """Assume the function's execution role, as Lambda does, for one invocation.
-
-        Args:
-            function: moto's function.
-            region: the Region.
-
-        Returns:
-            ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY`` and ``AWS_SESSION_TOKEN``.
-
-        Raises:
-            CloudError: the role does not exist or its trust policy does not let Lambda assume it.
-        """
-        role = self.identities.role(str(function.role))
-        refused = CloudError(
-            "InvalidParameterValueException", "The role defined for the function cannot be assumed by Lambda.", 400
-        )
-        if role is None:
-            raise refused
-        service = Caller(arn=SERVICE, account=self.account, identity_type="AWSService", principal_id=SERVICE)
-        decided = evaluate_policy(
-            role.trust_policy,
-            source="trust policy",
-            caller=service,
-            action="sts:AssumeRole",
-            resource=role.arn,
-            context={},
-        )
-        if decided.denies or not decided.allows:
-            raise refused
-        session = self.identities.start_session(
-            role,
-            session_name=str(function.function_name)[:64],
-            duration=min(_SESSION_SECONDS, role.max_session_seconds),
-            now=datetime.now(UTC),
-            source_identity=SERVICE,
-        )
-        return {
-            "AWS_ACCESS_KEY_ID": session.access_key_id,
-            "AWS_SECRET_ACCESS_KEY": session.secret_access_key,
-            "AWS_SESSION_TOKEN": session.session_token,
-        }
-
-    def _environment(self, function: Any, region: str, stream: str, paths: list[Path]) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k in _KEEP}
-        env.update({str(k): str(v) for k, v in (function.environment_vars or {}).items()})
-        env.update(self.credentials(function, region))
-        env.update(
-            {
-                "AWS_REGION": region,
-                "AWS_DEFAULT_REGION": region,
-                "AWS_ENDPOINT_URL": self.endpoint(),
-                "AWS_LAMBDA_FUNCTION_NAME": str(function.function_name),
-                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
-                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.function_name}",
-                "AWS_LAMBDA_LOG_STREAM_NAME": stream,
-                "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
-                "_HANDLER": str(function.handler),
-                "LAMBDA_TASK_ROOT": str(paths[0]),
-                # no profile of the host may leak in: the role's credentials are the only ones
-                "AWS_CONFIG_FILE": os.devnull,
-                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-                "PYTHONDONTWRITEBYTECODE": "1",
-                "KMSLAB_LAMBDA_PATH": os.pathsep.join(str(p) for p in paths),
-            }
-        )
+    def _start(self, function: Any) -> Worker:
+        """Start an execution environment: unpack the code, assume the role, start the worker."""
+        code_dir, paths = self._code.unpack(function)
+        stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+        credentials, expires = assume_execution_role(self.identities, self.account, function)
         ca_file = self.ca_bundle() if self.ca_bundle is not None else None
-        if ca_file:
-            env["AWS_CA_BUNDLE"] = ca_file
-        return env
+        env = worker_environment(
+            function, stream=stream, paths=paths, credentials=credentials, endpoint=self.endpoint(), ca_file=ca_file
+        )
+        return Worker.start(
+            handler=str(function.handler), cwd=code_dir, env=env, key=config_key(function), expires=expires,
+            scratch=Path(tempfile.mkdtemp(dir=self._root)), stream=stream,
+        )  # fmt: skip

@@ -15,13 +15,14 @@ from urllib.parse import parse_qsl, unquote
 from kmslab.cloud.alerts.lambda_runtime import LambdaRuntime
 from kmslab.cloud.errors import CloudError
 from kmslab.cloud.gateway.request import Call, Incoming, Outgoing
+from kmslab.cloud.services._front import MotoFront
 
 _INVOKE = re.compile(r"/functions/([^/]+)/invocations$")
 _CONFIG = re.compile(r"/functions/([^/]+)/configuration$")
 _CREATE = re.compile(r"/functions/?$")
 
 
-class LambdaService:
+class LambdaService(MotoFront):
     """The gateway's Lambda module.
 
     Args:
@@ -32,26 +33,14 @@ class LambdaService:
     protocol = "rest-json"
 
     def __init__(self, moto: Any, runtime: LambdaRuntime) -> None:
-        self.moto = moto
+        super().__init__(moto)
         self.runtime = runtime
 
-    def handle(self, request: Incoming, call: Call) -> Outgoing:
-        """Answer one Lambda request.
-
-        Args:
-            request: the request.
-            call: who sends it.
-
-        Returns:
-            The answer.
-
-        Raises:
-            CloudError: Lambda's error.
-        """
+    def answer(self, request: Incoming, call: Call) -> Outgoing:  # noqa: D102 - MotoFront.answer
         path = request.raw_path.split("?", 1)[0]
         invoke = _INVOKE.search(path) if request.method == "POST" else None
         if invoke is None:
-            out: Outgoing = self.moto.handle(request, call)
+            out = self.by_moto(request, call)
             if out.status < 300 and request.method in ("POST", "PUT"):
                 self._keep_dead_letter(request, path, call.region)
             return out

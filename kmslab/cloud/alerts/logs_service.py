@@ -9,9 +9,10 @@ from kmslab.cloud.alerts.alarms import MetricAlarms
 from kmslab.cloud.errors import CloudError
 from kmslab.cloud.gateway.request import Call, Incoming, Outgoing
 from kmslab.cloud.logs import LogsError, compile_pattern
+from kmslab.cloud.services._front import MotoFront
 
 
-class LogsService:
+class LogsService(MotoFront):
     """The gateway's Logs module.
 
     Args:
@@ -22,22 +23,10 @@ class LogsService:
     protocol = "json"
 
     def __init__(self, moto: Any, alarms: MetricAlarms) -> None:
-        self.moto = moto
+        super().__init__(moto)
         self.alarms = alarms
 
-    def handle(self, request: Incoming, call: Call) -> Outgoing:
-        """Answer one Logs request.
-
-        Args:
-            request: the request.
-            call: who sends it.
-
-        Returns:
-            The answer.
-
-        Raises:
-            CloudError: the Logs error.
-        """
+    def answer(self, request: Incoming, call: Call) -> Outgoing:  # noqa: D102 - MotoFront.answer
         operation = request.headers.get("x-amz-target", "").rsplit(".", 1)[-1]
         body: Any = None
         if operation in ("PutMetricFilter", "PutLogEvents"):
@@ -51,7 +40,7 @@ class LogsService:
                 compile_pattern(str(body.get("filterPattern", "")))
             except LogsError as exc:
                 raise CloudError("InvalidParameterException", f"Invalid metric filter pattern: {exc}", 400) from None
-        out: Outgoing = self.moto.handle(request, call)
+        out = self.by_moto(request, call)
         if operation == "PutLogEvents" and out.status < 300 and isinstance(body, dict):
             events = body.get("logEvents") or []
             self.alarms.delivered(
@@ -63,7 +52,7 @@ class LogsService:
         return out
 
 
-class CloudWatchService:
+class CloudWatchService(MotoFront):
     """The gateway's CloudWatch module: moto answers; alarms are evaluated around each request.
 
     Evaluating before a request makes DescribeAlarms show the current state; after it, a new or
@@ -76,23 +65,14 @@ class CloudWatchService:
     """
 
     def __init__(self, moto: Any, alarms: MetricAlarms) -> None:
-        self.moto = moto
+        super().__init__(moto)
         self.alarms = alarms
         self.protocol = moto.protocol
 
-    def handle(self, request: Incoming, call: Call) -> Outgoing:
-        """Answer one CloudWatch request.
-
-        Args:
-            request: the request.
-            call: who sends it.
-
-        Returns:
-            The answer.
-        """
+    def answer(self, request: Incoming, call: Call) -> Outgoing:  # noqa: D102 - MotoFront.answer
         account = self.moto.bridge.account
         self.alarms.evaluate(account, call.region)
-        out: Outgoing = self.moto.handle(request, call)
+        out = self.by_moto(request, call)
         if out.status < 300:
             self.alarms.evaluate(account, call.region)
         return out

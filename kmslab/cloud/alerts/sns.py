@@ -23,12 +23,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl
 
 from kmslab.cloud.alerts.lambda_runtime import LambdaRuntime
 from kmslab.cloud.alerts.mail import Mailbox
 from kmslab.cloud.errors import CloudError
 from kmslab.cloud.gateway.request import Call, Incoming, Outgoing
+from kmslab.cloud.services._front import MotoFront, query_params
 from kmslab.kms import LocalKms
 from kmslab.kms.errors import KmsError
 from kmslab.kms.seams import Caller
@@ -212,7 +212,7 @@ class SnsPublisher:
             sub.publish(message, message_id, subject=subject, message_attributes=attrs or None)
 
 
-class SnsService:
+class SnsService(MotoFront):
     """The gateway's SNS module: Publish here, everything else by moto.
 
     Args:
@@ -223,28 +223,11 @@ class SnsService:
     protocol = "query"
 
     def __init__(self, moto: Any, publisher: SnsPublisher) -> None:
-        self.moto = moto
+        super().__init__(moto)
         self.publisher = publisher
 
-    def handle(self, request: Incoming, call: Call) -> Outgoing:
-        """Answer one SNS request.
-
-        Args:
-            request: the request.
-            call: who sends it.
-
-        Returns:
-            The answer.
-
-        Raises:
-            CloudError: SNS's error.
-        """
-        params = dict(parse_qsl(request.query, keep_blank_values=True))
-        if request.method == "POST":
-            try:
-                params.update(parse_qsl(request.body().decode("utf-8"), keep_blank_values=True))
-            except UnicodeDecodeError:
-                raise CloudError("MalformedInput", "The request body is not form-encoded text.") from None
+    def answer(self, request: Incoming, call: Call) -> Outgoing:  # noqa: D102 - MotoFront.answer
+        params = query_params(request)
         action = params.get("Action", "")
         if action == "PublishBatch":
             self.moto.bridge.check_iam("sns", request, call)
@@ -254,8 +237,7 @@ class SnsService:
                 params.get("TopicArn", "::::").split(":")[3],
             )
         if action != "Publish" or not params.get("TopicArn"):
-            out: Outgoing = self.moto.handle(request, call)
-            return out
+            return self.by_moto(request, call)
         self.moto.bridge.check_iam("sns", request, call)
         if "Message" not in params:
             raise CloudError(

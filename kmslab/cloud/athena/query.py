@@ -21,7 +21,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
-from kmslab.audit import schema
 from kmslab.audit.engine import AuditEngine, file_day
 from kmslab.audit.errors import AuditError, QueryFailedError
 from kmslab.audit.queries import NamedQuery
@@ -35,7 +34,6 @@ _IDENT = r'(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_]*)'
 _TABLE_REF = re.compile(rf"\b(?:FROM|JOIN)\s+(?!UNNEST\b)({_IDENT}(?:\s*\.\s*{_IDENT}){{0,2}})", re.IGNORECASE)
 _SELECT = re.compile(r"^\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*(SELECT|WITH)\b", re.IGNORECASE | re.DOTALL)
 _STAGE_TABLE = "athena_source"
-_STAR = re.compile(r"(?:\bSELECT\s+(?:DISTINCT\s+)?|,\s*)(?:[\w\"]+\s*\.\s*)?\*", re.IGNORECASE)
 #: DuckDB's error classes -> Athena's error names (the prefix of StateChangeReason).
 _ERRORS = (
     ("Parser Error", "SYNTAX_ERROR"),
@@ -212,10 +210,6 @@ def run_query(
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(body)
                 files.append(path)
-        if _STAR.search(_mask(templated)):
-            # The engine reads only the columns a query names (kmslab.audit.engine.needed_columns)
-            # and does not expand ``*``; naming every column in a comment makes it read them all.
-            templated += "\n/* columns: " + " ".join(c.name for c in schema.COLUMNS) + " */"
         rows = _execute(templated, files, today)
         if cancelled():
             raise QueryFailed("Query cancelled by user", state="CANCELLED")

@@ -9,7 +9,8 @@ through the local S3, as ``cloudtrail.amazonaws.com`` with ``aws:SourceArn`` = t
 as SSE-KMS under that key with the encryption context ``aws:cloudtrail:arn`` = the trail ARN (CloudTrail
 User Guide, "Encrypting CloudTrail log files with AWS KMS keys"), so the key policy decides both
 the write and every later read. A refused write is reported by GetTrailStatus
-(``LatestDeliveryError``), as on AWS; the records stay in the cloud's trail folder.
+(``LatestDeliveryError``), as on AWS; the records stay in the cloud's trail folder. A trail with a
+CloudWatch Logs group gets its records there too (:mod:`~kmslab.cloud.cloudtrail.logs_delivery`).
 
 CloudTrail's own KMS calls for a delivery are recorded too, and delivered with the next file. A
 file of nothing but service principals' calls waits for other records or ``max_delay`` (AWS
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from kmslab.cloud.cloudtrail.checks import SERVICE
 from kmslab.cloud.cloudtrail.digest import LogFileEntry, log_file_key
 from kmslab.cloud.cloudtrail.keys import DigestKeyStore
+from kmslab.cloud.cloudtrail.logs_delivery import LogsDelivery
 from kmslab.cloud.cloudtrail.models import DigestChain
 from kmslab.cloud.cloudtrail.selectors import selects
 from kmslab.cloud.cloudtrail.trails import Trail, TrailStore
@@ -63,6 +65,7 @@ class LogDelivery:
         clock: the current time.
         digest_every_delivery: put a digest after each delivery instead of hourly.
         on_keys: called after a digest was signed (a signing key may have been made: persist it).
+        logs: the delivery to trails' CloudWatch Logs groups, if any.
     """
 
     def __init__(
@@ -75,8 +78,10 @@ class LogDelivery:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         digest_every_delivery: bool = False,
         on_keys: Callable[[], None] = lambda: None,
+        logs: LogsDelivery | None = None,
     ) -> None:
         self.trails = trails
+        self.logs = logs
         self.s3 = s3
         self.keys = keys
         self.account = account
@@ -127,6 +132,10 @@ class LogDelivery:
                     by_region.setdefault(region, []).append(record)
             for region, chosen in sorted(by_region.items()):
                 self._put_log_file(trail, region, chosen)
+            if self.logs is not None and by_region:  # the trail's CloudWatch Logs group gets them too
+                noted = self.logs.deliver(trail, [r for chosen in by_region.values() for r in chosen])
+                if noted:
+                    self._note(trail, **noted)
 
     def tick(self) -> None:
         """Put the digests that are due (hourly, or after every delivery)."""

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from kmslab.cloud.cloudtrail.keys import DigestKeyStore
+from kmslab.cloud.cloudtrail.logs_delivery import GroupLookup, moto_group_exists, parse_group_arn
 from kmslab.cloud.cloudtrail.selectors import check_advanced, check_selectors
 from kmslab.cloud.cloudtrail.targets import check_trail
 from kmslab.cloud.cloudtrail.trails import DEFAULT_SELECTORS, Trail, TrailStore, check_name
@@ -69,6 +70,7 @@ class CloudTrailService(ServiceBase):
         records: the recorder LookupEvents reads.
         delivery: the log file delivery, if any.
         on_keys: called after the digest keys may have changed (to persist them).
+        group_exists: tells whether a CloudWatch Logs group exists (CreateTrail's check).
     """
 
     protocol = "json"
@@ -85,6 +87,7 @@ class CloudTrailService(ServiceBase):
         records: RecordSource | None = None,
         delivery: Delivery | None = None,
         on_keys: Callable[[], None] = lambda: None,
+        group_exists: GroupLookup = moto_group_exists,
     ) -> None:
         super().__init__(kms, identities, account, "cloudtrail.amazonaws.com", "cloudtrail")
         self.trails = TrailStore(docs, account)
@@ -93,6 +96,7 @@ class CloudTrailService(ServiceBase):
         self.records = records
         self.delivery: Delivery | None = delivery
         self.on_keys = on_keys
+        self.group_exists = group_exists
 
     def handle(self, request: Incoming, call: Call) -> Outgoing:
         """Answer one CloudTrail request.
@@ -138,6 +142,12 @@ class CloudTrailService(ServiceBase):
         """Run CreateTrail's checks; store the key as its ARN, as CloudTrail does."""
         bucket = self.buckets(str(doc["S3BucketName"]))
         key_arn = check_trail(doc, bucket=bucket, kms=self.kms, identities=self.identities)
+        group = parse_group_arn(str(doc.get("CloudWatchLogsLogGroupArn") or ""))
+        if group is not None and not self.group_exists(group[1], group[0], group[2]):
+            # "You must use a log group that exists in your account." (CreateTrail, CloudWatchLogsLogGroupArn)
+            raise CloudError(
+                "InvalidCloudWatchLogsLogGroupArnException", f"The log group {group[2]} does not exist in the account."
+            )
         doc["KmsKeyId"] = key_arn
 
     def _create(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
@@ -224,10 +234,6 @@ class CloudTrailService(ServiceBase):
         out["TimeLoggingStopped"] = _iso(trail.doc.get("stopped"))
         if self.delivery is not None:
             out.update(self.delivery.status(trail))
-        if trail.doc.get("CloudWatchLogsLogGroupArn"):
-            out["LatestCloudWatchLogsDeliveryError"] = (
-                "The local cloud does not deliver trail events to CloudWatch Logs yet."
-            )
         return {k: v for k, v in out.items() if v is not None}
 
     def _set_logging(self, params: dict[str, Any], call: Call, operation: str, logging: bool) -> dict[str, Any]:
@@ -353,8 +359,10 @@ class CloudTrailService(ServiceBase):
     def _lookup(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
         self.authorize(call.caller, "LookupEvents", "*", call.region)
         records = self.records.records() if self.records is not None else []
+        # event history holds management events only; data events are in trails' log files
+        shown = [r for r in records if r.get("awsRegion") == call.region and r.get("managementEvent") is not False]
         try:
-            return lookup_events([r for r in records if r.get("awsRegion") == call.region], params)
+            return lookup_events(shown, params)
         except KmsError as exc:  # the lookup's errors (InvalidTimeRangeException...)
             raise CloudError(exc.code, exc.message) from None
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kmslab.cloud.cloudtrail.data_events import S3DataEvents
 from kmslab.cloud.cloudtrail.delivery import LogDelivery
 from kmslab.cloud.cloudtrail.keyfile import SavedDigestKeys
 from kmslab.cloud.cloudtrail.keys import DigestKeyStore
+from kmslab.cloud.cloudtrail.logs_delivery import LogsDelivery, LogsSink
 from kmslab.cloud.cloudtrail.service import CloudTrailService
 from kmslab.cloud.services.docstore import DocStore
 from kmslab.iam import CloudIdentities
@@ -45,6 +47,33 @@ def cloudtrail_service(
         records=recorder,
         on_keys=saved.save_if_changed,
     )
-    service.delivery = LogDelivery(service.trails, s3, keys, account, on_keys=saved.save_if_changed)
+    logs = LogsDelivery(identities, account)
+    service.delivery = LogDelivery(service.trails, s3, keys, account, on_keys=saved.save_if_changed, logs=logs)
     recorder.add_delivery(service.delivery)
     return service
+
+
+def connect_logs(service: CloudTrailService, sink: LogsSink) -> None:
+    """Send the records of trails with a CloudWatch Logs group to that group through ``sink``.
+
+    Args:
+        service: the cloud's CloudTrail.
+        sink: puts log events (the alert path's, so the group's metric filters see them).
+    """
+    delivery = service.delivery
+    if isinstance(delivery, LogDelivery) and delivery.logs is not None:
+        delivery.logs.sink = sink
+
+
+def with_data_events(service: CloudTrailService, s3: S3Service, recorder: TrailRecorder) -> S3DataEvents:
+    """Wrap the gateway's S3 module so object-level calls become data events for the trails that select them.
+
+    Args:
+        service: the cloud's CloudTrail (its trails).
+        s3: the local S3.
+        recorder: the cloud's recorder (journals and delivers the records).
+
+    Returns:
+        The S3 module to serve.
+    """
+    return S3DataEvents(s3, trails=service.trails, record=recorder.record, account=service.account)

@@ -8,10 +8,10 @@ credentials it issues sign requests to every service with their session token.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from urllib.parse import parse_qsl
 
 from kmslab.cloud.errors import CloudError, xml_text
 from kmslab.cloud.gateway.request import Call, Incoming, Outgoing
+from kmslab.cloud.services._front import query_params
 from kmslab.iam import CloudIdentities, authorize_resource
 from kmslab.iam.evaluate import ANONYMOUS_ARN
 from kmslab.iam.store import MIN_SESSION_SECONDS, valid_session_name
@@ -44,12 +44,7 @@ class StsService:
         Raises:
             CloudError: the STS error.
         """
-        params = dict(parse_qsl(request.query, keep_blank_values=True))
-        if request.method == "POST":
-            try:
-                params.update(parse_qsl(request.body().decode("utf-8"), keep_blank_values=True))
-            except UnicodeDecodeError:
-                raise CloudError("MalformedInput", "The request body is not form-encoded text.") from None
+        params = query_params(request)
         action = params.get("Action", "")
         if action == "GetCallerIdentity":
             caller = call.caller

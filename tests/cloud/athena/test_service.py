@@ -226,3 +226,38 @@ def test_an_operation_the_local_athena_lacks_is_named_not_a_500(cloud: Running) 
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
     assert caught.value.response["Error"]["Code"] == "NotImplemented"
     assert "GetQueryRuntimeStatistics" in caught.value.response["Error"]["Message"]
+
+
+SELECT_ALL = """-- every_column: every column of the Decrypt calls, as the table declares them
+SELECT * FROM {{table}}
+WHERE eventname = 'Decrypt' AND {{days}}
+ORDER BY eventtime, eventid
+"""
+
+
+def test_select_star_returns_every_column_through_athena_and_kmslab_audit(
+    cloud: Running, kit: dict[str, Any], scenario: Scenario, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    query_file = tmp_path / "every_column.sql"
+    query_file.write_text(SELECT_ALL)
+    athena = cloud.client("athena")
+    sql = SELECT_ALL.replace("{{table}}", kit["table"]).replace("{{days}}", "timestamp >= '2000/01/01'")
+    execution = _run(athena, kit, sql)
+    assert execution["Status"]["State"] == "SUCCEEDED", execution["Status"]
+    rows = _rows(athena, execution["QueryExecutionId"], page=50)
+    # the table's columns in their declared order, then the partition column the offline table has
+    # (Athena would add the kit's ``region`` partition too; the engine's table has ``timestamp`` only)
+    assert rows[0] == [c["Name"] for c in kit_columns()] + ["timestamp"]
+    named = dict(zip(rows[0], rows[1], strict=True))
+    assert named["eventname"] == "Decrypt" and named["eventsource"] == "kms.amazonaws.com"
+    assert named["useridentity"] and named["useridentity"].startswith("{") and "arn=" in named["useridentity"]
+    assert named["eventid"] and named["recipientaccountid"] and named["timestamp"]
+    expected = _cli_rows(str(query_file), scenario.trail_dir, capsys)
+    assert [list(expected[0])] == [rows[0]]
+    assert rows[1:] == [[text(v) for v in item.values()] for item in expected]
+    assert all(item["eventid"] and item["useridentity"] for item in expected)
+
+
+def kit_columns() -> list[dict[str, Any]]:
+    columns: list[dict[str, Any]] = _kit_table()["StorageDescriptor"]["Columns"]
+    return columns
