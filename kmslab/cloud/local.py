@@ -11,6 +11,7 @@ from kmslab.cloud.alerts import AlertPath, attach_alerts
 from kmslab.cloud.cloudtrail.wiring import cloudtrail_service
 from kmslab.cloud.config import CloudConfig
 from kmslab.cloud.gateway import Gateway
+from kmslab.cloud.gateway.clock import ClockRoute
 from kmslab.cloud.server import CloudServer
 from kmslab.cloud.services.docstore import DocStore
 from kmslab.cloud.services.kms import KmsService
@@ -23,6 +24,7 @@ from kmslab.cloud.services.sts import StsService
 from kmslab.iam import CloudIdentities, KmsAuthorizer, load_cloud_identities
 from kmslab.iam.defaults import ensure_default_identities
 from kmslab.kms import LocalKms
+from kmslab.kms.control import load_or_create_token
 from kmslab.trail import TrailRecorder
 
 #: services the cloud implements itself, with state in the data directory
@@ -153,6 +155,7 @@ def build_cloud(config: CloudConfig, *, verbose: bool = False, warm_moto: bool =
         closers.append(alerts.close)
         services.update(alerts.services)
         gateway = Gateway(
+            clock=ClockRoute(kms, load_or_create_token(config.data_dir)),
             identities=identities,
             services=services,
             region=config.region,

@@ -141,7 +141,7 @@ class LocalKms:
         self._service.remove(sink)
 
     def advance_time(self, delta: timedelta) -> datetime:
-        """Move the engine's clock forward (when the clock supports it).
+        """Move the engine's clock forward (when the clock supports it); whatever falls due happens at once.
 
         Args:
             delta: how far.
@@ -156,6 +156,8 @@ class LocalKms:
         if advance is None:
             raise TypeError(f"{type(self.clock).__name__} cannot be advanced")
         now: datetime = advance(delta)
+        if self.registry.due(now):  # what fell due happens now (and its service events go out), not at the next call
+            self._sweep(now)
         return now
 
     def boto3_client(self, region: str = DEFAULT_REGION, **kwargs: Any) -> BaseClient:
