@@ -53,7 +53,9 @@ class Profile:
         Returns:
             ``[profile NAME]`` then one ``key = value`` line per setting.
         """
-        lines = [f"[profile {self.name}]", *(f"{key} = {value}" for key, value in self.settings)]
+        lines = [f"[profile {self.name}]"]
+        for key, value in self.settings:  # a nested block (``s3 =`` then indented lines) has a value starting "\n"
+            lines.append(f"{key} ={value}" if value.startswith("\n") else f"{key} = {value}")
         return "\n".join(lines) + "\n"
 
 
@@ -119,6 +121,9 @@ def workshop_profiles(
     common: list[tuple[str, str]] = [("region", region), ("endpoint_url", endpoint)]
     if ca_bundle:
         common.append(("ca_bundle", ca_bundle))
+    # The AWS CLI v1 presigns S3 URLs with Signature Version 2 unless told otherwise, and S3 refuses SigV2 for
+    # SSE-KMS objects (on AWS as here); v2 always uses SigV4. The workshop's objects are SSE-KMS.
+    common.append(("s3", "\n    signature_version = s3v4"))
 
     def keys(user: str) -> list[tuple[str, str]]:
         if user not in users:

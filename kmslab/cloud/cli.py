@@ -213,46 +213,6 @@ def status(ctx: click.Context, port: int, data_dir: str) -> None:
 
 
 @local.command(context_settings=_CONTEXT)
-@click.option("--as", "who", default="admin", show_default=True, help="The identity (user name or ARN) to sign as.")
-@_port_option
-@_data_dir_option
-def env(who: str, port: int, data_dir: str) -> None:
-    """Print 'export' lines that point the AWS CLI and SDKs at the local cloud as one identity.
-
-    \b
-    Examples:
-      eval "$(kmslab local env --as alice)"
-      eval "$(kmslab local env --as bob --data-dir /tmp/cloud)"
-    """
-    from kmslab.cloud import daemon
-
-    config = CloudConfig(data_dir=Path(data_dir), port=port)
-    data = _identity_data(config)
-    match = [
-        i for i in data.get("identities", []) if i.get("arn") == who or str(i.get("arn", "")).rsplit("/", 1)[-1] == who
-    ]
-    if not match:
-        names = ", ".join(str(i.get("arn", "")).rsplit("/", 1)[-1] for i in data.get("identities", []))
-        raise LocalError(f"no identity named {who!r} (known: {names})")
-    identity = match[0]
-    state = daemon.read_state(config)
-    if state is not None:
-        url, ca, region = state["url"], state.get("ca"), state.get("region", "us-east-1")
-    else:
-        url, ca, region = f"https://localhost:{port}", str(config.ca_file.resolve()), "us-east-1"
-    lines = [
-        f"export AWS_ENDPOINT_URL={shlex.quote(url)}",
-        f"export AWS_DEFAULT_REGION={region}",
-        f"export AWS_REGION={region}",
-        f"export AWS_ACCESS_KEY_ID={shlex.quote(identity['access_key_id'])}",
-        f"export AWS_SECRET_ACCESS_KEY={shlex.quote(identity['secret_access_key'])}",
-        "unset AWS_SESSION_TOKEN AWS_PROFILE",
-    ]
-    lines.insert(1, f"export AWS_CA_BUNDLE={shlex.quote(ca)}" if ca else "unset AWS_CA_BUNDLE")
-    click.echo("\n".join(lines))
-
-
-@local.command(context_settings=_CONTEXT)
 @_data_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the identities file as JSON (with secrets).")
 def identities(data_dir: str, as_json: bool) -> None:
@@ -345,12 +305,14 @@ def mail(message_id: str | None, port: int, data_dir: str) -> None:
 
 def _register_commands() -> None:
     from kmslab.cloud._clock_cli import register as register_clock
+    from kmslab.cloud._env_cli import register as register_env
     from kmslab.cloud._profiles_cli import register as register_profiles
     from kmslab.cloud.deploy.cli import register
 
     register(local)
     register_profiles(local)
     register_clock(local)
+    register_env(local)
 
 
 _register_commands()

@@ -125,7 +125,7 @@ def build_cloud(config: CloudConfig, *, verbose: bool = False, warm_moto: bool =
         kms.add_sink(recorder)
         docs = DocStore(config.data_dir / "services.sqlite3")
         closers.append(docs.close)
-        managed = ManagedKeys(kms, docs, account)
+        managed = ManagedKeys(kms, account)
         s3 = S3Service(
             config.s3_dir, kms=kms, identities=identities, account=account, region=config.region, managed=managed
         )

@@ -152,6 +152,13 @@ def test_profiles_work_with_the_aws_cli(cloud: Running, kit: dict[str, Any], tmp
     assert log.returncode == 0, log.stderr
     assert json.loads(log.stdout) == {"Records": []}
 
+    # presigned URLs use SigV4 (the profiles say so: S3 refuses SigV2 for SSE-KMS objects)
+    url = _aws(config_file, tmp_path, "s3", "presign", f"s3://{kit['bucket']}/AWSLogs/log.json", "--profile", "admin")
+    assert url.returncode == 0, url.stderr
+    assert url.stdout.startswith(cloud.url) and "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url.stdout
+    assert "[profile admin]\nregion = us-east-1\n" in config_file.read_text()
+    assert "s3 =\n    signature_version = s3v4\n" in config_file.read_text()
+
 
 def test_bob_may_not_assume_the_key_user_role(cloud: Running, kit: dict[str, Any]) -> None:
     from botocore.exceptions import ClientError
