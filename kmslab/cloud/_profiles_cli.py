@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,9 @@ import click
 from kmslab.cloud._cli_common import CONTEXT, LocalError, data_dir_option, endpoint, identity_data, port_option
 from kmslab.cloud._profiles import PUBLIC, ROLE_PROFILES, config_path, role_arn, workshop_profiles, write_profiles
 from kmslab.cloud.config import CloudConfig
+
+#: environment variables the AWS CLI prefers to a profile's endpoint, CA bundle or (with AWS_PROFILE) keys
+_SHADOWING = ("AWS_ENDPOINT_URL", "AWS_CA_BUNDLE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
 @click.command(context_settings=CONTEXT)
@@ -60,6 +64,13 @@ def profiles(data_dir: str, port: int, config_file: str | None) -> None:
             "run 'kmslab local deploy' before using alice and auditor"
         )
     click.echo("  use them with: export AWS_PROFILE=admin, or --profile alice|bob|auditor")
+    shadowing = [name for name in _SHADOWING if os.environ.get(name)]
+    if shadowing:
+        click.echo(
+            f"  note: {', '.join(shadowing)} set in this shell override the profiles' settings; "
+            f"'unset {' '.join(shadowing)}' first",
+            err=True,
+        )
 
 
 def _missing_roles(state: dict[str, Any] | None, data: dict[str, Any], account: str) -> list[str]:

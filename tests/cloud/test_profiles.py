@@ -172,6 +172,27 @@ def test_bob_may_not_assume_the_key_user_role(cloud: Running, kit: dict[str, Any
     )
 
 
+def test_profiles_warn_about_variables_that_override_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "AWS_ENDPOINT_URL",
+        "AWS_CA_BUNDLE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    args = ["profiles", "--data-dir", str(tmp_path / "d"), "--port", "4566", "--config-file", str(tmp_path / "c")]
+    quiet = CliRunner().invoke(local, args)
+    assert quiet.exit_code == 0 and "override" not in quiet.output
+    monkeypatch.setenv("AWS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    loud = CliRunner().invoke(local, args)
+    assert loud.exit_code == 0
+    assert (
+        "note: AWS_CA_BUNDLE set in this shell override the profiles' settings; 'unset AWS_CA_BUNDLE' first"
+        in loud.stderr
+    )
+
+
 def test_profiles_default_to_aws_config_file_and_note_missing_roles(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
