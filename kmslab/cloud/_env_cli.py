@@ -110,11 +110,14 @@ def env(who: str, port: int, data_dir: str) -> None:
         click.echo("\n".join(lines))
         return
     arn = role_arn_for(who, str(data.get("account")))
+    names = ", ".join(str(i.get("arn", "")).rsplit("/", 1)[-1] for i in data.get("identities", []))
     if arn is None:
-        names = ", ".join(str(i.get("arn", "")).rsplit("/", 1)[-1] for i in data.get("identities", []))
         raise LocalError(f"no user or role named {who!r} (users: {names})")
     if state is None:
-        raise LocalError(f"assuming {arn} needs the running local cloud: start it with 'kmslab local up -d'")
+        raise LocalError(
+            f"no user named {who!r} (users: {names}); assuming the role {arn} needs the running local cloud: "
+            "start it with 'kmslab local up -d'"
+        )
     credentials, source = _assume(state, data, arn)
     lines += [
         f"export AWS_ACCESS_KEY_ID={shlex.quote(str(credentials['AccessKeyId']))}",
