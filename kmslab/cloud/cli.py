@@ -11,43 +11,22 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import click
 
-from kmslab.cloud.config import DATA_DIR_ENV, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, PORT_ENV, CloudConfig
+from kmslab.cloud._cli_common import (
+    CONTEXT,
+    LocalError,
+    data_dir_option,
+    identity_data,
+    port_option,
+)
+from kmslab.cloud.config import DEFAULT_HOST, CloudConfig
 
-_CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
-
-
-class LocalError(click.ClickException):
-    """A local-cloud command failed (one line, exit status 2)."""
-
-    exit_code = 2
-
-
-def _data_dir_option(func: Any) -> Any:
-    return click.option(
-        "--data-dir",
-        type=click.Path(file_okay=False),
-        default=DEFAULT_DATA_DIR,
-        envvar=DATA_DIR_ENV,
-        show_default=True,
-        show_envvar=True,
-        help="Where the local cloud keeps its state (keys, objects, CA, identities, pid file).",
-    )(func)
-
-
-def _port_option(func: Any) -> Any:
-    return click.option(
-        "--port",
-        type=click.IntRange(0, 65535),
-        default=DEFAULT_PORT,
-        envvar=PORT_ENV,
-        show_default=True,
-        show_envvar=True,
-        help="The endpoint's port (0 picks a free one).",
-    )(func)
+_CONTEXT = CONTEXT
+_data_dir_option = data_dir_option
+_port_option = port_option
+_identity_data = identity_data
 
 
 @click.group(context_settings=_CONTEXT)
@@ -233,77 +212,6 @@ def status(ctx: click.Context, port: int, data_dir: str) -> None:
     click.echo(f"  in memory only (lost on down): {', '.join(health.get('memory_only', []))}")
 
 
-def _identity_data(config: CloudConfig, *, create: bool = False) -> dict[str, Any]:
-    from kmslab.iam.defaults import ensure_default_identities
-
-    state_identities = None
-    if config.state_file.exists():
-        try:
-            state_identities = json.loads(config.state_file.read_text()).get("identities")
-        except (OSError, ValueError):
-            state_identities = None
-    path = Path(state_identities) if state_identities else config.identities_file
-    if not path.exists():
-        if not create:
-            raise LocalError(
-                f"no identities in {config.data_dir} yet: run 'kmslab local up' (or 'kmslab local identities')"
-            )
-        ensure_default_identities(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        data: dict[str, Any] = json.loads(text) if path.suffix.lower() == ".json" else _yaml(text)
-    except (OSError, ValueError) as exc:
-        raise LocalError(f"cannot read the identities file {path}: {exc}") from None
-    return data
-
-
-def _yaml(text: str) -> dict[str, Any]:
-    import yaml
-
-    loaded: dict[str, Any] = yaml.safe_load(text)
-    return loaded
-
-
-@local.command(context_settings=_CONTEXT)
-@click.option("--as", "who", default="admin", show_default=True, help="The identity (user name or ARN) to sign as.")
-@_port_option
-@_data_dir_option
-def env(who: str, port: int, data_dir: str) -> None:
-    """Print 'export' lines that point the AWS CLI and SDKs at the local cloud as one identity.
-
-    \b
-    Examples:
-      eval "$(kmslab local env --as alice)"
-      eval "$(kmslab local env --as bob --data-dir /tmp/cloud)"
-    """
-    from kmslab.cloud import daemon
-
-    config = CloudConfig(data_dir=Path(data_dir), port=port)
-    data = _identity_data(config)
-    match = [
-        i for i in data.get("identities", []) if i.get("arn") == who or str(i.get("arn", "")).rsplit("/", 1)[-1] == who
-    ]
-    if not match:
-        names = ", ".join(str(i.get("arn", "")).rsplit("/", 1)[-1] for i in data.get("identities", []))
-        raise LocalError(f"no identity named {who!r} (known: {names})")
-    identity = match[0]
-    state = daemon.read_state(config)
-    if state is not None:
-        url, ca, region = state["url"], state.get("ca"), state.get("region", "us-east-1")
-    else:
-        url, ca, region = f"https://localhost:{port}", str(config.ca_file.resolve()), "us-east-1"
-    lines = [
-        f"export AWS_ENDPOINT_URL={shlex.quote(url)}",
-        f"export AWS_DEFAULT_REGION={region}",
-        f"export AWS_REGION={region}",
-        f"export AWS_ACCESS_KEY_ID={shlex.quote(identity['access_key_id'])}",
-        f"export AWS_SECRET_ACCESS_KEY={shlex.quote(identity['secret_access_key'])}",
-        "unset AWS_SESSION_TOKEN AWS_PROFILE",
-    ]
-    lines.insert(1, f"export AWS_CA_BUNDLE={shlex.quote(ca)}" if ca else "unset AWS_CA_BUNDLE")
-    click.echo("\n".join(lines))
-
-
 @local.command(context_settings=_CONTEXT)
 @_data_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the identities file as JSON (with secrets).")
@@ -395,10 +303,16 @@ def mail(message_id: str | None, port: int, data_dir: str) -> None:
         click.echo(f"{item.id}  {item.date}  {item.to}  {item.subject}")
 
 
-def _register_deploy_commands() -> None:
+def _register_commands() -> None:
+    from kmslab.cloud._clock_cli import register as register_clock
+    from kmslab.cloud._env_cli import register as register_env
+    from kmslab.cloud._profiles_cli import register as register_profiles
     from kmslab.cloud.deploy.cli import register
 
     register(local)
+    register_profiles(local)
+    register_clock(local)
+    register_env(local)
 
 
-_register_deploy_commands()
+_register_commands()

@@ -11,6 +11,7 @@ from kmslab.cloud.alerts import AlertPath, attach_alerts
 from kmslab.cloud.cloudtrail.wiring import cloudtrail_service, connect_logs, with_data_events
 from kmslab.cloud.config import CloudConfig
 from kmslab.cloud.gateway import Gateway
+from kmslab.cloud.gateway.clock import ClockRoute
 from kmslab.cloud.server import CloudServer
 from kmslab.cloud.services.docstore import DocStore
 from kmslab.cloud.services.kms import KmsService
@@ -23,6 +24,7 @@ from kmslab.cloud.services.sts import StsService
 from kmslab.iam import CloudIdentities, KmsAuthorizer, load_cloud_identities
 from kmslab.iam.defaults import ensure_default_identities
 from kmslab.kms import LocalKms
+from kmslab.kms.control import load_or_create_token
 from kmslab.trail import TrailRecorder
 
 #: services the cloud implements itself, with state in the data directory
@@ -123,7 +125,7 @@ def build_cloud(config: CloudConfig, *, verbose: bool = False, warm_moto: bool =
         kms.add_sink(recorder)
         docs = DocStore(config.data_dir / "services.sqlite3")
         closers.append(docs.close)
-        managed = ManagedKeys(kms, docs, account)
+        managed = ManagedKeys(kms, account)
         s3 = S3Service(
             config.s3_dir, kms=kms, identities=identities, account=account, region=config.region, managed=managed
         )
@@ -157,6 +159,7 @@ def build_cloud(config: CloudConfig, *, verbose: bool = False, warm_moto: bool =
         if alerts.put_logs is not None:  # a trail with a CloudWatch Logs group delivers there, to its metric filters
             connect_logs(services["cloudtrail"], alerts.put_logs)
         gateway = Gateway(
+            clock=ClockRoute(kms, load_or_create_token(config.data_dir)),
             identities=identities,
             services=services,
             region=config.region,

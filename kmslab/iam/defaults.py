@@ -17,6 +17,10 @@ from kmslab.kms.seams import DEFAULT_ACCOUNT
 
 KEY_USE = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
 ROLE_NAME = "KmsLabKeyUser"
+#: the kit's default name prefix (``stacks/config.py`` ``KitConfig.prefix``): the deployed kit creates the
+#: roles ``<prefix>-key-user`` and ``<prefix>-auditor``, which trust the account root, so, as on AWS, the
+#: users' own IAM policies decide who may assume them (``kmslab local profiles`` uses them).
+KIT_PREFIX = "kmslab"
 
 
 def _key(name: str) -> tuple[str, str]:
@@ -25,7 +29,7 @@ def _key(name: str) -> tuple[str, str]:
     return access, base64.b64encode(os.urandom(30)).decode()
 
 
-def _allow(actions: list[str] | str, resource: str = "*") -> dict[str, Any]:
+def _allow(actions: list[str] | str, resource: list[str] | str = "*") -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resource}]}
 
 
@@ -47,7 +51,13 @@ def default_identities(account: str = DEFAULT_ACCOUNT) -> dict[str, Any]:
                 {"name": "DataAccess", "document": _allow(["s3:*", "ssm:*", "secretsmanager:*", "sqs:*", "sns:*"])},
                 {
                     "name": "AssumeKeyUserRole",
-                    "document": _allow("sts:AssumeRole", f"arn:aws:iam::{account}:role/{ROLE_NAME}"),
+                    "document": _allow(
+                        "sts:AssumeRole",
+                        [
+                            f"arn:aws:iam::{account}:role/{ROLE_NAME}",
+                            f"arn:aws:iam::{account}:role/{KIT_PREFIX}-key-user",
+                        ],
+                    ),
                 },
             ],
         ),
@@ -75,7 +85,11 @@ def default_identities(account: str = DEFAULT_ACCOUNT) -> dict[str, Any]:
                             "logs:FilterLogEvents",
                         ]
                     ),
-                }
+                },
+                {
+                    "name": "AssumeAuditorRole",
+                    "document": _allow("sts:AssumeRole", f"arn:aws:iam::{account}:role/{KIT_PREFIX}-auditor"),
+                },
             ],
         ),
     ]

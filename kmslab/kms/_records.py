@@ -103,7 +103,8 @@ class Key:
     ``last_usage`` is the last successful cryptographic use (operation, time, request ID, CloudTrail
     event ID) and
     ``usage_since`` when tracking began (GetKeyLastUsage's TrackingStartDate); ``updating_until``
-    ends the transient ``Updating`` state of an UpdatePrimaryRegion.
+    ends the transient ``Updating`` state of an UpdatePrimaryRegion; ``key_manager`` is ``AWS`` for an AWS managed
+    key (``aws/s3``...), made by :mod:`kmslab.kms.ops.managed`, else ``CUSTOMER``.
     """
 
     key_id: str
@@ -131,6 +132,7 @@ class Key:
     updating_until: datetime | None = None
     last_usage: tuple[str, datetime, str, int | str] | None = None
     usage_since: datetime | None = None
+    key_manager: str = "CUSTOMER"
     _arn: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -263,6 +265,7 @@ def key_to_doc(key: Key, seal: Seal) -> dict[str, Any]:
         },
         "usage_since": _ts(key.usage_since),
         "updating_until": _ts(key.updating_until),
+        "key_manager": key.key_manager,
     }
 
 
@@ -318,6 +321,7 @@ def key_from_doc(doc: dict[str, Any], unseal: Unseal) -> Key:
         last_usage=_usage_from_doc(doc.get("last_usage")),
         # A key stored before usage tracking existed is tracked from the time it is loaded.
         usage_since=_dt(doc.get("usage_since")) or datetime.now(UTC),
+        key_manager=str(doc.get("key_manager") or "CUSTOMER"),
     )
 
 

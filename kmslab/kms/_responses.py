@@ -79,7 +79,7 @@ def key_metadata(registry: Registry, key: Key) -> dict[str, Any]:
         "KeyUsage": key.key_usage,
         "KeyState": key.state,
         "Origin": key.origin,
-        "KeyManager": "CUSTOMER",
+        "KeyManager": key.key_manager,
         "CustomerMasterKeySpec": key.key_spec,
         "KeySpec": key.key_spec,
         **SPECS[key.key_spec].algorithms(key.key_usage),

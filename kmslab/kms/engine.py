@@ -30,6 +30,7 @@ from kmslab.kms._store import Store
 from kmslab.kms.errors import KmsError, KMSInternalException, UnknownOperationException
 from kmslab.kms.ops import OPERATIONS as _TABLE
 from kmslab.kms.ops import READ_ONLY as _READ_ONLY
+from kmslab.kms.ops import managed as _managed
 from kmslab.kms.seams import (
     DEFAULT_ACCOUNT,
     DEFAULT_REGION,
@@ -141,7 +142,7 @@ class LocalKms:
         self._service.remove(sink)
 
     def advance_time(self, delta: timedelta) -> datetime:
-        """Move the engine's clock forward (when the clock supports it).
+        """Move the engine's clock forward (when the clock supports it); whatever falls due happens at once.
 
         Args:
             delta: how far.
@@ -156,7 +157,33 @@ class LocalKms:
         if advance is None:
             raise TypeError(f"{type(self.clock).__name__} cannot be advanced")
         now: datetime = advance(delta)
+        if self.registry.due(now):  # what fell due happens now (and its service events go out), not at the next call
+            self._sweep(now)
         return now
+
+    def aws_managed_key(self, service: str, region: str | None = None) -> str:
+        """Return the ARN of the AWS managed key ``aws/<service>`` of a region, created on first use.
+
+        Args:
+            service: ``s3``, ``ssm`` or ``secretsmanager`` (see :mod:`kmslab.kms.ops.managed`).
+            region: the region (default: the engine's).
+
+        Returns:
+            The key ARN.
+
+        Raises:
+            ValueError: the service has no AWS managed key.
+        """
+        region = region or self.region
+        alias = self.registry.alias(region, f"alias/aws/{service}")
+        key = self.registry.key(region, alias.target_key_id) if alias is not None else None
+        if key is not None:
+            return key.arn
+        with self._lock:
+            ctx = self._context("CreateAwsManagedKey", Caller.root(self.account), region, self.clock.now(), "managed")
+            key = _managed.ensure_managed_key(ctx, service)
+            self._commit(ctx)
+        return key.arn
 
     def boto3_client(self, region: str = DEFAULT_REGION, **kwargs: Any) -> BaseClient:
         """Return a real boto3 KMS client whose requests this engine answers in process.
@@ -216,6 +243,10 @@ class LocalKms:
         entry = _TABLE.get(operation)
         if entry is None:
             raise UnknownOperationException(f"Unknown operation {operation}")
+        if operation == "DescribeKey":  # DescribeKey on a predefined alias (alias/aws/s3) creates the AWS managed key
+            service = _managed.predefined_service(params.get("KeyId"), region or self.region, self.account)
+            if service is not None:
+                self.aws_managed_key(service, region)
         now = self.clock.now()
         ctx = self._context(
             operation,

@@ -1,6 +1,6 @@
 """The gateway's WSGI application: route by the SigV4 credential scope's service, as LocalStack does.
 
-Order for each request: control routes (``/_kmslab/health``, ``/_kmslab/stats``); read the
+Order for each request: control routes (``/_kmslab/health``, ``/_kmslab/stats``, ``/_kmslab/clock``); read the
 signature (header or presigned query form); pick the service from the credential scope (an
 unsigned request can only be an anonymous S3 request); verify the signature; hand the request
 to the service module. Every failure is AWS-shaped in the service's protocol; a bug answers an
@@ -20,6 +20,7 @@ from typing import Any
 
 from kmslab.cloud.errors import PROTOCOLS, CloudError, render_error
 from kmslab.cloud.gateway.auth import as_cloud_error, authenticate
+from kmslab.cloud.gateway.clock import ClockRoute
 from kmslab.cloud.gateway.request import Incoming, Outgoing, Service
 from kmslab.iam import CloudIdentities, IamError, parse_signature
 
@@ -57,6 +58,7 @@ class Gateway:
         region: the region of unsigned requests.
         stats: named sources of figures for ``/_kmslab/stats`` (e.g. S3's KMS call counter).
         info: static facts for ``/_kmslab/health`` (account, memory-only services...).
+        clock: the ``/_kmslab/clock`` route (read or move the cloud's clock), if any.
     """
 
     def __init__(
@@ -67,12 +69,14 @@ class Gateway:
         region: str,
         stats: Mapping[str, StatsSource] | None = None,
         info: Mapping[str, Any] | None = None,
+        clock: ClockRoute | None = None,
     ) -> None:
         self.identities = identities
         self.services = dict(services)
         self.region = region
         self._stats = dict(stats or {})
         self._info = dict(info or {})
+        self._clock = clock
         self._requests: Counter[str] = Counter()
         self._lock = threading.Lock()
         self.started = time.time()
@@ -160,6 +164,8 @@ class Gateway:
 
     def _control(self, request: Incoming) -> Outgoing:
         route = request.raw_path[len(CONTROL_PREFIX) :]
+        if route == "clock" and self._clock is not None:
+            return self._clock.handle(request)
         if request.method != "GET":
             raise CloudError(
                 "MethodNotAllowed", f"{request.method[:10]} is not allowed on {request.raw_path[:80]}", 405
