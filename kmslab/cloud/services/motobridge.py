@@ -174,6 +174,11 @@ class MotoBridge:
             CloudError: moto does not implement the operation, or failed on the request.
         """
         body = request.body()
+        if service == "iam":
+            from kmslab.cloud.services.aws_managed_policies import ensure_named
+
+            self._application()
+            ensure_named(self.account, body)
         environ = dict(request.environ)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
