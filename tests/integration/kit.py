@@ -51,6 +51,18 @@ ALL_SWITCHES: dict[str, Any] = {
 }
 
 
+#: module -> (configuration, position): the order the integration modules run in, per configuration
+ORDER = {
+    "test_storage": ("default", 0),
+    "test_trail": ("default", 1),
+    "test_deploy_checks": ("default", 2),
+    "test_destroy_default": ("default", 3),
+    "test_switches": ("switched", 0),
+    "test_audit_and_alerts": ("switched", 1),
+    "test_destroy_switched": ("switched", 2),
+}
+
+
 def synthesized(tmp_path_factory: pytest.TempPathFactory, context: Mapping[str, Any]) -> Assembly:
     """The kit synthesized with ``context``, once per test run (xdist workers share it).
 
