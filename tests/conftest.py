@@ -18,22 +18,30 @@ os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
-def pytest_xdist_make_scheduler(config: Any, log: Any) -> Any:
+class _KitScheduler:
     """Under ``-n``/``--dist load``: each deployed kit's integration tests on one worker, the rest as ``load``.
 
     Every test is its own scope except the integration modules of one kit configuration, which form one scope
     (``tests/integration/kit.py`` ``ORDER``), so each kit is deployed once, on one worker.
     """
-    if config.getvalue("dist") != "load":
-        return None
-    from xdist.scheduler import LoadScopeScheduling
 
-    from tests.integration.kit import ORDER
+    def pytest_xdist_make_scheduler(self, config: Any, log: Any) -> Any:
+        if config.getvalue("dist") != "load":
+            return None
+        from xdist.scheduler import LoadScopeScheduling
 
-    groups = {f"tests/integration/{module}.py": f"kmslab-kit-{kit}" for module, (kit, _) in ORDER.items()}
+        from tests.integration.kit import ORDER
 
-    class KitScheduling(LoadScopeScheduling):  # type: ignore[misc]
-        def _split_scope(self, nodeid: str) -> str:
-            return groups.get(nodeid.split("::", 1)[0], nodeid)
+        groups = {f"tests/integration/{module}.py": f"kmslab-kit-{kit}" for module, (kit, _) in ORDER.items()}
 
-    return KitScheduling(config, log)
+        class KitScheduling(LoadScopeScheduling):  # type: ignore[misc]
+            def _split_scope(self, nodeid: str) -> str:
+                return groups.get(nodeid.split("::", 1)[0], nodeid)
+
+        return KitScheduling(config, log)
+
+
+def pytest_configure(config: Any) -> None:
+    """Schedule the integration kits (above) when pytest-xdist runs the tests."""
+    if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_KitScheduler(), "kmslab-kit-scheduler")

@@ -251,7 +251,8 @@ def test_the_queries_show_the_scenario(
 
 def test_the_pending_deletion_alarm_goes_to_alarm(scenario: Scenario) -> None:
     # AWS's recipe: the trail delivers to CloudWatch Logs, the metric filter counts "... is pending deletion."
-    # errors, the alarm fires. This needs CloudTrail -> CloudWatch Logs delivery in the local cloud.
+    # errors, the alarm fires. This needs CloudTrail -> CloudWatch Logs delivery in the local cloud, which is
+    # being added apart (issue 15 part 2); until it is merged this test fails, and nothing else depends on it.
     cloudwatch = scenario.kit.client("cloudwatch")
     name = "kmslab-KMSKeyPendingDeletionErrorAlarm"
 
@@ -261,3 +262,6 @@ def test_the_pending_deletion_alarm_goes_to_alarm(scenario: Scenario) -> None:
         return str(alarm["StateValue"])
 
     assert wait_for(lambda: state() == "ALARM", timeout=10, interval=0.5), state()
+    # and the alarm notifies the alert topic, whose key lets CloudWatch use it for this account's alarms
+    mailbox = Mailbox(scenario.kit.data_dir / "mail")
+    assert wait_for(lambda: [m for m in mailbox.list() if m.subject.startswith(f'ALARM: "{name}"')], timeout=10)
