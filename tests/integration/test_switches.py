@@ -4,7 +4,8 @@ One "all switches" deployment (``ALL_SWITCHES`` in :mod:`tests.integration.kit`)
 ``hmac_key``, ``multi_region_replica_region``, ``on_use=cancel``, ``removal=destroy`` and ``alert_email``: none of
 them changes what another one builds (each adds a key or a stack, or changes a policy or a removal policy), so one
 deploy proves them all. ``on_use=cancel`` is exercised in ``test_audit_and_alerts.py`` (it needs a key pending
-deletion, so that module deploys its own copy), ``removal=destroy`` in ``test_destroy.py`` (it destroys).
+deletion; it runs on this same deployment after these tests), ``removal=destroy`` in ``test_destroy_switched.py``
+(the last tests of this deployment: it destroys).
 """
 
 from __future__ import annotations
