@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import pytest
+
+from tests.assembly import CACHE_ENV
+
 # Tests never reach AWS: fake credentials and a fixed region, set before boto3 is imported anywhere.
 os.environ["AWS_ACCESS_KEY_ID"] = "AKIAIOSFODNN7EXAMPLE"
 os.environ["AWS_SECRET_ACCESS_KEY"] = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # noqa: S105 - the documented example key
@@ -45,3 +49,11 @@ def pytest_configure(config: Any) -> None:
     """Schedule the integration kits (above) when pytest-xdist runs the tests."""
     if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(_KitScheduler(), "kmslab-kit-scheduler")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _synth_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """One directory per test run where ``tests.assembly.synthesize_kit`` keeps each configuration's synth."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    os.environ[CACHE_ENV] = str(shared / "kmslab-synth")

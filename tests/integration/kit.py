@@ -1,16 +1,14 @@
 """The synthesized kit deployed into an in-process local cloud, and how to act as its principals.
 
-Synthesis (``app.py``, 10-20 s) is the slow part, so each configuration is synthesized once per test run and
-shared by the pytest-xdist workers through a file lock; a deploy takes a few seconds, so each worker (and each
-module that changes the kit's state) deploys its own copy into its own cloud.
+Synthesis (``app.py``, 10-40 s) is the slow part: each configuration is synthesized once per test run
+(:func:`tests.assembly.synthesize_kit` caches it for every module and worker). A deploy takes a few seconds; each
+configuration is deployed once per test process (``conftest.py``).
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -64,29 +62,9 @@ ORDER = {
 
 
 def synthesized(tmp_path_factory: pytest.TempPathFactory, context: Mapping[str, Any]) -> Assembly:
-    """The kit synthesized with ``context``, once per test run (xdist workers share it).
-
-    Args:
-        tmp_path_factory: pytest's temporary directories.
-        context: CDK context on top of cdk.json's.
-
-    Returns:
-        The assembly.
-    """
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    """The kit synthesized with ``context`` (once per test run: ``tests.assembly`` caches it), read."""
     digest = hashlib.sha256(json.dumps(dict(context), sort_keys=True).encode()).hexdigest()[:16]
-    outdir = shared / "kmslab-kits" / digest / "cdk.out"
-    outdir.parent.mkdir(parents=True, exist_ok=True)
-    with (outdir.parent / "lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if not (outdir.parent / "done").exists():
-                synthesize_kit(outdir, context)
-                (outdir.parent / "done").write_text("ok")
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return Assembly.read(outdir)
+    return Assembly.read(synthesize_kit(tmp_path_factory.mktemp(f"app-{digest}") / "cdk.out", context))
 
 
 @dataclass
