@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import Kit
+from kmslab.cloud.server import CloudServer
+from tests.integration.kit import Kit
 
 
 def test_the_deploy_reports_each_resource_and_each_stack(kit: Kit) -> None:
@@ -85,10 +86,38 @@ def test_an_upload_under_the_data_key_is_ciphertext_with_a_bucket_key(kit: Kit) 
 
 
 def test_plain_http_is_refused_by_the_tls_only_policy(kit: Kit) -> None:
-    # the same bucket over http:// is not reachable: the cloud serves HTTPS only here, so the policy's
-    # aws:SecureTransport is checked by the S3 tests over an HTTP cloud (tests/cloud/test_s3_policy.py)
-    policy = kit.client("s3").get_bucket_policy(Bucket=kit.resource("KmslabStorage", "DataBucket"))["Policy"]
-    assert '"aws:SecureTransport": "false"' in policy or '"aws:SecureTransport":"false"' in policy
+    # The same cloud (one gateway, one state) reached over http:// as well, as S3's endpoints answer both on AWS.
+    # The key user's signed requests are allowed by IAM and the key policy; over HTTP, the bucket policy's
+    # aws:SecureTransport=false deny refuses them.
+    bucket = kit.resource("KmslabStorage", "DataBucket")
+    key_arn = kit.resource("KmslabKeys", "DataKey", "Arn")
+    args = {"Bucket": bucket, "Key": "over-http.txt", "Body": b"x", "ServerSideEncryption": "aws:kms"}
+    over_https = kit.as_role("s3", "kmslab-key-user")
+    over_https.put_object(**args, SSEKMSKeyId=key_arn)
+    plain = CloudServer(kit.cloud.gateway, host="127.0.0.1", port=0, ssl_context=None).start()
+    try:
+        over_http = kit.as_role("s3", "kmslab-key-user", endpoint=plain.url())
+        for call in (
+            lambda: over_http.list_objects_v2(Bucket=bucket),
+            lambda: over_http.get_object(Bucket=bucket, Key="over-http.txt"),
+            lambda: over_http.put_object(Bucket=bucket, Key="plain.txt", Body=b"x"),
+        ):
+            with pytest.raises(ClientError) as exc:
+                call()
+            assert exc.value.response["Error"]["Code"] == "AccessDenied"
+        # an upload naming SSE-KMS over HTTP is refused by S3 itself, before any policy: "Requests specifying
+        # Server Side Encryption with AWS KMS managed keys must be made over a secure connection."
+        with pytest.raises(ClientError) as exc:
+            over_http.put_object(**args, SSEKMSKeyId=key_arn)
+        assert exc.value.response["Error"]["Code"] == "InvalidArgument"
+        assert "secure connection" in exc.value.response["Error"]["Message"]
+    finally:
+        plain.stop()
+    # the very same calls over HTTPS are accepted: the refusals above were the transport
+    assert [o["Key"] for o in over_https.list_objects_v2(Bucket=bucket, Prefix="over-http")["Contents"]] == [
+        "over-http.txt"
+    ]
+    assert over_https.get_object(Bucket=bucket, Key="over-http.txt")["Body"].read() == b"x"
 
 
 def test_outside_the_key_users_nobody_reads_the_object(kit: Kit) -> None:

@@ -8,7 +8,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import Kit
+from tests.integration.kit import Kit
 
 
 def test_the_trail_logs_into_its_bucket_under_the_audit_key(kit: Kit) -> None:

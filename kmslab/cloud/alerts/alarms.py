@@ -16,6 +16,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -170,8 +171,13 @@ class MetricAlarms:
                 log.warning("alarm %s: action %s is not run locally (SNS only)", transition.alarm.name, action)
                 continue
             subject, message = alarm_notification(transition, account=parts[4], region=parts[3])
+            # CloudWatch uses the topic's KMS key for the alarm: aws:SourceArn is the alarm, aws:SourceAccount its
+            # account, so a key policy can scope cloudwatch.amazonaws.com to them (SNS Developer Guide, "Configure
+            # AWS KMS permissions for AWS services").
+            alarm_arn = f"arn:aws:cloudwatch:{parts[3]}:{parts[4]}:alarm:{transition.alarm.name}"
+            caller = replace(service_caller(CLOUDWATCH, parts[4]), source_arn=alarm_arn)
             try:
-                self.publisher.publish(action, message, subject=subject, caller=service_caller(CLOUDWATCH, parts[4]))
+                self.publisher.publish(action, message, subject=subject, caller=caller)
             except Exception as exc:  # CloudWatch records a failed action in the alarm history and goes on
                 log.warning("alarm %s: publishing to %s failed: %s", transition.alarm.name, action, exc)
 

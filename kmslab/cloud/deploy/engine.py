@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
+from kmslab.cloud.deploy.dynamic import resolve_references
 from kmslab.cloud.deploy.errors import DeployError, ResourceFailed, TemplateError
 from kmslab.cloud.deploy.resources import NeedsReplacement, ProvisionContext, Provisioned, Registry
 from kmslab.cloud.deploy.scope import StackScope
@@ -163,7 +164,7 @@ class Deployer:
                     self._create_resource(record, template, scope, lid)
                     done.append((lid, None))
                     continue
-                properties = scope.evaluator.resolve(dict(template.resources[lid].properties))
+                properties = self._properties(scope, record, lid, template.resources[lid])
                 if properties == before.properties:
                     continue
                 done.append((lid, before))
@@ -194,7 +195,10 @@ class Deployer:
         self._event(record, lid, resource.type, "CREATE_IN_PROGRESS")
         if handler is None:
             self._fail(record, lid, resource.type, "CREATE_FAILED", "is not a resource type the local cloud serves")
-        properties = scope.evaluator.resolve(dict(resource.properties))
+        try:
+            properties = self._properties(scope, record, lid, resource)
+        except TemplateError as exc:
+            self._fail(record, lid, resource.type, "CREATE_FAILED", str(exc))
         try:
             made = handler.create(properties, self._context(record, lid))
         except TemplateError:
@@ -320,6 +324,11 @@ class Deployer:
                 raise DeployError(f"Export {export} cannot be deleted as it is in use by {', '.join(users)}")
 
     # -- helpers ------------------------------------------------------------------------------------
+
+    def _properties(self, scope: StackScope, record: StackRecord, lid: str, resource: Any) -> dict[str, Any]:
+        """A resource's properties with every intrinsic function and dynamic reference resolved."""
+        resolved = scope.evaluator.resolve(dict(resource.properties))
+        return dict(resolve_references(resolved, lambda name: self._env.ssm_parameter(name, record.region)))
 
     def _context(self, record: StackRecord, lid: str) -> ProvisionContext:
         region = record.region

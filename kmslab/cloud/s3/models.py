@@ -15,6 +15,7 @@ from kmslab.cloud.s3.policy import (
     is_public,
     pab_settings,
     parse_bucket_policy,
+    unknown_principal,
 )
 from kmslab.cloud.s3.store import S3Store
 from kmslab.cloud.s3.urls import valid_bucket_name
@@ -214,6 +215,8 @@ class Buckets:
             for pattern in statement.resources or statement.not_resources or ():
                 if not (pattern == "*" or pattern.startswith(f"arn:aws:s3:::{name}")):
                     raise CloudError("MalformedPolicy", "Policy has invalid resource", 400)
+        if unknown_principal(policy, self.authz.identities, self.account) is not None:
+            raise CloudError("MalformedPolicy", "Invalid principal in policy", 400)
         doc = self.get(name)
         if pab_settings(doc)["BlockPublicPolicy"] and is_public(policy):
             self.check(caller, "s3:PutBucketPolicy", name, doc, region)

@@ -177,3 +177,32 @@ def pab_settings(doc: Mapping[str, Any] | None) -> dict[str, bool]:
             else dict.fromkeys(PAB_FIELDS, True)
         )
     return {name: bool(raw.get(name, False)) for name in PAB_FIELDS}
+
+
+def unknown_principal(policy: Any, identities: CloudIdentities, account: str) -> str | None:
+    """The first IAM role or user ARN of ``account`` that a policy names and that does not exist.
+
+    S3 resolves a bucket policy's principals when the policy is put, and refuses one that names a principal
+    that does not exist with ``MalformedPolicy`` "Invalid principal in policy" (S3 User Guide, troubleshooting
+    "Invalid principal in policy"). Principals of other accounts cannot be resolved locally and are accepted.
+
+    Args:
+        policy: the parsed bucket policy.
+        identities: the cloud's principals (the identities file's and those created through IAM).
+        account: the cloud's account.
+
+    Returns:
+        The ARN, or None when every principal of the account exists.
+    """
+    own = f"arn:aws:iam::{account}:"
+    for statement in policy.statements:
+        for principals in (statement.principal, statement.not_principal):
+            for arn in principals.aws if principals is not None else ():
+                if not arn.startswith(own):
+                    continue
+                kind = arn[len(own) :].split("/", 1)[0]
+                if kind == "role" and identities.role(arn) is None:
+                    return str(arn)
+                if kind == "user" and identities.by_arn(arn) is None:
+                    return str(arn)
+    return None

@@ -2,12 +2,13 @@
 
 moto's Flask/werkzeug application answers the request after the gateway authenticated it. Before
 that, the caller's IAM policies are evaluated for the action (``<service>:<Operation>``): an
-Allow counts only when its statement covers every resource (``Resource: "*"``) and a Deny counts
-whatever resource it names, so a principal never gets more than AWS would give it (sometimes
-less: a narrow resource-scoped Allow is not honoured here). moto keeps these services' state in
-memory only (``kmslab local status`` says so). An operation moto does not implement answers an
-AWS-shaped ``NotImplemented`` (501) naming it; a moto failure on a malformed request answers an
-AWS-shaped 400; never moto's HTML 500 page.
+Allow counts when its statement covers every resource (``Resource: "*"``) or the one resource the
+request names where :mod:`.moto_resources` knows it (a DynamoDB table, an SNS topic, an SQS queue,
+a log stream), and a Deny counts whatever resource it names, so a principal never gets more than
+AWS would give it (sometimes less: other resource-scoped Allows are not honoured here). moto
+keeps these services' state in memory only (``kmslab local status`` says so). An operation moto
+does not implement answers an AWS-shaped ``NotImplemented`` (501) naming it; a moto failure on a
+malformed request answers an AWS-shaped 400; never moto's HTML 500 page.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from urllib.parse import parse_qsl
 
 from kmslab.cloud.errors import PROTOCOLS, CloudError
 from kmslab.cloud.gateway.request import Call, Incoming, Outgoing
+from kmslab.cloud.services.moto_resources import request_resource
 from kmslab.iam import CloudIdentities, evaluate_policy
 from kmslab.kms.policy import is_root, request_context
 from kmslab.kms.seams import AuthorizationRequest
@@ -138,10 +140,23 @@ class MotoBridge:
         action = f"{ACTION_PREFIX.get(service, service)}:{operation}"
         ctx = request_context(AuthorizationRequest(caller=caller, action=action, region=call.region))
         allowed = denied = False
+        protocol = PROTOCOLS.get(service, "json")
+        named_resource = request_resource(
+            service, operation, request.body(), region=call.region, account=self.account, protocol=protocol
+        )
         for named in self.identities.policies_for(caller):
             strict = evaluate_policy(
                 named.policy, source=named.name, caller=caller, action=action, resource="*", context=ctx
             )
+            if not strict.allows and named_resource is not None:
+                strict = evaluate_policy(
+                    named.policy,
+                    source=named.name,
+                    caller=caller,
+                    action=action,
+                    resource=named_resource,
+                    context=ctx,
+                )
             loose = evaluate_policy(
                 named.policy, source=named.name, caller=caller, action=action, resource=None, context=ctx
             )
@@ -155,7 +170,6 @@ class MotoBridge:
             else "because no identity-based policy allows the " + action + " action"
         )
         message = f"User: {caller.arn} is not authorized to perform: {action} {why}"
-        protocol = PROTOCOLS.get(service, "json")
         code = "AccessDenied" if protocol == "query" else "AccessDeniedException"
         raise CloudError(code, message, 403 if protocol in ("query", "rest-json") else 400)
 
@@ -174,6 +188,11 @@ class MotoBridge:
             CloudError: moto does not implement the operation, or failed on the request.
         """
         body = request.body()
+        if service == "iam":
+            from kmslab.cloud.services.aws_managed_policies import ensure_named
+
+            self._application()
+            ensure_named(self.account, body)
         environ = dict(request.environ)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))

@@ -13,7 +13,7 @@ from kmslab.cloud.alerts.mail import Mailbox
 from stacks.constructs.alarms import METRIC_NAME, METRIC_NAMESPACE, PENDING_DELETION_FILTER_PATTERN
 
 
-def _topic_key(cloud: Any, *, cloudwatch_may_use: bool) -> str:
+def _topic_key(cloud: Any, *, cloudwatch_may_use: bool, condition: dict[str, Any] | None = None) -> str:
     account = cloud.cloud.identities.account
     statements: list[dict[str, Any]] = [
         {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "kms:*", "Resource": "*"}
@@ -25,6 +25,7 @@ def _topic_key(cloud: Any, *, cloudwatch_may_use: bool) -> str:
                 "Principal": {"Service": "cloudwatch.amazonaws.com"},
                 "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
                 "Resource": "*",
+                **({"Condition": condition} if condition else {}),
             }
         )
     policy = {"Version": "2012-10-17", "Statement": statements}
@@ -108,6 +109,27 @@ def test_refused_call_on_a_key_pending_deletion_sets_the_alarm_and_mails(cloud, 
     body = json.loads(mails[0].body.split("\n\n--\n")[0])
     assert body["NewStateValue"] == "ALARM" and body["OldStateValue"] == "OK"
     assert body["Trigger"]["MetricName"] == METRIC_NAME
+
+
+def test_a_key_policy_scoping_cloudwatch_to_the_account_and_alarm_lets_the_alarm_publish(cloud, unique) -> None:
+    # the kit's alerts key allows cloudwatch.amazonaws.com under aws:SourceAccount; CloudWatch sends it, and the
+    # alarm's ARN as aws:SourceArn
+    account = cloud.cloud.identities.account
+    condition = {
+        "StringEquals": {"aws:SourceAccount": account},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:us-east-1:{account}:alarm:*"},
+    }
+    sns = cloud.client("sns")
+    key = _topic_key(cloud, cloudwatch_may_use=True, condition=condition)
+    topic = sns.create_topic(Name=unique("scoped"), Attributes={"KmsMasterKeyId": key})["TopicArn"]
+    address = f"{unique('scoped')}@example.com"
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint=address)
+    group, name = _alarm_on(cloud, unique, topic)
+    _deliver(cloud, group, [_refused_record(cloud)])
+    assert _state(cloud, name) == "ALARM"
+    assert [m.subject for m in Mailbox(cloud.data_dir / "mail").list() if m.to == address] == [
+        f'ALARM: "{name}" in US East (N. Virginia)'
+    ]
 
 
 def test_an_alarm_topic_whose_key_refuses_cloudwatch_gets_no_message(cloud, unique) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kmslab.cloud.deploy.resources import Registry
-from kmslab.cloud.deploy.types import audit, compute, iam, kms, messaging, observability, s3
+from kmslab.cloud.deploy.types import audit, compute, custom, iam, kms, messaging, observability, s3
 
 
 def default_registry() -> Registry:
@@ -42,5 +42,7 @@ def default_registry() -> Registry:
             audit.WorkGroup(),
             audit.NamedQuery(),
             audit.SsmParameter(),
+            custom.CrossRegionExportWriter(),
+            custom.CrossRegionExportReader(),
         ]
     )
