@@ -138,9 +138,12 @@ class MotoBridge:
         action = f"{ACTION_PREFIX.get(service, service)}:{operation}"
         ctx = request_context(AuthorizationRequest(caller=caller, action=action, region=call.region))
         allowed = denied = False
+        from kmslab.cloud.services._iam_resources import resource_arn
+
+        target = resource_arn(service, request, account=self.account, region=call.region) or "*"
         for named in self.identities.policies_for(caller):
             strict = evaluate_policy(
-                named.policy, source=named.name, caller=caller, action=action, resource="*", context=ctx
+                named.policy, source=named.name, caller=caller, action=action, resource=target, context=ctx
             )
             loose = evaluate_policy(
                 named.policy, source=named.name, caller=caller, action=action, resource=None, context=ctx
