@@ -167,7 +167,9 @@ def presigned(ctx: LabContext) -> Sequence[Fact]:
     )
     url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket(ctx), "Key": KEY}, ExpiresIn=2)
     status, body = _anonymous_get(ctx, url)
-    ctx.expect(status == 200 and body == NOTES, f"the presigned URL returns the notes, got HTTP {status}: {body[:300]!r}")
+    ctx.expect(
+        status == 200 and body == NOTES, f"the presigned URL returns the notes, got HTTP {status}: {body[:300]!r}"
+    )
     time.sleep(3)
     late, answer = _anonymous_get(ctx, url)
     ctx.expect(late == 403 and b"expired" in answer, f"after 2 s the URL has expired, got HTTP {late}")

@@ -40,7 +40,9 @@ def parameter(ctx: LabContext) -> Sequence[Fact]:
         if _data_key(ctx) in [res.get("ARN") for res in r.get("resources") or []]
     ]
     contexts = [(r.get("requestParameters") or {}).get("encryptionContext") or {} for r in calls]
-    ctx.expect(any("PARAMETER_ARN" in c for c in contexts), f"SSM called KMS on the data key with PARAMETER_ARN: {contexts}")
+    ctx.expect(
+        any("PARAMETER_ARN" in c for c in contexts), f"SSM called KMS on the data key with PARAMETER_ARN: {contexts}"
+    )
     return [
         ("PutParameter SecureString", f"{PARAMETER} under alias/kmslab/data"),
         ("GetParameter --with-decryption", "the password"),
