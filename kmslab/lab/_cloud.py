@@ -1,4 +1,4 @@
-"""The lab's local cloud: started in this process on a free port, with the kit deployed, signed as the workshop identities.
+"""The lab's local cloud: started in this process on a free port, the kit deployed, signed as the workshop identities.
 
 The cloud is :func:`kmslab.cloud.local.build_cloud` (what ``kmslab local up`` serves), the kit is
 deployed by :func:`kmslab.cloud.deploy.run.deploy` (what ``kmslab local deploy`` runs), and the

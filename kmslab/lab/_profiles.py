@@ -67,7 +67,7 @@ def profile_environment(config: Path) -> Iterator[None]:
     Yields:
         Nothing; the environment is restored afterwards.
     """
-    names = ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+    names: tuple[str, ...] = ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")
     names += ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_CA_BUNDLE")
     saved = {name: os.environ.get(name) for name in names}
     try:

@@ -90,8 +90,8 @@ def timeline_svg(records: Sequence[dict[str, Any]], names: dict[str, str]) -> st
         label = names.get(key, key.rsplit("/", 1)[-1])
         parts.append(f'<text x="4" y="{y + 4}">{html.escape(label[:38])}</text>')
         parts.append(f'<line x1="{left}" x2="{left + width}" y1="{y}" y2="{y}" stroke="#e0e0e0"/>')
-    for (record, key), moment in zip(calls, times, strict=True):
-        y = 20 + keys.index(str(key)) * row
+    for (record, found), moment in zip(calls, times, strict=True):
+        y = 20 + keys.index(str(found)) * row
         x = left + (moment - start).total_seconds() / span * width
         kind = outcome(record)
         tip = f"{record.get('eventName')} {moment.isoformat()} {record.get('errorCode') or 'OK'}"

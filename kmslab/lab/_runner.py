@@ -174,7 +174,7 @@ class LabRun:
     seconds: float
 
 
-def run_lab(selection: Selection, options: RunOptions, console: Any, wait: Callable[[str], None] = input) -> LabRun:
+def run_lab(selection: Selection, options: RunOptions, console: Any, wait: Callable[[str], object] = input) -> LabRun:
     """Run the selected steps against a fresh local cloud with the kit deployed.
 
     Args:
@@ -215,7 +215,7 @@ def run_lab(selection: Selection, options: RunOptions, console: Any, wait: Calla
 
 
 def _run_selection(
-    selection: Selection, ctx: LabContext, console: Any, pause: bool, wait: Callable[[str], None]
+    selection: Selection, ctx: LabContext, console: Any, pause: bool, wait: Callable[[str], object]
 ) -> LabReport:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -332,7 +332,8 @@ def summarise(run: LabRun, console: Any) -> None:
     else:
         for failure in report.failures:
             console.print(
-                f"kmslab lab: step {failure.name} failed: {escape(failure.step.title)}: {escape(failure.failure or '')}",
+                f"kmslab lab: step {failure.name} failed: "
+                f"{escape(failure.step.title)}: {escape(failure.failure or '')}",
                 highlight=False,
             )
         if report.not_run:

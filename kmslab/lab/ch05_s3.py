@@ -24,7 +24,7 @@ UPLOADS = 5
 
 def bucket(ctx: LabContext) -> str:
     """The kit's data bucket (its physical name, as ``aws s3api list-buckets`` shows it)."""
-    return ctx.lab.resource("KmslabStorage", "DataBucket")
+    return str(ctx.lab.resource("KmslabStorage", "DataBucket"))
 
 
 def _data_key_arn(ctx: LabContext) -> str:

@@ -12,9 +12,9 @@ from typing import Any
 from kmslab.lab._steps import Fact, LabContext, Step, show_context, show_refusal
 
 PARAMETER = "/kmslab/lab/db-password"
-SECRET = "kmslab/lab/api-token"
-PASSWORD = "correct-horse-battery-staple"
-TOKEN = '{"token": "lab-7f3a9c"}'
+SECRET = "kmslab/lab/api-token"  # noqa: S105 - a name, not a secret
+PASSWORD = "correct-horse-battery-staple"  # noqa: S105 - the lab's made-up value
+TOKEN = '{"token": "lab-7f3a9c"}'  # noqa: S105 - the lab's made-up value
 
 
 def _data_key(ctx: LabContext) -> str:

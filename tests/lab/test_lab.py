@@ -19,8 +19,19 @@ from rich.console import Console
 
 from kmslab.cli import main
 from kmslab.cloud.alerts.mail import Mailbox
-from kmslab.lab import CHAPTERS, Chapter, LabRun, RunOptions, Selection, Step, UnknownChapterError, run_lab, select
-from kmslab.lab import ch05_s3, ch09_deletion
+from kmslab.lab import (
+    CHAPTERS,
+    Chapter,
+    LabRun,
+    RunOptions,
+    Selection,
+    Step,
+    UnknownChapterError,
+    ch05_s3,
+    ch09_deletion,
+    run_lab,
+    select,
+)
 from kmslab.lab._runner import summarise
 from tests.assembly import ROOT, synthesize_kit
 

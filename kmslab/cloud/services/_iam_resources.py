@@ -1,4 +1,4 @@
-"""The resource a moto-served request acts on, for the IAM check of :class:`~kmslab.cloud.services.motobridge.MotoBridge`.
+"""The resource a moto-served request acts on, for the IAM check of the moto bridge.
 
 IAM evaluates an identity policy's ``Resource`` against the ARN of what the request names. For the
 requests whose resource is plain in the request (a DynamoDB table by ``TableName``, an SNS topic by
