@@ -247,7 +247,10 @@ def _run_selection(
                 label = f"{chapter.number}.{number}"
                 if pause and not first:
                     progress.stop()
-                    wait(f"  press Enter for step {label} ({step.title}) ")
+                    try:
+                        wait(f"  press Enter for step {label} ({step.title}) ")
+                    except EOFError:  # stdin closed (not a terminal): run the remaining steps without pausing
+                        pause = False
                     progress.start()
                 first = False
                 progress.update(task, description=f"{label} {step.title}")

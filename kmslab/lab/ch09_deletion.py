@@ -23,6 +23,10 @@ OBJECT = "invoices/2026-0042.txt"
 ADDRESS = "security@example.com"
 #: how long the lab waits for the alert e-mail (the function's first run unpacks its layer)
 MAIL_WAIT_SECONDS = 60.0
+#: the calls that use a key (describing or listing it is not a use)
+CRYPTO_OPERATIONS = frozenset(
+    {"Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "GenerateDataKeyPair"}
+)
 #: the metric of AWS's recipe the kit's alarm watches (``stacks.constructs.alarms.METRIC_NAME``)
 METRIC_NAME = "KMSKeyPendingDeletionErrorCount"
 
@@ -51,16 +55,27 @@ def last_use(ctx: LabContext) -> Sequence[Fact]:
     if ctx.recorder is not None:
         ctx.recorder.flush()
     events = ctx.client("admin", service="cloudtrail").lookup_events(
-        LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": arn}], MaxResults=5
+        LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": arn}], MaxResults=50
     )["Events"]
-    ctx.expect(bool(events), "CloudTrail has events for the data key")
-    newest = events[0]
+    uses = [e for e in events if e["EventName"] in CRYPTO_OPERATIONS]
+    ctx.expect(bool(uses), "CloudTrail has cryptographic operations on the data key")
+    newest = uses[0]
+    ctx.expect(newest["EventName"] == "GenerateDataKey", f"the newest use is S3's GenerateDataKey, got {newest}")
     ctx.state["object_arn"] = f"arn:aws:s3:::{bucket(ctx)}/{OBJECT}"
     return [
         ("PutObject (no Bucket Key)", f"s3://{bucket(ctx)}/{OBJECT}"),
         ("last use (LookupEvents, newest first)", f"{newest['EventName']} at {newest['EventTime'].isoformat()}"),
-        ("by", str(newest.get("Username") or "-")),
+        ("by", _who(newest)),
     ]
+
+
+def _who(event: dict[str, Any]) -> str:
+    try:
+        identity = json.loads(event.get("CloudTrailEvent") or "{}").get("userIdentity", {})
+    except ValueError:
+        identity = {}
+    via = f" via {identity['invokedBy']}" if identity.get("invokedBy") else ""
+    return f"{identity.get('arn') or event.get('Username') or '-'}{via}"
 
 
 def subscribe(ctx: LabContext) -> Sequence[Fact]:
@@ -154,10 +169,17 @@ def alarm(ctx: LabContext) -> Sequence[Fact]:
         if a.get("MetricName") == METRIC_NAME
     ]
     ctx.expect(ctx.need("alert_topic") in described["AlarmActions"], "the alarm notifies the alert topic")
+    streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    delivered = (
+        f"{len(streams)} stream(s)"
+        if streams
+        else "no records: this local cloud does not deliver the trail to CloudWatch Logs yet, so the alarm stays OK"
+    )
     return [
         ("metric filter", mine[0]["filterPattern"]),
         ("the filter on the refused records", f"{len(matched)} of {len(records)} match"),
         ("alarm", f"{described['AlarmName']}: {described['StateValue']}, notifies the alert topic"),
+        (f"log group {group}", delivered),
     ]
 
 

@@ -249,8 +249,12 @@ def test_a_failing_step_stops_the_run_and_is_named(app: Path, tmp_path: Path) ->
         ),
     )
     out = io.StringIO()
-    options = RunOptions(tmp_path / "d", app, ROOT, tmp_path / "r")
-    run = run_lab(Selection((chapter,), {}), options, Console(file=out, width=200, soft_wrap=True))
+    options = RunOptions(tmp_path / "d", app, ROOT, tmp_path / "r", pause=True)
+    prompts: list[str] = []
+    run = run_lab(Selection((chapter,), {}), options, Console(file=out, width=200, soft_wrap=True), prompts.append)
+    assert prompts == [
+        "  press Enter for step 2.2 (Expect the impossible) "
+    ]  # --pause: before every step but the first
     assert not run.report.passed
     assert [r.label for r in run.report.results] == ["2.1", "2.2"]
     assert run.report.not_run == ("2.3 Never reached",)
@@ -310,3 +314,28 @@ def test_no_node_when_synthesis_is_needed_is_one_line(
     assert exited.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["kmslab: error: npx is not installed: Node.js 18+ with npm is needed to synthesize (or pass --app)"]
+
+
+def test_a_cloud_that_breaks_aws_semantics_fails_the_lab(
+    app: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A KMS whose CancelKeyDeletion re-enables the key (AWS leaves it Disabled) is caught by step 9.6."""
+    from kmslab.kms import ops
+
+    real = ops.OPERATIONS["CancelKeyDeletion"].handler
+
+    def cancel_and_wrongly_enable(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
+        answer = real(ctx, params)
+        key, _ = ctx.resolve(params["KeyId"], aliases=False)
+        key.state = "Enabled"
+        ctx.save(key)
+        return answer
+
+    monkeypatch.setitem(ops.OPERATIONS, "CancelKeyDeletion", ops.Operation(cancel_and_wrongly_enable))
+    argv = ["lab", "run", "--step", "9.6", "--data-dir", str(tmp_path / "d"), "--app", str(app)]
+    assert main([*argv, "--report-dir", str(tmp_path / "r")]) == 1
+    out = capsys.readouterr().out
+    expected = "a cancelled deletion leaves the key Disabled, got Enabled"
+    assert f"FAILED: {expected}" in out
+    assert f"kmslab lab: step 9.6 failed: Cancel the deletion and enable the key: {expected}" in out
+    assert "kmslab lab: 5 of 6 steps passed in" in out
