@@ -22,6 +22,8 @@ OUTCOMES = {
     "KMSInvalidStateException": ("KMSInvalidStateException", "#ef6c00"),
     "other": ("other errors", "#6a1b9a"),
 }
+#: a quiet gap longer than this (the lab moved the cloud's clock) is drawn this wide, with a break mark
+GAP_SECONDS = 2.0
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#1b1b1b;max-width:1200px}
 h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ddd}
@@ -81,7 +83,8 @@ def timeline_svg(records: Sequence[dict[str, Any]], names: dict[str, str]) -> st
     keys = sorted({k for _, k in calls if k}, key=lambda k: (names.get(k, "~"), k))
     times = [_when(r) for r, _ in calls]
     start, end = min(times), max(times)
-    span = max((end - start).total_seconds(), 1.0)
+    position, breaks = _compressed_axis(times)
+    span = max(max(position.values()), 1.0)
     left, width, row = 260, 860, 22
     height = 40 + row * len(keys)
     parts = [f'<svg width="{left + width + 20}" height="{height}" role="img" aria-label="KMS calls per key over time">']
@@ -92,13 +95,19 @@ def timeline_svg(records: Sequence[dict[str, Any]], names: dict[str, str]) -> st
         parts.append(f'<line x1="{left}" x2="{left + width}" y1="{y}" y2="{y}" stroke="#e0e0e0"/>')
     for (record, found), moment in zip(calls, times, strict=True):
         y = 20 + keys.index(str(found)) * row
-        x = left + (moment - start).total_seconds() / span * width
+        x = left + position[moment] / span * width
         kind = outcome(record)
         tip = f"{record.get('eventName')} {moment.isoformat()} {record.get('errorCode') or 'OK'}"
         parts.append(
             f'<circle cx="{x:.1f}" cy="{y}" r="4" fill="{OUTCOMES[kind][1]}" data-outcome="{kind}">'
             f"<title>{html.escape(tip)}</title></circle>"
         )
+    for moment, jumped in breaks:
+        x = left + position[moment] / span * width - GAP_SECONDS / span * width / 2
+        parts.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="10" y2="{height - 22}" stroke="#999" stroke-dasharray="3,3"/>'
+        )
+        parts.append(f'<text x="{x + 3:.1f}" y="{height - 22}" fill="#666">+{html.escape(jumped)}</text>')
     axis = height - 8
     parts.append(f'<text x="{left}" y="{axis}">{html.escape(start.isoformat(timespec="seconds"))}</text>')
     parts.append(
@@ -106,6 +115,34 @@ def timeline_svg(records: Sequence[dict[str, Any]], names: dict[str, str]) -> st
     )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _compressed_axis(times: Sequence[datetime]) -> tuple[dict[datetime, float], list[tuple[datetime, str]]]:
+    """Place times on an axis where a quiet gap (a clock jump of the lab) takes a fixed width.
+
+    Args:
+        times: the calls' times.
+
+    Returns:
+        Each time's position in axis seconds, and the breaks: the time after each cut gap and its length.
+    """
+    ordered = sorted(set(times))
+    position = {ordered[0]: 0.0}
+    breaks: list[tuple[datetime, str]] = []
+    for before, after in zip(ordered, ordered[1:], strict=False):
+        gap = (after - before).total_seconds()
+        if gap > GAP_SECONDS:
+            breaks.append((after, _duration(gap)))
+        position[after] = position[before] + min(gap, GAP_SECONDS)
+    return position, breaks
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 86400:
+        return f"{seconds / 86400:.0f} d"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 60:.0f} min"
 
 
 def _table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -13,7 +13,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from typing import Any
 
 from kmslab.lab._steps import Fact, LabContext, Step, show_refusal
 
@@ -62,14 +61,20 @@ def upload(ctx: LabContext) -> Sequence[Fact]:
 
 
 def _s3_kms_calls(ctx: LabContext) -> int:
-    from kmslab.cloud import daemon
-    from kmslab.cloud.config import CloudConfig
+    """S3's calls to KMS on the data key so far, from CloudTrail (``invokedBy`` s3.amazonaws.com).
 
-    state = daemon.read_state(CloudConfig(data_dir=ctx.lab.data_dir))
-    if state is None:
-        raise RuntimeError("the lab's cloud published no state")
-    figures: dict[str, Any] = daemon.fetch(state, "stats")
-    return int(figures.get("s3", {}).get("kms_calls_total", 0))
+    Counted per key from the trail, not from the cloud's S3 counter: the trail's own deliveries to its
+    bucket (under the audit key) call KMS too, at moments of their own.
+    """
+    arn = _data_key_arn(ctx)
+    records = ctx.recorder.records() if ctx.recorder is not None else []
+    return sum(
+        1
+        for r in records
+        if (r.get("userIdentity") or {}).get("invokedBy") == "s3.amazonaws.com"
+        and r.get("eventName", "").startswith("GenerateDataKey")
+        and arn in [res.get("ARN") for res in r.get("resources") or []]
+    )
 
 
 def bucket_keys(ctx: LabContext) -> Sequence[Fact]:
