@@ -23,14 +23,15 @@ OUTCOMES = {
     "other": ("other errors", "#6a1b9a"),
 }
 #: a quiet gap longer than this (the lab moved the cloud's clock) is drawn this wide, with a break mark
-GAP_SECONDS = 2.0
+GAP_SECONDS = 5.0
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#1b1b1b;max-width:1200px}
 h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0 1.5rem}td,th{border:1px solid #ccc;padding:.2rem .4rem;
 text-align:left;vertical-align:top}th{background:#f3f3f3}pre{background:#f7f7f7;padding:1rem;white-space:pre-wrap;
 font-size:.85rem}.ok{color:#2e7d32}.bad{color:#c62828}.legend span{margin-right:1.2rem}.dot{display:inline-block;
-width:.7rem;height:.7rem;border-radius:50%;margin-right:.3rem}svg text{font-size:11px;font-family:monospace}
+width:.7rem;height:.7rem;border-radius:50%;margin-right:.3rem}svg{max-width:100%;height:auto}
+svg text{font-size:11px;font-family:monospace}
 """
 
 
@@ -53,13 +54,36 @@ def outcome(record: dict[str, Any]) -> str:
     return "other"
 
 
-def _key_of(record: dict[str, Any]) -> str | None:
+def aliases_from(records: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Alias names by key ID, from the trail's CreateAlias records (aliases deleted since are still known).
+
+    Args:
+        records: CloudTrail records.
+
+    Returns:
+        Key ID -> its first alias.
+    """
+    names: dict[str, str] = {}
+    for record in records:
+        params = record.get("requestParameters") or {}
+        if record.get("eventName") == "CreateAlias" and not record.get("errorCode") and params.get("targetKeyId"):
+            names.setdefault(str(params["targetKeyId"]).rsplit("/", 1)[-1], str(params.get("aliasName", "")))
+    return names
+
+
+def _key_of(record: dict[str, Any], by_alias: dict[str, str]) -> str | None:
+    """The key ID a record is about: from its resources, else its request's KeyId (an alias is resolved)."""
     for resource in record.get("resources") or []:
         arn = str(resource.get("ARN", ""))
         if ":key/" in arn:
-            return arn
-    key = (record.get("requestParameters") or {}).get("keyId")
-    return str(key) if key else None
+            return arn.rsplit("/", 1)[-1]
+    key = str((record.get("requestParameters") or {}).get("keyId") or "")
+    if not key:
+        return None
+    name = key.split(":", 5)[-1] if key.startswith("arn:") else key
+    if name.startswith("alias/"):
+        return by_alias.get(name, name)
+    return name.rsplit("/", 1)[-1]
 
 
 def _when(record: dict[str, Any]) -> datetime:
@@ -71,12 +95,13 @@ def timeline_svg(records: Sequence[dict[str, Any]], names: dict[str, str]) -> st
 
     Args:
         records: CloudTrail records (KMS ones are drawn).
-        names: key ARN -> a label (alias) for the rows.
+        names: key ID -> a label (alias) for the rows.
 
     Returns:
         The ``<svg>`` element.
     """
-    calls = [(r, _key_of(r)) for r in records if r.get("eventSource") == "kms.amazonaws.com"]
+    by_alias = {alias: key for key, alias in names.items()}
+    calls = [(r, _key_of(r, by_alias)) for r in records if r.get("eventSource") == "kms.amazonaws.com"]
     calls = [(r, k) for r, k in calls if k]
     if not calls:
         return '<svg width="400" height="30"><text x="5" y="20">no KMS calls</text></svg>'
@@ -90,7 +115,7 @@ def timeline_svg(records: Sequence[dict[str, Any]], names: dict[str, str]) -> st
     parts = [f'<svg width="{left + width + 20}" height="{height}" role="img" aria-label="KMS calls per key over time">']
     for index, key in enumerate(keys):
         y = 20 + index * row
-        label = names.get(key, key.rsplit("/", 1)[-1])
+        label = names.get(key, key)
         parts.append(f'<text x="4" y="{y + 4}">{html.escape(label[:38])}</text>')
         parts.append(f'<line x1="{left}" x2="{left + width}" y1="{y}" y2="{y}" stroke="#e0e0e0"/>')
     for (record, found), moment in zip(calls, times, strict=True):
@@ -142,26 +167,15 @@ def _duration(seconds: float) -> str:
         return f"{seconds / 86400:.0f} d"
     if seconds >= 3600:
         return f"{seconds / 3600:.0f} h"
-    return f"{seconds / 60:.0f} min"
+    if seconds >= 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s"
 
 
 def _table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _names(ctx: LabContext) -> dict[str, str]:
-    try:
-        aliases = ctx.kms.list_aliases()["Aliases"]
-    except Exception:  # the report is written even when the cloud no longer answers
-        return {}
-    names: dict[str, str] = {}
-    for alias in aliases:
-        target = alias.get("TargetKeyId")
-        if target:
-            names.setdefault(f"arn:aws:kms:us-east-1:{ctx.account}:key/{target}", alias["AliasName"])
-    return names
 
 
 def build_html(ctx: LabContext, report: LabReport) -> str:
@@ -177,7 +191,7 @@ def build_html(ctx: LabContext, report: LabReport) -> str:
     from kmslab.cloud.alerts.mail import Mailbox
 
     records = ctx.recorder.records() if ctx.recorder is not None else []
-    svg = timeline_svg(records, _names(ctx))
+    svg = timeline_svg(records, aliases_from(records))
     legend = "".join(
         f'<span><i class="dot" style="background:{colour}"></i>{html.escape(label)}</span>'
         for label, colour in OUTCOMES.values()
