@@ -1,4 +1,4 @@
-# kmslab: `make lab` runs the offline lab, `make test` runs every test. Both install what they need first.
+# kmslab: `make lab` runs the guide's chapters against a local cloud, `make test` runs every test. Both install what they need first.
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
