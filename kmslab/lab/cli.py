@@ -188,8 +188,11 @@ def _run_kept(selection: Any, options: Any, console: Any) -> None:
         try:
             status = _run_child(selection, options, console, write_end)
         except click.ClickException as exc:
-            exc.show()
+            click.echo(f"kmslab: error: {exc.format_message()}", err=True)
             status = exc.exit_code
+        except BaseException as exc:  # the child must never leave with a traceback, nor return into the parent's code
+            click.echo(f"kmslab: error: {type(exc).__name__}: {exc}", err=True)
+            status = 2
         finally:
             os._exit(status)
     os.close(write_end)

@@ -339,3 +339,15 @@ def test_a_cloud_that_breaks_aws_semantics_fails_the_lab(
     assert f"FAILED: {expected}" in out
     assert f"kmslab lab: step 9.6 failed: Cancel the deletion and enable the key: {expected}" in out
     assert "kmslab lab: 5 of 6 steps passed in" in out
+
+
+def test_keep_reports_a_failed_start_in_one_line(tmp_path: Path) -> None:
+    """With --keep the run happens in a forked child: its failure still ends in one line and status 2."""
+    argv = [sys.executable, "-m", "kmslab", "lab", "run", "--keep", "--step", "2.1"]
+    argv += ["--data-dir", str(tmp_path / "d"), "--app", str(tmp_path / "none"), "--report-dir", str(tmp_path / "r")]
+    env = {**os.environ, "PATH": str(tmp_path)}  # no npx: the missing assembly cannot be synthesized
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "kmslab: error: npx is not installed: Node.js 18+ with npm is needed to synthesize (or pass --app)"
+    ]
