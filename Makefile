@@ -1,4 +1,4 @@
-# kmslab: `make lab` runs the offline lab, `make test` runs every test. Both install what they need first.
+# kmslab: `make lab` runs the guide's chapters against a local cloud, `make test` runs every test. Both install what they need first.
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -26,9 +26,10 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-## lab: run the offline lab against the local KMS (no AWS account needed)
+## lab: the guide's chapters 2-12 against a local cloud with the kit deployed (LAB_ARGS="--chapter 5 --keep")
+LAB_ARGS ?=
 lab: install
-	$(VENV)/bin/kmslab lab run
+	$(VENV)/bin/kmslab lab run $(LAB_ARGS)
 
 ## test: every test, offline, in parallel (the guide's browser check needs Debian's chromium)
 test: install chromium

@@ -21,7 +21,7 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
     "envelope": ("kmslab.envelope.cli", "envelope", "Encrypt and decrypt files with KMS data keys."),
     "audit": ("kmslab.audit.cli", "audit", "Query CloudTrail records of KMS calls offline."),
     "check": ("kmslab.guide.checks.cli", "check", "Check a chapter of the guide against your own state."),
-    "lab": ("kmslab.lab.cli", "lab", "Run the offline lab."),
+    "lab": ("kmslab.lab.cli", "lab", "Run the guide's chapters against a local cloud with the kit deployed."),
     "doctor": ("kmslab.doctor", "doctor", "Check an AWS account before deploying the stacks (--aws)."),
     "local": ("kmslab.cloud.cli", "local", "Run the local cloud: every service the kit uses on one endpoint."),
 }

@@ -1,54 +1,80 @@
-"""Run the lab: start the local KMS (with its CloudTrail recorder and SigV4 identities), run the chapters.
+"""Run the lab: a local cloud with the kit deployed, the guide's chapters step by step (Rich), the report.
 
-The endpoint is :func:`kmslab.endpoint.build_endpoint`, exactly what ``kmslab kms serve --trail-dir
---identities`` runs; every step talks to it through boto3 over HTTP, signed as root, Alice or Bob.
+:func:`run_lab` prepares ``--data-dir``, synthesizes the kit if needed, starts the cloud in this
+process on a free port, deploys the kit, runs the selected steps as the workshop identities, runs
+each chapter's checkpoint (``kmslab check N``) when the guide has one, writes ``lab-report/index.html``
+and stops the cloud (unless asked to keep it).
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
-from kmslab.kms.control import ControlClient
+from kmslab.errors import KmslabError
 from kmslab.lab import (
-    auditing,
-    deletion_alerts,
-    envelopes,
-    imported_material,
-    key_access,
-    key_lifecycle,
-    multi_region,
-    rotation,
+    ch02_keys,
+    ch03_access,
+    ch04_envelope,
+    ch05_s3,
+    ch06_rotation,
+    ch07_import,
+    ch08_multi_region,
+    ch09_deletion,
+    ch10_audit,
+    ch11_services,
+    ch12_cleanup,
 )
-from kmslab.lab._identities import LAB_ACCOUNT, principal_arn, write_identities
-from kmslab.lab._steps import LAB_REGION, Chapter, LabContext, LabError, LabReport, Step, StepResult, run_steps
+from kmslab.lab._steps import Chapter, LabContext, LabError, LabReport, Step, StepResult
 
-#: the lab's chapters, in order; ``kmslab lab run --chapter N`` picks some (with what they require)
+#: the lab's chapters, numbered as the guide's (GUIDE.md); chapter 1 (preparation) is what the runner does first
 CHAPTERS: tuple[Chapter, ...] = (
-    Chapter(1, "Keys and states", key_lifecycle.STEPS, guide="01-keys.md"),
-    Chapter(2, "Envelope encryption", envelopes.STEPS, guide="02-envelope.md"),
-    Chapter(3, "Who may use a key", key_access.STEPS, guide="03-access.md"),
-    Chapter(4, "Rotation", rotation.STEPS, guide="04-rotation.md"),
-    Chapter(5, "Imported key material", imported_material.STEPS, guide="05-import.md"),
-    Chapter(6, "Multi-Region keys", multi_region.STEPS, guide="00-setup.md"),
-    Chapter(7, "Deleting keys safely, and the alert", deletion_alerts.STEPS, guide="06-deletion.md"),
-    Chapter(8, "Auditing KMS with CloudTrail", auditing.STEPS, guide="07-audit.md", requires=(3, 7)),
+    Chapter(2, "Keys", ch02_keys.STEPS, guide="02-keys.md"),
+    Chapter(3, "Who may use a key", ch03_access.STEPS, guide="03-access.md"),
+    Chapter(4, "Envelope encryption and data keys", ch04_envelope.STEPS, guide="04-envelope.md"),
+    Chapter(5, "S3 with SSE-KMS", ch05_s3.STEPS, guide="05-s3.md"),
+    Chapter(6, "Rotation", ch06_rotation.STEPS, guide="06-rotation.md"),
+    Chapter(7, "Imported key material", ch07_import.STEPS, guide="07-import.md"),
+    Chapter(8, "Multi-Region keys", ch08_multi_region.STEPS, guide="08-multi-region.md"),
+    Chapter(9, "Deleting keys safely", ch09_deletion.STEPS, guide="09-deletion.md"),
+    Chapter(10, "CloudTrail and Athena", ch10_audit.STEPS, guide="10-audit.md", requires=(9,)),
+    Chapter(
+        11, "Other services: Parameter Store and Secrets Manager", ch11_services.STEPS, guide="11-other-services.md"
+    ),
+    Chapter(12, "Clean-up", ch12_cleanup.STEPS, guide="12-clean-up.md"),
 )
-
-ChapterLike = Chapter | tuple[str, Sequence[Step]]
-
-_CLIENT_CONFIG = Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=30)
 
 
 class UnknownChapterError(LabError):
-    """``--chapter`` named a chapter the lab does not have."""
+    """``--chapter`` or ``--step`` named a chapter or step the lab does not have."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What to run: chapters, and within them the step numbers (None: every step).
+
+    Args:
+        chapters: the chapters, in lab order.
+        steps: chapter number -> the 1-based step numbers to run; a chapter not named runs every step.
+    """
+
+    chapters: tuple[Chapter, ...]
+    steps: dict[int, tuple[int, ...]]
+
+    def steps_of(self, chapter: Chapter) -> list[tuple[int, Step]]:
+        """The chapter's selected steps with their numbers."""
+        wanted = self.steps.get(chapter.number)
+        return [(n, s) for n, s in enumerate(chapter.steps, start=1) if wanted is None or n in wanted]
+
+    @property
+    def total(self) -> int:
+        """How many steps run."""
+        return sum(len(self.steps_of(c)) for c in self.chapters)
 
 
 def select_chapters(numbers: Iterable[int], chapters: Sequence[Chapter] = CHAPTERS) -> tuple[Chapter, ...]:
@@ -78,125 +104,243 @@ def select_chapters(numbers: Iterable[int], chapters: Sequence[Chapter] = CHAPTE
     return tuple(chapter for chapter in chapters if chapter.number in wanted)
 
 
-def run_lab(
-    data_dir: str | Path | None = None,
-    *,
-    keep: bool = False,
-    emit: Callable[[str], None] = print,
-    chapters: Sequence[ChapterLike] | None = None,
-) -> LabReport:
-    """Run the lab end to end against a local KMS endpoint started in this process.
+def select(
+    chapter_numbers: Sequence[int] = (), step_labels: Sequence[str] = (), chapters: Sequence[Chapter] = CHAPTERS
+) -> Selection:
+    """Turn ``--chapter`` and ``--step`` into a selection.
 
-    The lab directory holds ``kms/`` (the endpoint's keys), ``trail/`` (CloudTrail log files, emptied
-    at the start of each run), ``identities.json`` (fresh access keys for root, Alice and Bob) and
-    ``work/`` (files the steps write).
+    A step runs with the earlier steps of its chapter that it builds on (every earlier step of that
+    chapter), so ``--step 5.4`` runs 5.1 to 5.4. Without either option, everything runs.
 
     Args:
-        data_dir: the lab directory; None uses a fresh temporary directory.
-        keep: keep the temporary directory afterwards (a given ``data_dir`` is always kept).
-        emit: prints one line of narration.
-        chapters: the chapters to run (:class:`Chapter`, or ``(title, steps)`` pairs); None runs :data:`CHAPTERS`.
+        chapter_numbers: ``--chapter`` values.
+        step_labels: ``--step`` values (``N.M``).
+        chapters: the chapters.
 
     Returns:
-        The report: which steps ran and whether each passed.
+        The selection.
+
+    Raises:
+        UnknownChapterError: a chapter or step does not exist, or a step label is not ``N.M``.
     """
-    from kmslab.endpoint import build_endpoint
-    from kmslab.kms.authz import load_identities
+    by_number = {chapter.number: chapter for chapter in chapters}
+    steps: dict[int, tuple[int, ...]] = {}
+    numbers = list(chapter_numbers)
+    for label in step_labels:
+        head, dot, tail = label.partition(".")
+        if not (dot and head.isdigit() and tail.isdigit()):
+            raise UnknownChapterError(f"{label!r} is not a step number N.M (e.g. 5.2)")
+        number, step = int(head), int(tail)
+        chapter = by_number.get(number)
+        if chapter is None or not 1 <= step <= len(chapter.steps):
+            size = f"{number}.1 to {number}.{len(chapter.steps)}" if chapter else "none"
+            raise UnknownChapterError(f"there is no lab step {label} (steps of chapter {number}: {size})")
+        if number not in chapter_numbers:
+            upto = max(step, max(steps.get(number, (0,))))
+            steps[number] = tuple(range(1, upto + 1))
+        numbers.append(number)
+    picked = select_chapters(numbers, chapters) if numbers else tuple(chapters)
+    return Selection(picked, steps)
+
+
+@dataclass
+class RunOptions:
+    """How to run the lab.
+
+    Args:
+        data_dir: the cloud's data directory (emptied first).
+        app: the kit's cloud assembly (``cdk.out``), synthesized when needed.
+        root: the project root.
+        report_dir: where ``index.html`` goes.
+        pause: wait for Enter between steps.
+        keep: leave the cloud running (the caller stops it later with :func:`kmslab.lab._cloud.LabCloud.stop`).
+    """
+
+    data_dir: Path
+    app: Path
+    root: Path
+    report_dir: Path
+    pause: bool = False
+    keep: bool = False
+
+
+@dataclass
+class LabRun:
+    """The outcome of a run: the report, the report file, the cloud (running when kept) and the time taken."""
+
+    report: LabReport
+    report_file: Path | None
+    lab: Any
+    seconds: float
+
+
+def run_lab(selection: Selection, options: RunOptions, console: Any, wait: Callable[[str], object] = input) -> LabRun:
+    """Run the selected steps against a fresh local cloud with the kit deployed.
+
+    Args:
+        selection: what to run.
+        options: where and how.
+        console: a ``rich.console.Console``.
+        wait: reads Enter for ``--pause`` (``input``).
+
+    Returns:
+        The run; with ``options.keep`` its cloud still runs.
+
+    Raises:
+        LabCloudError: the cloud could not start or the kit not deploy.
+    """
+    from kmslab.lab import _cloud, _report
 
     started = time.monotonic()
-    temporary = data_dir is None
-    directory = Path(tempfile.mkdtemp(prefix="kmslab-lab-")) if data_dir is None else Path(data_dir)
-    to_run = _as_chapters(CHAPTERS if chapters is None else chapters)
+
+    def say(line: str) -> None:
+        console.print(f"[dim]kmslab lab:[/dim] {line}", highlight=False)
+
+    _cloud.prepare_data_dir(options.data_dir)
+    assembly = _cloud.assembly_for(options.app, options.root, say)
+    lab = _cloud.start(options.data_dir, assembly, options.root, say)
+    ctx = LabContext(lab=lab, work_dir=options.data_dir / "work")
+    ctx.work_dir.mkdir(parents=True, exist_ok=True)
     try:
-        trail_dir = directory / "trail"
-        shutil.rmtree(trail_dir, ignore_errors=True)
-        work_dir = directory / "work"
-        work_dir.mkdir(parents=True, exist_ok=True)
-        store = load_identities(write_identities(directory / "identities.json"))
-        endpoint = build_endpoint(
-            data_dir=directory / "kms",
-            port=0,
-            region=LAB_REGION,
-            trail_dir=trail_dir,
-            identities=store,
-            flush_interval=1.0,
-        )
-        with endpoint.server.start() as server:
-            emit(f"kmslab lab: local KMS at {server.url} (lab files in {directory})")
-            emit(f"kmslab lab: account {store.account}; signing as root, alice and bob (identities.json)")
-
-            def make_client(who: str, service: str, region: str) -> Any:
-                identity = store.by_arn(principal_arn(who, store.account))
-                if identity is None:
-                    raise LabError(f"the lab has no identity called {who!r}")
-                session = boto3.session.Session(
-                    aws_access_key_id=identity.access_key_id,
-                    aws_secret_access_key=identity.secret_access_key,
-                    region_name=region,
-                )
-                return session.client(service, endpoint_url=server.url, config=_CLIENT_CONFIG)
-
-            ctx = LabContext(
-                kms=make_client("root", "kms", LAB_REGION),
-                control=ControlClient(server.url),
-                endpoint=server.url,
-                work_dir=work_dir,
-                account=store.account or LAB_ACCOUNT,
-                identities=store,
-                recorder=endpoint.recorder,
-                trail_dir=trail_dir,
-                client_factory=make_client,
-            )
-            try:
-                report = _run_chapters(to_run, ctx, emit)
-            finally:
-                for close in reversed(ctx.closers):
-                    close()
-    finally:
-        if temporary and not keep:
-            shutil.rmtree(directory, ignore_errors=True)
-        elif temporary:
-            emit(f"kmslab lab: kept the lab files in {directory}")
-    _summarise(report, emit, time.monotonic() - started)
-    return report
+        report = _run_selection(selection, ctx, console, options.pause, wait)
+        if lab.cloud.recorder is not None:
+            lab.cloud.recorder.flush()
+        report_file = _report.write_report(ctx, report, options.report_dir)
+    except BaseException:
+        lab.stop()
+        raise
+    if not options.keep:
+        lab.stop()
+    return LabRun(report, report_file, lab, time.monotonic() - started)
 
 
-def _as_chapters(chapters: Sequence[ChapterLike]) -> tuple[Chapter, ...]:
-    out: list[Chapter] = []
-    for index, chapter in enumerate(chapters, start=1):
-        if isinstance(chapter, Chapter):
-            out.append(chapter)
-        else:
-            title, steps = chapter
-            out.append(Chapter(index, title, tuple(steps)))
-    return tuple(out)
+def _run_selection(
+    selection: Selection, ctx: LabContext, console: Any, pause: bool, wait: Callable[[str], object]
+) -> LabReport:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from kmslab.lab import _profiles
 
-def _run_chapters(chapters: Sequence[Chapter], ctx: LabContext, emit: Callable[[str], None]) -> LabReport:
+    profiles = _profiles.write_profiles(ctx.lab)
     results: list[StepResult] = []
     not_run: list[str] = []
-    for chapter in chapters:
-        if not_run:
-            not_run.extend(f"{chapter.number}.{n} {step.title}" for n, step in enumerate(chapter.steps, start=1))
-            continue
-        emit("")
-        guide = f" (workshop/{chapter.guide})" if chapter.guide else ""
-        emit(f"== Chapter {chapter.number}: {chapter.title}{guide}")
-        report = run_steps(chapter.steps, ctx, emit, start=len(results) + 1, chapter=chapter.number)
-        results.extend(report.results)
-        not_run.extend(report.not_run)
+    progress = Progress(
+        TextColumn("[bold]lab[/bold] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    task = progress.add_task("", total=selection.total)
+    first = True
+    with progress:
+        for chapter in selection.chapters:
+            steps = selection.steps_of(chapter)
+            if not_run:
+                not_run.extend(f"{chapter.number}.{n} {s.title}" for n, s in steps)
+                continue
+            guide = f" [dim](workshop/{chapter.guide})[/dim]" if chapter.guide else ""
+            console.print()
+            console.print(f"[bold]Chapter {chapter.number}: {chapter.title}[/bold]{guide}", highlight=False)
+            for index, (number, step) in enumerate(steps):
+                label = f"{chapter.number}.{number}"
+                if pause and not first:
+                    progress.stop()
+                    try:
+                        wait(f"  press Enter for step {label} ({step.title}) ")
+                    except EOFError:  # stdin closed (not a terminal): run the remaining steps without pausing
+                        pause = False
+                    progress.start()
+                first = False
+                progress.update(task, description=f"{label} {step.title}")
+                result = _run_step(step, ctx, label, len(results) + 1)
+                results.append(result)
+                _show(console, result)
+                progress.advance(task)
+                if not result.passed:
+                    not_run.extend(f"{chapter.number}.{n} {s.title}" for n, s in steps[index + 1 :])
+                    break
+            if not not_run:
+                _checkpoint(chapter.number, profiles, console)
     return LabReport(tuple(results), tuple(not_run))
 
 
-def _summarise(report: LabReport, emit: Callable[[str], None], seconds: float) -> None:
-    emit("")
+def _run_step(step: Step, ctx: LabContext, label: str, number: int) -> StepResult:
+    started = time.monotonic()
+    failure: str | None = None
+    facts: tuple[tuple[str, str], ...] = ()
+    try:
+        facts = tuple(step.action(ctx))
+    except (KmslabError, ClientError, BotoCoreError) as exc:
+        failure = " ".join(str(exc).split()) or type(exc).__name__
+    except Exception as exc:  # a missing field or a client bug: the step failed, the lab goes on reporting
+        failure = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    seconds = time.monotonic() - started
+    return StepResult(number, step, failure is None, facts, failure, label, seconds)
+
+
+def _show(console: Any, result: StepResult) -> None:
+    from rich.markup import escape
+
+    step = result.step
+    timing = f"[dim]{result.seconds:.1f}s[/dim]"
+    if result.passed:
+        console.print(f"  [green]✓[/green] {result.label} {escape(step.title)} {timing}", highlight=False)
+    else:
+        console.print(f"  [red]✗[/red] {result.label} {escape(step.title)} {timing}", highlight=False)
+        console.print(f"      [red]FAILED:[/red] {escape(result.failure or '')}", highlight=False)
+        return
+    width = max((len(label) for label, _ in result.facts if label), default=0)
+    for label, value in result.facts:
+        text = f"{label.ljust(width)}  {value}".rstrip() if label else f"  {value}".rstrip()
+        console.print(f"      [dim]{escape(text)}[/dim]", highlight=False, soft_wrap=True)
+
+
+def _checkpoint(number: int, profiles: Path, console: Any) -> None:
+    """Run the guide's checkpoint of the chapter (``kmslab check N``) on the lab's state, when it has one."""
+    from rich.markup import escape
+
+    from kmslab.guide.checks import CheckEnv, chapters
+    from kmslab.lab._profiles import profile_environment
+
+    found = chapters().get(number)
+    if found is None:
+        return
+    with profile_environment(profiles):
+        findings = list(found.run(CheckEnv()))
+    done = sum(1 for f in findings if f.ok)
+    console.print(f"  [bold]Checkpoint[/bold] (kmslab check {number}): {done} of {len(findings)} done", highlight=False)
+    for finding in findings:
+        mark = "[green]✓[/green]" if finding.ok else "[yellow]✗[/yellow]"
+        hint = "" if finding.ok else f": {finding.hint}"
+        console.print(f"    {mark} {escape(finding.text + hint)}", highlight=False)
+
+
+def summarise(run: LabRun, console: Any) -> None:
+    """Print the closing lines: outcome, time, report path.
+
+    Args:
+        run: the run.
+        console: the console.
+    """
+    from rich.markup import escape
+
+    report = run.report
     passed = sum(1 for result in report.results if result.passed)
     total = len(report.results) + len(report.not_run)
+    console.print()
     if report.passed:
-        emit(f"kmslab lab: all {total} steps passed in {seconds:.1f} s")
-        return
-    for failure in report.failures:
-        emit(f"kmslab lab: step {failure.name} failed: {failure.step.title}: {failure.failure}")
-    if report.not_run:
-        emit(f"kmslab lab: {len(report.not_run)} later step(s) not run")
-    emit(f"kmslab lab: {passed} of {total} steps passed")
+        console.print(f"kmslab lab: all {total} steps passed in {run.seconds:.1f} s", highlight=False)
+    else:
+        for failure in report.failures:
+            console.print(
+                f"kmslab lab: step {failure.name} failed: "
+                f"{escape(failure.step.title)}: {escape(failure.failure or '')}",
+                highlight=False,
+            )
+        if report.not_run:
+            console.print(f"kmslab lab: {len(report.not_run)} later step(s) not run", highlight=False)
+        console.print(f"kmslab lab: {passed} of {total} steps passed in {run.seconds:.1f} s", highlight=False)
+    if run.report_file is not None:
+        console.print(f"kmslab lab: report: {run.report_file}", highlight=False, soft_wrap=True)

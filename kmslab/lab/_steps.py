@@ -1,8 +1,8 @@
-"""The lab's building blocks: steps that call KMS, state what they prove and check what came back.
+"""The lab's building blocks: steps that call the local cloud, state what they prove and check what came back.
 
-A chapter is a tuple of :class:`Step`. Each step's action receives the shared
-:class:`LabContext`, calls the endpoint through boto3, checks the answer with
-:meth:`LabContext.expect` / :meth:`LabContext.expect_error`, and returns the facts to print.
+A chapter is a tuple of :class:`Step` numbered as in the guide. Each step's action receives the
+shared :class:`LabContext`, calls the cloud through boto3 as a workshop identity, checks the answer
+with :meth:`LabContext.expect` / :meth:`LabContext.expect_error`, and returns the facts to print.
 """
 
 from __future__ import annotations
@@ -13,19 +13,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from kmslab.errors import KmslabError
-from kmslab.kms.control import ControlClient
+from kmslab.lab._cloud import ROLE_OF
 
 if TYPE_CHECKING:
-    from kmslab.kms.authz import IdentityStore
     from kmslab.trail import TrailRecorder
 
 Fact = tuple[str, str]
 Action = Callable[["LabContext"], Sequence[Fact]]
-#: ``(who, service, region) -> boto3 client`` signed with that lab identity's credentials
-ClientFactory = Callable[[str, str, str], Any]
 _E = TypeVar("_E", bound=BaseException)
 
 LAB_REGION = "us-east-1"
@@ -85,68 +82,85 @@ class Chapter:
 
 @dataclass
 class LabContext:
-    """What every step shares: signed boto3 clients, the endpoint's control routes, its recorder, a scratch state.
+    """What every step shares: the lab's cloud (signed clients per identity), its clock, a scratch state.
 
     Args:
-        kms: the root user's boto3 KMS client for :data:`LAB_REGION`, pointed at the endpoint.
-        control: the endpoint's control routes (clock).
-        endpoint: the endpoint URL.
-        state: values steps hand to later steps (key IDs, ciphertexts).
-        work_dir: a scratch directory for files the steps write (removed with the lab's directory).
-        account: the account that owns the keys.
-        identities: the identities the endpoint verifies signatures against (None: unsigned lab).
-        recorder: the endpoint's CloudTrail recorder (None: no trail).
-        trail_dir: where the recorder writes its log files.
-        client_factory: builds the other clients (``who``, ``service``, ``region``).
-        closers: called once when the lab ends, last added first (steps that start helpers add here).
+        lab: the running local cloud with the kit deployed (:class:`kmslab.lab._cloud.LabCloud`).
+        work_dir: a scratch directory for files the steps write.
+        state: values steps hand to later steps (key IDs, ciphertexts, query results).
+        artefacts: what the report shows (query tables), by name.
     """
 
-    kms: Any
-    control: ControlClient
-    endpoint: str
-    state: dict[str, Any] = field(default_factory=dict, repr=False)
+    lab: Any
     work_dir: Path = field(default_factory=Path)
-    account: str = "111122223333"
-    identities: IdentityStore | None = field(default=None, repr=False)
-    recorder: TrailRecorder | None = None
-    trail_dir: Path | None = None
-    client_factory: ClientFactory | None = field(default=None, repr=False)
-    closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
+    state: dict[str, Any] = field(default_factory=dict, repr=False)
+    artefacts: dict[str, Any] = field(default_factory=dict, repr=False)
     _clients: dict[tuple[str, str, str], Any] = field(default_factory=dict, repr=False)
 
-    def client(self, who: str = "root", *, region: str = LAB_REGION, service: str = "kms") -> Any:
-        """Return a boto3 client signed as one of the lab's identities.
+    @property
+    def account(self) -> str:
+        """The account that owns the kit."""
+        return str(self.lab.account)
+
+    @property
+    def kms(self) -> Any:
+        """The admin's KMS client in :data:`LAB_REGION`."""
+        return self.client("admin")
+
+    @property
+    def control(self) -> Any:
+        """The cloud's clock (``now()``, ``advance(delta)``)."""
+        return self.lab.clock
+
+    @property
+    def recorder(self) -> TrailRecorder | None:
+        """The cloud's CloudTrail recorder."""
+        recorder: TrailRecorder | None = self.lab.cloud.recorder
+        return recorder
+
+    def client(self, who: str = "admin", *, region: str = LAB_REGION, service: str = "kms") -> Any:
+        """Return a boto3 client signed as one of the workshop identities.
 
         Args:
-            who: ``root``, ``alice`` or ``bob``.
-            region: the region the client signs for.
-            service: the boto3 service (``kms`` or ``cloudtrail``; both answered by the endpoint).
+            who: ``admin``, ``alice`` (the kit's key-user role), ``bob`` or ``auditor`` (the kit's auditor role).
+            region: the Region the client signs for.
+            service: the boto3 service.
 
         Returns:
             The client (made once, then reused).
-
-        Raises:
-            LabError: the lab was started without a client factory.
         """
-        if who == "root" and region == LAB_REGION and service == "kms":
-            return self.kms
-        if self.client_factory is None:
-            raise LabError("this lab context has no client factory: only the root KMS client exists")
         key = (who, service, region)
         if key not in self._clients:
-            self._clients[key] = self.client_factory(who, service, region)
+            self._clients[key] = self.lab.client(service, who, region=region)
         return self._clients[key]
 
     def arn_of(self, who: str) -> str:
-        """Return the principal ARN of a lab identity.
+        """Return the principal a policy names for a workshop identity.
 
         Args:
-            who: ``root`` or an IAM user name.
+            who: ``root``, ``admin``, ``bob``, ``alice`` or ``auditor``.
 
         Returns:
-            ``arn:aws:iam::<account>:root`` or ``arn:aws:iam::<account>:user/<who>``.
+            The account root, the IAM user, or the kit's role the identity's profile assumes.
         """
-        return f"arn:aws:iam::{self.account}:root" if who == "root" else f"arn:aws:iam::{self.account}:user/{who}"
+        if who == "root":
+            return f"arn:aws:iam::{self.account}:root"
+        if who in ROLE_OF:
+            return f"arn:aws:iam::{self.account}:role/{ROLE_OF[who]}"
+        return f"arn:aws:iam::{self.account}:user/{who}"
+
+    def caller_arn(self, who: str) -> str:
+        """Return the ARN AWS names in a refusal: an IAM user, or the role session (``assumed-role/<role>/<who>``).
+
+        Args:
+            who: the identity.
+
+        Returns:
+            The caller's ARN.
+        """
+        if who in ROLE_OF:
+            return f"arn:aws:sts::{self.account}:assumed-role/{ROLE_OF[who]}/{who}"
+        return self.arn_of(who)
 
     def need(self, name: str) -> Any:
         """Return a value an earlier step left in :attr:`state`.
@@ -231,7 +245,7 @@ class LabContext:
         raise ExpectationFailed(f"expected {kind.__name__}, but the call succeeded")
 
     def advance_clock(self, delta: timedelta) -> str:
-        """Move the endpoint's clock forward through its control route.
+        """Move the cloud's clock forward (as ``kmslab local advance-time`` does).
 
         Args:
             delta: how far.
@@ -239,7 +253,7 @@ class LabContext:
         Returns:
             The endpoint's new time, ISO 8601.
         """
-        return self.control.advance(delta).isoformat(timespec="seconds")
+        return str(self.control.advance(delta).isoformat(timespec="seconds"))
 
 
 @dataclass(frozen=True)
@@ -253,6 +267,7 @@ class StepResult:
         facts: what the step printed.
         failure: why it failed, when it did.
         label: how the step is shown: ``<chapter>.<step>`` (``"3.2"``), or the running number.
+        seconds: how long it took.
     """
 
     number: int
@@ -261,6 +276,7 @@ class StepResult:
     facts: tuple[Fact, ...] = ()
     failure: str | None = None
     label: str = ""
+    seconds: float = 0.0
 
     @property
     def name(self) -> str:
@@ -289,62 +305,6 @@ class LabReport:
     def failures(self) -> tuple[StepResult, ...]:
         """The steps that failed."""
         return tuple(result for result in self.results if not result.passed)
-
-
-def run_steps(
-    steps: Sequence[Step],
-    ctx: LabContext,
-    emit: Callable[[str], None],
-    *,
-    start: int = 1,
-    chapter: int | None = None,
-) -> LabReport:
-    """Run steps in order, printing each; stop at the first failure (later steps build on earlier ones).
-
-    Args:
-        steps: the steps.
-        ctx: the shared context.
-        emit: prints one line.
-        start: the running number of the first step.
-        chapter: the chapter's number: steps are then labelled ``<chapter>.<n>``.
-
-    Returns:
-        The report.
-    """
-    results: list[StepResult] = []
-    for index, step in enumerate(steps):
-        number = start + index
-        label = f"{chapter}.{index + 1}" if chapter is not None else str(number)
-        emit("")
-        emit(f"[{label}] {step.title}")
-        emit(f"    proves: {step.proves}")
-        failure: str | None = None
-        try:
-            facts = tuple(step.action(ctx))
-        except (KmslabError, ClientError, BotoCoreError) as exc:
-            failure = " ".join(str(exc).split()) or type(exc).__name__
-        except Exception as exc:  # a missing field or a client bug: the step failed, the lab goes on reporting
-            failure = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-        if failure is not None:
-            emit(f"    FAILED: {failure}")
-            results.append(StepResult(number, step, passed=False, failure=failure, label=label))
-            later = [
-                f"{chapter}.{index + 2 + n}" if chapter is not None else str(number + 1 + n)
-                for n in range(len(steps) - index - 1)
-            ]
-            return LabReport(
-                tuple(results), tuple(f"{name} {s.title}" for name, s in zip(later, steps[index + 1 :], strict=True))
-            )
-        _emit_facts(facts, emit)
-        emit("    ok")
-        results.append(StepResult(number, step, passed=True, facts=facts, label=label))
-    return LabReport(tuple(results))
-
-
-def _emit_facts(facts: Sequence[Fact], emit: Callable[[str], None]) -> None:
-    width = max((len(label) for label, _ in facts if label), default=0)
-    for label, value in facts:
-        emit(f"    {label.ljust(width)}  {value}".rstrip() if label else f"      {value}".rstrip())
 
 
 def show_blob(blob: bytes) -> str:

@@ -1,21 +1,20 @@
-"""Chapter 1 of the lab: keys and states, a key's life from creation through rotation to deletion.
+"""Chapter 2 of the lab (``workshop/02-keys.md``): keys, their kinds, managers, states and aliases.
 
-Every step goes through boto3 over HTTP to the local KMS endpoint, signed as the account's root user,
-exactly as an application would talk to AWS KMS, and checks the answer against AWS KMS semantics.
+Every step goes through boto3 to the local cloud as the workshop admin, exactly as an application
+would talk to AWS KMS, and checks the answer against AWS KMS semantics.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Sequence
-from datetime import timedelta
 
 from kmslab.lab._steps import Fact, LabContext, Step, show_blob, show_context, show_refusal
 
 MESSAGE = b"The quarterly numbers are in: revenue up 12%."
 CONTEXT = {"purpose": "kmslab-lab", "tenant": "demo"}
 WRONG_CONTEXT = {"purpose": "kmslab-lab", "tenant": "someone-else"}
-PENDING_DAYS = 7
 
 
 def create_key(ctx: LabContext) -> Sequence[Fact]:
@@ -163,113 +162,61 @@ def post_quantum(ctx: LabContext) -> Sequence[Fact]:
     ]
 
 
-def rotate(ctx: LabContext) -> Sequence[Fact]:
-    """Rotate the key material on demand."""
-    out = ctx.kms.rotate_key_on_demand(KeyId=ctx.state["key_id"])
+def kit_keys(ctx: LabContext) -> Sequence[Fact]:
+    """The kit's customer managed keys, an AWS managed key, and the data key's policy statement by statement."""
+    data = ctx.kms.describe_key(KeyId="alias/kmslab/data")["KeyMetadata"]
+    ctx.expect(data["KeyManager"] == "CUSTOMER", f"the kit's data key is customer managed, got {data['KeyManager']}")
+    ctx.expect(data["KeyState"] == "Enabled", f"the data key is Enabled, got {data['KeyState']}")
+    aliases = [a["AliasName"] for a in ctx.kms.list_aliases()["Aliases"]]
+    kit = sorted(a for a in aliases if a.startswith("alias/kmslab/"))
+    ctx.expect({"alias/kmslab/data", "alias/kmslab/audit"} <= set(kit), f"the kit's aliases are listed, got {kit}")
+    policy = json.loads(ctx.kms.get_key_policy(KeyId=data["KeyId"], PolicyName="default")["Policy"])
+    sids = [str(s.get("Sid", "-")) for s in policy["Statement"]]
+    ctx.expect(len(sids) >= 3, f"the data key's policy has the root, admin and user statements, got {sids}")
+    users = [s for s in policy["Statement"] if "kms:Decrypt" in _actions(s)]
     ctx.expect(
-        out["KeyId"] in (ctx.state["key_id"], ctx.state["key_arn"]),
-        f"RotateKeyOnDemand names the rotated key, got {out['KeyId']}",
+        any(ctx.arn_of("alice") in json.dumps(s.get("Principal")) for s in users),
+        "the key-user role alice assumes may decrypt with the data key",
     )
-    meta = ctx.kms.describe_key(KeyId=ctx.state["key_id"])["KeyMetadata"]
-    ctx.expect(meta["KeyId"] == ctx.state["key_id"] and meta["Arn"] == ctx.state["key_arn"], "the key keeps its ID")
-    return [("RotateKeyOnDemand KeyId", out["KeyId"]), ("KeyId / Arn after rotation", "unchanged")]
-
-
-def old_ciphertext_still_decrypts(ctx: LabContext) -> Sequence[Fact]:
-    """Decrypt the pre-rotation ciphertext; encrypt anew under the new material."""
-    old = ctx.kms.decrypt(CiphertextBlob=ctx.state["ciphertext"], EncryptionContext=CONTEXT)
-    ctx.expect(old["Plaintext"] == MESSAGE, "the old ciphertext still decrypts after rotation")
-    new = ctx.kms.encrypt(KeyId=ctx.state["key_id"], Plaintext=MESSAGE, EncryptionContext=CONTEXT)
-    again = ctx.kms.decrypt(CiphertextBlob=new["CiphertextBlob"], EncryptionContext=CONTEXT)
-    ctx.expect(again["Plaintext"] == MESSAGE, "the new ciphertext decrypts too")
-    ctx.expect(new["CiphertextBlob"] != ctx.state["ciphertext"], "a new encryption gives a different ciphertext")
+    rotation = ctx.kms.get_key_rotation_status(KeyId=data["KeyId"])
+    ctx.state["data_key_arn"] = data["Arn"]
     return [
-        ("old CiphertextBlob", f"{show_blob(ctx.state['ciphertext'])} -> Plaintext matches"),
-        ("new CiphertextBlob", f"{show_blob(new['CiphertextBlob'])} (a different blob) -> Plaintext matches"),
+        ("alias/kmslab/data", f"{data['KeyId']} ({data['KeyManager']}, {data['KeySpec']}, {data['KeyState']})"),
+        ("rotation", f"enabled {rotation['KeyRotationEnabled']}, every {rotation.get('RotationPeriodInDays')} days"),
+        ("the kit's aliases", ", ".join(kit)),
+        ("data key policy", ", ".join(sids)),
     ]
 
 
-def list_rotations(ctx: LabContext) -> Sequence[Fact]:
-    """Show the rotation history."""
-    rotations = ctx.kms.list_key_rotations(KeyId=ctx.state["key_id"])["Rotations"]
-    on_demand = [r for r in rotations if r.get("RotationType") == "ON_DEMAND"]
-    ctx.expect(len(on_demand) == 1, f"ListKeyRotations shows one ON_DEMAND rotation, got {rotations}")
-    return [
-        (f"rotation {n}", f"{r['RotationType']} at {r['RotationDate'].isoformat(timespec='seconds')}")
-        for n, r in enumerate(rotations, start=1)
-    ]
+def _actions(statement: dict[str, object]) -> list[str]:
+    actions = statement.get("Action", [])
+    return [actions] if isinstance(actions, str) else [str(a) for a in actions] if isinstance(actions, list) else []
 
 
-def schedule_deletion(ctx: LabContext) -> Sequence[Fact]:
-    """Schedule deletion with a 7-day waiting period."""
-    before = ctx.control.now()
-    out = ctx.kms.schedule_key_deletion(KeyId=ctx.state["key_id"], PendingWindowInDays=PENDING_DAYS)
-    ctx.expect(out["KeyState"] == "PendingDeletion", f"the key is PendingDeletion, got {out['KeyState']}")
-    ctx.expect(out["PendingWindowInDays"] == PENDING_DAYS, f"the waiting period is {PENDING_DAYS} days")
-    wait = out["DeletionDate"] - before
-    ctx.expect(
-        timedelta(days=PENDING_DAYS) - timedelta(days=1) < wait <= timedelta(days=PENDING_DAYS, minutes=5),
-        f"DeletionDate is about {PENDING_DAYS} days ahead, got {wait}",
-    )
-    return [
-        ("KeyState", out["KeyState"]),
-        ("PendingWindowInDays", str(out["PendingWindowInDays"])),
-        ("DeletionDate", out["DeletionDate"].isoformat(timespec="seconds")),
-    ]
+def key_states(ctx: LabContext) -> Sequence[Fact]:
+    """Disable the chapter's key: it refuses to encrypt; enable it again."""
+    key = ctx.state["key_id"]
+    ctx.kms.disable_key(KeyId=key)
+    state = ctx.kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"]
+    ctx.expect(state == "Disabled", f"the key is Disabled, got {state}")
+    refused = ctx.expect_error(lambda: ctx.kms.encrypt(KeyId=key, Plaintext=MESSAGE), "DisabledException")
+    ctx.kms.enable_key(KeyId=key)
+    back = ctx.kms.decrypt(CiphertextBlob=ctx.state["ciphertext"], EncryptionContext=CONTEXT)
+    ctx.expect(back["Plaintext"] == MESSAGE, "enabled again, the key decrypts its old ciphertext")
+    return [("DisableKey, then Encrypt", show_refusal(refused)), ("EnableKey, then Decrypt", "Plaintext matches")]
 
 
-def pending_key_refuses(ctx: LabContext) -> Sequence[Fact]:
-    """Decrypt is refused while the key waits for deletion."""
-    refused = ctx.expect_error(
-        lambda: ctx.kms.decrypt(CiphertextBlob=ctx.state["ciphertext"], EncryptionContext=CONTEXT),
-        "KMSInvalidStateException",
-        message_contains="is pending deletion",
-    )
-    return [("Decrypt", show_refusal(refused))]
-
-
-def cancel_deletion(ctx: LabContext) -> Sequence[Fact]:
-    """Cancel the deletion; the key comes back Disabled."""
-    out = ctx.kms.cancel_key_deletion(KeyId=ctx.state["key_id"])
-    meta = ctx.kms.describe_key(KeyId=ctx.state["key_id"])["KeyMetadata"]
-    ctx.expect(meta["KeyState"] == "Disabled", f"a cancelled deletion leaves the key Disabled, got {meta['KeyState']}")
-    ctx.expect("DeletionDate" not in meta, "the DeletionDate is gone")
-    refused = ctx.expect_error(
-        lambda: ctx.kms.encrypt(KeyId=ctx.state["key_id"], Plaintext=MESSAGE), "DisabledException"
-    )
-    return [
-        ("CancelKeyDeletion KeyId", out["KeyId"]),
-        ("KeyState", meta["KeyState"]),
-        ("Encrypt", show_refusal(refused)),
-    ]
-
-
-def re_enable(ctx: LabContext) -> Sequence[Fact]:
-    """Enable the key again; the old ciphertext decrypts."""
-    ctx.kms.enable_key(KeyId=ctx.state["key_id"])
-    meta = ctx.kms.describe_key(KeyId=ctx.state["key_id"])["KeyMetadata"]
-    ctx.expect(meta["KeyState"] == "Enabled", f"the key is Enabled, got {meta['KeyState']}")
-    out = ctx.kms.decrypt(CiphertextBlob=ctx.state["ciphertext"], EncryptionContext=CONTEXT)
-    ctx.expect(out["Plaintext"] == MESSAGE, "the first ciphertext decrypts again")
-    return [("KeyState", meta["KeyState"]), ("Decrypt (first ciphertext)", "Plaintext matches")]
-
-
-def deletion_completes(ctx: LabContext) -> Sequence[Fact]:
-    """Schedule deletion again and move the clock past the waiting period."""
-    out = ctx.kms.schedule_key_deletion(KeyId=ctx.state["key_id"], PendingWindowInDays=PENDING_DAYS)
-    ctx.expect(out["KeyState"] == "PendingDeletion", f"the key is PendingDeletion, got {out['KeyState']}")
-    now = ctx.advance_clock(timedelta(days=PENDING_DAYS + 1))
-    described = ctx.expect_error(lambda: ctx.kms.describe_key(KeyId=ctx.state["key_id"]), "NotFoundException")
-    refused = ctx.expect_error(
-        lambda: ctx.kms.decrypt(CiphertextBlob=ctx.state["ciphertext"], EncryptionContext=CONTEXT),
+def aliases_have_limits(ctx: LabContext) -> Sequence[Fact]:
+    """An alias lives in one Region, and CreateGrant refuses an alias as KeyId."""
+    alias = ctx.state["alias"]
+    elsewhere = ctx.expect_error(lambda: ctx.client(region="eu-west-1").describe_key(KeyId=alias), "NotFoundException")
+    grant = ctx.expect_error(
+        lambda: ctx.kms.create_grant(KeyId=alias, GranteePrincipal=ctx.arn_of("alice"), Operations=["Decrypt"]),
         "NotFoundException",
     )
     return [
-        ("DeletionDate", out["DeletionDate"].isoformat(timespec="seconds")),
-        ("clock moved 8 days to", now),
-        ("DescribeKey", show_refusal(described)),
-        ("Decrypt", show_refusal(refused)),
-        ("the first ciphertext", "can never be decrypted again"),
+        ("DescribeKey in eu-west-1", show_refusal(elsewhere)),
+        ("CreateGrant --key-id alias/…", show_refusal(grant)),
     ]
 
 
@@ -308,43 +255,19 @@ STEPS: tuple[Step, ...] = (
         post_quantum,
     ),
     Step(
-        "Rotate the key material on demand",
-        "RotateKeyOnDemand gives the key new backing material; its ID and ARN stay the same.",
-        rotate,
+        "Look at the kit's customer managed keys and the data key's policy",
+        "The kit's data and audit keys are customer managed keys with explicit policies"
+        "; the data key's policy separates the account, administrators and key users.",
+        kit_keys,
     ),
     Step(
-        "Decrypt the ciphertext made before the rotation",
-        "KMS keeps every earlier backing key, so old ciphertext still decrypts; new encryptions use the new one.",
-        old_ciphertext_still_decrypts,
+        "Disable the key, then enable it again",
+        "A Disabled key refuses every cryptographic operation (DisabledException) until it is enabled again.",
+        key_states,
     ),
     Step(
-        "List the key's rotations",
-        "ListKeyRotations records the on-demand rotation with its date.",
-        list_rotations,
-    ),
-    Step(
-        f"Schedule the key for deletion in {PENDING_DAYS} days",
-        "ScheduleKeyDeletion does not delete at once: the key waits in PendingDeletion for the waiting period.",
-        schedule_deletion,
-    ),
-    Step(
-        "Try to decrypt while the key is pending deletion",
-        "A key pending deletion cannot be used: KMS refuses with KMSInvalidStateException.",
-        pending_key_refuses,
-    ),
-    Step(
-        "Cancel the deletion",
-        "CancelKeyDeletion brings the key back Disabled (not Enabled): it still cannot encrypt.",
-        cancel_deletion,
-    ),
-    Step(
-        "Enable the key again",
-        "EnableKey returns the key to service and the old ciphertext decrypts again.",
-        re_enable,
-    ),
-    Step(
-        "Schedule deletion again and let the waiting period pass",
-        "After the waiting period the key and its material are gone for good: NotFoundException.",
-        deletion_completes,
+        "Aliases: one Region, and not where KMS wants a key",
+        "An alias exists only in its Region; CreateGrant takes a key ID or ARN, never an alias.",
+        aliases_have_limits,
     ),
 )

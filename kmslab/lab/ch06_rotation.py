@@ -1,4 +1,4 @@
-"""Chapter 4 of the lab: automatic and on-demand rotation, backing keys, old ciphertexts.
+"""Chapter 6 of the lab (``workshop/06-rotation.md``): automatic and on-demand rotation, backing keys, old ciphertexts.
 
 Decrypt answers with the ``KeyMaterialId`` that decrypted, so the lab shows which backing key each
 ciphertext uses without ever seeing key material.

@@ -1,7 +1,8 @@
-"""Chapter 2 of the lab: envelope encryption of a file of a few MiB with a KMS key.
+"""Chapter 4 of the lab (``workshop/04-envelope.md``): envelope encryption and data keys, as Alice under the data key.
 
-The file is encrypted locally in the AWS Encryption SDK message format under a data key from
-``GenerateDataKey``; KMS sees only the data key, never the file.
+First by hand (GenerateDataKey, AES-GCM locally, forget the plaintext key, Decrypt the data key),
+then a file of a few MiB in the AWS Encryption SDK message format (what ``kmslab envelope`` writes);
+KMS sees only the data key, never the file.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import secrets
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,13 +23,38 @@ from kmslab.envelope import (
 )
 from kmslab.lab._steps import Fact, LabContext, Step, show_blob, show_context
 
-FILE_SIZE = 4 * 1024 * 1024 + 1234
+FILE_SIZE = 2 * 1024 * 1024 + 1234
+DATA_KEY = "alias/kmslab/data"
 CONTEXT = {"project": "workshop", "file": "big.bin"}
 WRONG_CONTEXT = {"project": "someone-else"}
 
 
 def _provider(ctx: LabContext) -> KmsKeyProvider:
-    return KmsKeyProvider(ctx.kms, [ctx.need("envelope_key_arn")])
+    return KmsKeyProvider(ctx.client("alice"), [ctx.need("envelope_key_arn")])
+
+
+def by_hand(ctx: LabContext) -> Sequence[Fact]:
+    """GenerateDataKey, encrypt locally with the plaintext key, keep only the encrypted key, decrypt later."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    alice = ctx.client("alice")
+    made = alice.generate_data_key(KeyId=DATA_KEY, KeySpec="AES_256", EncryptionContext=CONTEXT)
+    ctx.expect(len(made["Plaintext"]) == 32, "an AES_256 data key is 32 bytes")
+    nonce = os.urandom(12)
+    sealed = AESGCM(made["Plaintext"]).encrypt(nonce, b"quarterly report draft", None)
+    encrypted_key = made["CiphertextBlob"]
+    del made  # the plaintext data key is forgotten: only its encrypted copy is kept with the data
+    back = alice.decrypt(CiphertextBlob=encrypted_key, EncryptionContext=CONTEXT)
+    opened = AESGCM(back["Plaintext"]).decrypt(nonce, sealed, None)
+    ctx.expect(opened == b"quarterly report draft", "the data decrypts with the data key KMS gave back")
+    ctx.expect(
+        back["KeyId"] == ctx.kms.describe_key(KeyId=DATA_KEY)["KeyMetadata"]["Arn"], "Decrypt names the data key"
+    )
+    return [
+        ("GenerateDataKey", f"AES_256 under {DATA_KEY}: 32-byte plaintext key + {show_blob(encrypted_key)}"),
+        ("kept with the data", "the encrypted data key, the nonce, the ciphertext"),
+        ("Decrypt (the data key)", f"KeyId {back['KeyId']}, then AES-GCM opens the data locally"),
+    ]
 
 
 def _kms_calls(ctx: LabContext, operation: str, key_arn: str) -> list[dict[str, Any]]:
@@ -42,10 +67,9 @@ def _kms_calls(ctx: LabContext, operation: str, key_arn: str) -> list[dict[str, 
 
 
 def encrypt_file(ctx: LabContext) -> Sequence[Fact]:
-    """Generate a file and encrypt it under a new KMS key."""
-    meta = ctx.kms.create_key(Description="kmslab lab: envelope encryption")["KeyMetadata"]
-    alias = f"alias/kmslab-lab-envelope-{secrets.token_hex(3)}"
-    ctx.kms.create_alias(AliasName=alias, TargetKeyId=meta["KeyId"])
+    """Generate a file and encrypt it under the kit's data key."""
+    meta = ctx.kms.describe_key(KeyId=DATA_KEY)["KeyMetadata"]
+    alias = DATA_KEY
     ctx.state["envelope_key_arn"] = meta["Arn"]
     plain = ctx.work_dir / "big.bin"
     sealed = ctx.work_dir / "big.bin.enc"
@@ -147,6 +171,12 @@ def wrong_context(ctx: LabContext) -> Sequence[Fact]:
 
 
 STEPS: tuple[Step, ...] = (
+    Step(
+        "Generate a data key and use it by hand",
+        "GenerateDataKey returns a data key twice: in plaintext to use at once and forget, and encrypted under "
+        "the KMS key to store beside the data; Decrypt gives the plaintext key back later.",
+        by_hand,
+    ),
     Step(
         f"Encrypt a {FILE_SIZE // 2**20} MiB file under a KMS key",
         "One GenerateDataKey call gives a data key; the file is encrypted locally, frame by frame, "

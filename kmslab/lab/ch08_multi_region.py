@@ -1,4 +1,4 @@
-"""Chapter 6 of the lab: a multi-Region key in us-east-1, replicated to eu-west-1.
+"""Chapter 8 of the lab (``workshop/08-multi-region.md``): a multi-Region key in us-east-1, replicated to eu-west-1.
 
 One endpoint serves both regions: each client signs for its own region, and each region has its own keys.
 """
@@ -38,7 +38,7 @@ def replicate(ctx: LabContext) -> Sequence[Fact]:
     replica = out["ReplicaKeyMetadata"]
     expected = ctx.need("mrk_arn").replace(f":{LAB_REGION}:", f":{REPLICA_REGION}:")
     ctx.expect(replica["Arn"] == expected, f"the replica has the same key ID in {REPLICA_REGION}, got {replica['Arn']}")
-    eu = ctx.client("root", region=REPLICA_REGION)
+    eu = ctx.client("admin", region=REPLICA_REGION)
     described = eu.describe_key(KeyId=ctx.need("mrk_id"))["KeyMetadata"]
     config = described["MultiRegionConfiguration"]
     ctx.expect(config["MultiRegionKeyType"] == "REPLICA", f"{REPLICA_REGION} sees a REPLICA")
@@ -59,7 +59,7 @@ def replicate(ctx: LabContext) -> Sequence[Fact]:
 
 def decrypt_in_replica_region(ctx: LabContext) -> Sequence[Fact]:
     """A eu-west-1 client decrypts the us-east-1 ciphertext."""
-    eu = ctx.client("root", region=REPLICA_REGION)
+    eu = ctx.client("admin", region=REPLICA_REGION)
     out = eu.decrypt(CiphertextBlob=ctx.need("mrk_blob"), EncryptionContext=CONTEXT)
     ctx.expect(out["Plaintext"] == MESSAGE, "the replica decrypts the primary's ciphertext")
     ctx.expect(out["KeyId"] == ctx.need("mrk_replica_arn"), f"the replica answered, got {out['KeyId']}")
@@ -68,7 +68,7 @@ def decrypt_in_replica_region(ctx: LabContext) -> Sequence[Fact]:
 
 def envelope_across_regions(ctx: LabContext) -> Sequence[Fact]:
     """An envelope made in us-east-1 opens in eu-west-1 with the replica."""
-    eu = ctx.client("root", region=REPLICA_REGION)
+    eu = ctx.client("admin", region=REPLICA_REGION)
     message = encrypt(MESSAGE, provider=KmsKeyProvider(ctx.kms, [ctx.need("mrk_arn")]), encryption_context=CONTEXT)
     replica_provider = KmsKeyProvider({REPLICA_REGION: eu}, [ctx.need("mrk_replica_arn")])
     result = decrypt(message, provider=replica_provider, required_context=CONTEXT)

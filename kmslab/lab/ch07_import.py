@@ -1,4 +1,4 @@
-"""Chapter 5 of the lab: imported key material, wrapped with ``cryptography``'s RSA-OAEP-SHA256.
+"""Chapter 7 of the lab (``workshop/07-import.md``): imported key material, wrapped with RSA-OAEP-SHA256.
 
 The lab plays the customer's side: it generates 32 random bytes, wraps them with the public wrapping
 key from GetParametersForImport and imports them. The material lives only in memory, never printed.
@@ -55,7 +55,7 @@ def _import(ctx: LabContext, material: _Material) -> str:
         ExpirationModel="KEY_MATERIAL_EXPIRES",
         ValidTo=valid_to,
     )
-    return valid_to.isoformat(timespec="seconds")
+    return str(valid_to.isoformat(timespec="seconds"))
 
 
 def create_external(ctx: LabContext) -> Sequence[Fact]:

@@ -1,7 +1,8 @@
-"""Chapter 3 of the lab: who may use a key. Key policy, grants and grant tokens, an explicit Deny, explain.
+"""Chapter 3 of the lab (``workshop/03-access.md``): who may use a key. Key policy, grants, an explicit Deny, explain.
 
-Root, Alice and Bob each sign with their own access key; the endpoint verifies the SigV4 signature
-and decides every call from the key policy, the caller's IAM policies (none here) and the grants.
+Admin creates the key; Alice works through the kit's key-user role (``kmslab-key-user``), Bob is an
+IAM user without KMS permissions. The cloud verifies each signature and decides every call from the
+key policy, the caller's IAM policies and the grants.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from kmslab.kms.authz import Decision, explain
 from kmslab.kms.authz.explain import format_decision
-from kmslab.lab._steps import Fact, LabContext, LabError, Step, show_blob, show_refusal
+from kmslab.lab._steps import Fact, LabContext, Step, show_blob, show_refusal
 
 MESSAGE = b"payroll batch 2026-01"
 CONTEXT = {"purpose": "payroll"}
@@ -58,15 +59,13 @@ def key_policy(ctx: LabContext, *, deny_alice_decrypt: bool = False) -> dict[str
 
 def _explain(ctx: LabContext, who: str, action: str) -> Decision:
     """Ask the policy simulator, with the key's real policy and grants read back from the endpoint."""
-    if ctx.identities is None:
-        raise LabError("explain needs the lab's identities")
     arn = ctx.need("access_key_arn")
     policy = ctx.kms.get_key_policy(KeyId=arn, PolicyName="default")["Policy"]
     grants = [_wire_grant(g) for g in ctx.kms.list_grants(KeyId=arn)["Grants"]]
     return explain(
-        principal=ctx.arn_of(who),
+        principal=ctx.caller_arn(who),
         action=action,
-        store=ctx.identities,
+        store=ctx.lab.cloud.identities,
         key_arn=arn,
         key_policy=policy,
         grants=grants,
@@ -211,13 +210,13 @@ def ask_why(ctx: LabContext) -> Sequence[Fact]:
 
 STEPS: tuple[Step, ...] = (
     Step(
-        "Create a key whose policy makes Alice a key user who may create grants",
+        "Create a key whose policy makes Alice's role a key user who may create grants",
         "The key policy decides: Alice, named in it, encrypts and decrypts.",
         create_key,
     ),
     Step(
         "Bob tries to encrypt",
-        "Bob is named nowhere and has no IAM policy: AccessDeniedException, with AWS's message.",
+        "Bob is named nowhere and no IAM policy of his allows KMS: AccessDeniedException, with AWS's message.",
         bob_is_denied,
     ),
     Step(
