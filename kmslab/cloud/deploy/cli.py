@@ -108,7 +108,7 @@ def _store(data_dir: str) -> StackStore:
     "--app",
     default="cdk.out",
     show_default=True,
-    help="The cloud assembly (synthesized if needed); relative to the kit's folder.",
+    help="The cloud assembly (synthesized if needed); outside the kit, the kit's own unless one is here.",
 )
 @click.option("--stacks", "stacks", multiple=True, metavar="NAME…", help="Only these stacks (repeat, or commas).")
 @click.option("-c", "--context", "context", multiple=True, metavar="NAME=VALUE", help="CDK context, as for cdk synth.")
@@ -134,8 +134,9 @@ def deploy_command(
         if not sep or not name:
             raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="-c")
         settings[name] = value
-    root = _ROOT()
-    app_dir = Path(app) if Path(app).is_absolute() else root / app
+    root, app_dir = _ROOT(), Path(app)
+    if not app_dir.is_absolute() and not (app_dir / "manifest.json").is_file() and root != Path.cwd():
+        app_dir = root / app  # outside the kit, with no assembly here: the kit's own
     if needs_synth(app_dir, root, settings):
         click.echo(f"synthesizing {app_dir} (npx cdk synth)…")
         started = time.monotonic()
