@@ -113,6 +113,26 @@ def profiles(kit: Kit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Calla
     return use
 
 
+@pytest.fixture
+def workshop_aliases(kit: Kit) -> Iterator[Callable[..., str]]:
+    """Create keys under the guide's aliases for one test, and delete those aliases afterwards.
+
+    The kit is shared by the tests of a worker, in any order: no test sees another's ``alias/workshop/*``.
+    """
+    kms = kit.client("kms")
+    made: list[str] = []
+
+    def create(alias: str, **spec: str) -> str:
+        arn = str(kms.create_key(Description=f"test {alias}", **spec)["KeyMetadata"]["Arn"])
+        kms.create_alias(AliasName=alias, TargetKeyId=arn)
+        made.append(alias)
+        return arn
+
+    yield create
+    for alias in made:
+        kms.delete_alias(AliasName=alias)
+
+
 def run_chapter(number: int, **env: str | None) -> list[Finding]:
     """Run chapter ``number``'s checks with a fresh session.
 

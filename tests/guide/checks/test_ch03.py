@@ -45,14 +45,15 @@ def _policy(*, deny_bob: bool, condition: bool = False) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
-def test_the_grant_walk_through_step_by_step(kit: Kit, profiles: Callable[..., None]) -> None:
+def test_the_grant_walk_through_step_by_step(
+    kit: Kit, profiles: Callable[..., None], workshop_aliases: Callable[..., str]
+) -> None:
     before = run_chapter(3)
     assert [f.ok for f in before] == [True, False, False, False]
     assert all("step 3.5" in f.hint for f in before[1:])
 
     kms = kit.client("kms")
-    key = kms.create_key(Description="grants", Policy=_policy(deny_bob=False, condition=True))["KeyMetadata"]["Arn"]
-    kms.create_alias(AliasName="alias/workshop/grants", TargetKeyId=key)
+    key = workshop_aliases("alias/workshop/grants", Policy=_policy(deny_bob=False, condition=True))
     conditional = run_chapter(3)
     assert not conditional[1].ok  # only grants for AWS resources: alice cannot share it herself
     assert "step 3.7" in conditional[2].hint and conditional[3].ok
