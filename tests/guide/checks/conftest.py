@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 
 from kmslab.cloud.config import CloudConfig
@@ -28,9 +29,13 @@ ACCOUNT = "111122223333"
 ROLES = {"alice": "kmslab-key-user", "auditor": "kmslab-auditor"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kit]:
-    """Every stack of the default kit in a local cloud (HTTPS, free port), shared by the checkpoint tests."""
+    """Every stack of the default kit in a local cloud (HTTPS, free port), for one test module.
+
+    Module scope, as in ``tests/integration``: the local cloud's moto-backed services keep process-wide state, so
+    two kits must not run at once in one worker.
+    """
     work = tmp_path_factory.mktemp("guide-kit")
     assembly = Assembly.read(synthesize_kit(work / "cdk.out", {"account": ACCOUNT, "region": "us-east-1"}))
     data_dir = work / "cloud"
@@ -105,6 +110,8 @@ def profiles(kit: Kit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Calla
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
     monkeypatch.setenv("AWS_PROFILE", "admin")
+    # boto3's default session remembers the environment it was made in: start from none, and leave none behind
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
 
     def use(**kwargs: object) -> None:
         monkeypatch.setenv("AWS_CONFIG_FILE", str(write_profiles(kit, tmp_path / "config", **kwargs)))  # type: ignore[arg-type]
@@ -114,10 +121,10 @@ def profiles(kit: Kit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Calla
 
 
 @pytest.fixture
-def workshop_aliases(kit: Kit) -> Iterator[Callable[..., str]]:
+def workshop_aliases(kit: Kit, profiles: Callable[..., None]) -> Iterator[Callable[..., str]]:
     """Create keys under the guide's aliases for one test, and delete those aliases afterwards.
 
-    The kit is shared by the tests of a worker, in any order: no test sees another's ``alias/workshop/*``.
+    The kit is shared by the tests of a module, in any order: no test sees another's ``alias/workshop/*``.
     """
     kms = kit.client("kms")
     made: list[str] = []
