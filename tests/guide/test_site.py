@@ -83,7 +83,7 @@ def test_every_page_of_the_nav_is_built(site: Path) -> None:
     nav = [next(iter(item.values())) for item in config["nav"]]
     chapters = sorted(p.name for p in (ROOT / "workshop").glob("[0-9][0-9]-*.md"))
     assert set(chapters) <= set(nav)  # no chapter left out of the nav
-    expected = {"index.html" if page == "README.md" else f"{page.removesuffix('.md')}/index.html" for page in nav}
+    expected = {"index.html" if page == "index.md" else f"{page.removesuffix('.md')}/index.html" for page in nav}
     assert set(_pages(site)) == expected
 
 

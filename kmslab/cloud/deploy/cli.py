@@ -22,7 +22,19 @@ from kmslab.cloud.deploy.state import StackRecord, StackStore
 from kmslab.cloud.deploy.types import default_registry
 
 _CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
-_ROOT = Path.cwd
+
+
+def _ROOT() -> Path:  # noqa: N802 - a module constant in spirit, a function so tests can patch it
+    """The kit's project folder: the working directory when it holds ``cdk.json``, else the installed kit's.
+
+    A learner follows the guide in a scratch folder of their own; ``kmslab local deploy`` there still finds the
+    kit's CDK app (``app.py``, ``cdk.json``, ``node_modules``) in the checkout kmslab is installed from.
+    """
+    cwd = Path.cwd()
+    if (cwd / "cdk.json").is_file():
+        return cwd
+    kit = Path(__file__).resolve().parents[3]
+    return kit if (kit / "cdk.json").is_file() and (kit / "app.py").is_file() else cwd
 
 
 class DeployCommandError(click.ClickException):
@@ -92,7 +104,12 @@ def _store(data_dir: str) -> StackStore:
 
 
 @click.command(context_settings=_CONTEXT)
-@click.option("--app", default="cdk.out", show_default=True, help="The cloud assembly (synthesized if needed).")
+@click.option(
+    "--app",
+    default="cdk.out",
+    show_default=True,
+    help="The cloud assembly (synthesized if needed); outside the kit, the kit's own unless one is here.",
+)
 @click.option("--stacks", "stacks", multiple=True, metavar="NAME…", help="Only these stacks (repeat, or commas).")
 @click.option("-c", "--context", "context", multiple=True, metavar="NAME=VALUE", help="CDK context, as for cdk synth.")
 @click.option(
@@ -117,7 +134,9 @@ def deploy_command(
         if not sep or not name:
             raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="-c")
         settings[name] = value
-    app_dir, root = Path(app), _ROOT()
+    root, app_dir = _ROOT(), Path(app)
+    if not app_dir.is_absolute() and not (app_dir / "manifest.json").is_file() and root != Path.cwd():
+        app_dir = root / app  # outside the kit, with no assembly here: the kit's own
     if needs_synth(app_dir, root, settings):
         click.echo(f"synthesizing {app_dir} (npx cdk synth)…")
         started = time.monotonic()

@@ -92,3 +92,14 @@ def test_types_lists_how_each_kit_type_is_served(app: Path) -> None:
     rows = {line.split()[0]: line.split()[1] for line in done.stdout.splitlines()[1:]}
     assert rows["AWS::KMS::Key"] == "enforced" and rows["AWS::S3::Bucket"] == "enforced"
     assert set(rows.values()) <= {"enforced", "stored", "not"}  # "stored only", "not served" split on spaces
+
+
+def test_deploy_finds_the_kit_from_a_scratch_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guide runs every command in a scratch folder: deploy still finds the kit's CDK app and its cdk.out."""
+    from kmslab.cloud.deploy import cli
+
+    kit = Path(__file__).resolve().parents[3]
+    monkeypatch.chdir(tmp_path)
+    assert cli._ROOT() == kit
+    (tmp_path / "cdk.json").write_text("{}")
+    assert cli._ROOT() == tmp_path  # a CDK project of the learner's own wins
