@@ -16,7 +16,8 @@ pytestmark = pytest.mark.functional
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTED_URL = "http://127.0.0.1:4599"
-DOCS = [ROOT / "README.md", *sorted((ROOT / "workshop").glob("*.md"))]
+# the guide's own blocks run in tests/guide (kmslab.guide.blocks); here, the README's Python examples
+DOCS = [ROOT / "README.md"]
 
 
 def python_blocks() -> list[tuple[str, int, str]]:
@@ -37,7 +38,7 @@ def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 def test_there_are_examples_to_check() -> None:
-    assert len(python_blocks()) >= 3
+    assert len(python_blocks()) >= 2
 
 
 @pytest.mark.parametrize(
