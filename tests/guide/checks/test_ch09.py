@@ -10,7 +10,6 @@ from botocore.exceptions import ClientError
 from kmslab.guide.checks.ch09 import ALIAS, CHAPTER, DATA_ALIAS, TOPIC_MARK
 from tests.guide.checks._chapters_8_12 import hint, learner, oks
 from tests.integration.conftest import Kit
-from tests.integration.conftest import kit as kit  # noqa: F401 - the module's deployed kit
 
 BUCKET = "kmslab-ch09-111122223333-us-east-1"
 

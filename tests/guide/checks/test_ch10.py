@@ -10,7 +10,6 @@ import pytest
 from kmslab.guide.checks.ch10 import CHAPTER, TRAIL, WORKGROUP
 from tests.guide.checks._chapters_8_12 import hint, learner, oks
 from tests.integration.conftest import Kit
-from tests.integration.conftest import kit as kit  # noqa: F401 - the module's deployed kit
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import pytest
 from kmslab.guide.checks.ch11 import CHAPTER, DATA_ALIAS, PARAMETER, SECRET
 from tests.guide.checks._chapters_8_12 import hint, learner, oks
 from tests.integration.conftest import Kit
-from tests.integration.conftest import kit as kit  # noqa: F401 - the module's deployed kit
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from kmslab.cloud.deploy.state import StackStore
 from kmslab.cloud.deploy.types import default_registry
 from kmslab.guide.checks.ch12 import BUCKET_PREFIXES, CHAPTER, LOG_GROUP_PREFIXES, TABLE_PREFIX
 from tests.guide.checks._chapters_8_12 import hint, learner, oks
-from tests.integration.conftest import NO_RETRY, Kit
-from tests.integration.conftest import kit as kit  # noqa: F401 - the module's deployed kit
+from tests.integration.conftest import Kit
+from tests.integration.kit import NO_RETRY
 
 
 @pytest.fixture
