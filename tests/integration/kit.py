@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -92,14 +93,21 @@ class Kit:
         self, service: str, who: str = "admin", *, region: str = REGION, endpoint: str = "", **creds: Any
     ) -> Any:
         """A client of the cloud signed as an identity of the identities file (or with ``creds``)."""
-        return boto3.client(
-            service,
-            endpoint_url=endpoint or self.cloud.url,
-            region_name=region,
-            verify=str(self.data_dir / "tls" / "ca.pem"),
-            config=NO_RETRY,
-            **(creds or self.creds(who)),
-        )
+        # A fresh session that ignores AWS_PROFILE: a test may point AWS_PROFILE at a config file of its own
+        # (the guide's profiles), which must not change who this client signs as.
+        hidden = os.environ.pop("AWS_PROFILE", None)
+        try:
+            session = boto3.session.Session(**(creds or self.creds(who)))
+            return session.client(
+                service,
+                endpoint_url=endpoint or self.cloud.url,
+                region_name=region,
+                verify=str(self.data_dir / "tls" / "ca.pem"),
+                config=NO_RETRY,
+            )
+        finally:
+            if hidden is not None:
+                os.environ["AWS_PROFILE"] = hidden
 
     def as_role(
         self, service: str, role_name: str, *, session: str = "it", region: str = REGION, endpoint: str = ""
