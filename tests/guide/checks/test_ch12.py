@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import boto3
 import pytest
 
 from kmslab.cloud.deploy.engine import Deployer
@@ -14,7 +13,6 @@ from kmslab.cloud.deploy.types import default_registry
 from kmslab.guide.checks.ch12 import BUCKET_PREFIXES, CHAPTER, LOG_GROUP_PREFIXES, TABLE_PREFIX
 from tests.guide.checks._chapters_8_12 import hint, learner, oks
 from tests.integration.conftest import Kit
-from tests.integration.kit import NO_RETRY
 
 
 @pytest.fixture
@@ -81,11 +79,4 @@ def test_the_page_step_by_step(kit: Kit, env) -> None:  # type: ignore[no-untype
 
 def _kms_in(kit: Kit, region: str):  # type: ignore[no-untyped-def]
     """A KMS client of the admin in another Region."""
-    return boto3.client(
-        "kms",
-        endpoint_url=kit.cloud.url,
-        region_name=region,
-        verify=str(kit.data_dir / "tls" / "ca.pem"),
-        config=NO_RETRY,
-        **kit.creds("admin"),
-    )
+    return kit.client("kms", region=region)
