@@ -140,10 +140,16 @@ class Chapter:
         for check in self.checks:
             try:
                 yield check(env)
-            except ClientError as exc:
-                error = exc.response.get("Error", {})
+            except (ClientError, BotoCoreError) as exc:
                 name = (check.__doc__ or check.__name__).strip().splitlines()[0].rstrip(".")
-                yield Finding.missing(name, f"{error.get('Code', 'Error')}: {error.get('Message', '')}".strip())
-            except BotoCoreError as exc:
-                name = (check.__doc__ or check.__name__).strip().splitlines()[0].rstrip(".")
-                yield Finding.missing(name, str(exc))
+                yield Finding.missing(name, _hint(exc))
+
+
+def _hint(exc: Exception) -> str:
+    """A service error said in one line: ``Code: message`` for AWS's errors, else the SDK's own words."""
+    from botocore.exceptions import ClientError  # noqa: PLC0415
+
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'Error')}: {error.get('Message', '')}".strip()
+    return str(exc)
