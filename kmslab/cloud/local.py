@@ -179,7 +179,8 @@ def build_cloud(config: CloudConfig, *, verbose: bool = False, warm_moto: bool =
             from kmslab.cloud.tls import ensure_certificates, server_context
 
             ca, cert, key = ensure_certificates(config.tls_dir, config.host)
-            ca_file = str(ca)
+            # absolute: Lambda workers run in their code folder, so a path relative to the data dir would not resolve
+            ca_file = str(ca.resolve())
             context = server_context(cert, key)
         server = CloudServer(gateway, host=config.host, port=config.port, ssl_context=context, verbose=verbose)
     except BaseException:

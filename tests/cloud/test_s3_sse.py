@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
 import botocore.exceptions
 import pytest
+from botocore.config import Config
 
 from tests.cloud.conftest import Running
 
@@ -150,6 +152,34 @@ def test_bucket_default_encryption_and_bucket_keys_cut_kms_calls(
         counts[bucket_key] = _stats(cloud)["kms_calls_total"] - before
     assert counts[False] == 40
     assert counts[True] == 1  # one GenerateDataKey; its plaintext then serves every put and get
+
+
+def test_concurrent_uploads_share_one_bucket_key(
+    cloud: Running, key: str, unique: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``aws s3 cp --recursive`` uploads 10 files at once: they wait for one GenerateDataKey, not one each."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    s3 = cloud.client("s3", "alice", config=Config(max_pool_connections=10, retries={"max_attempts": 1}))
+    name = unique("bk-burst")
+    s3.create_bucket(Bucket=name)
+    rule = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}}
+    s3.put_bucket_encryption(
+        Bucket=name, ServerSideEncryptionConfiguration={"Rules": [rule | {"BucketKeyEnabled": True}]}
+    )
+    keys = cloud.cloud.gateway._stats["s3"].__self__.keys  # the S3 service's SseKeys
+    real = keys._kms
+
+    def slow_kms(*args: Any) -> Any:  # widen the window in which the uploads race for the bucket key
+        time.sleep(0.2)
+        return real(*args)
+
+    monkeypatch.setattr(keys, "_kms", slow_kms)
+    before = _stats(cloud)["kms_calls"].get("GenerateDataKey", 0)
+    with ThreadPoolExecutor(10) as pool:
+        puts = list(pool.map(lambda i: s3.put_object(Bucket=name, Key=f"o{i}", Body=b"x"), range(10)))
+    assert all(p["BucketKeyEnabled"] for p in puts)
+    assert _stats(cloud)["kms_calls"].get("GenerateDataKey", 0) - before == 1
 
 
 def test_bucket_key_cache_is_dropped_when_the_key_is_disabled(cloud: Running, key: str, bucket: str) -> None:

@@ -53,7 +53,7 @@ def test_deletion_completes_when_the_clock_passes(kms_engine: Any, kms: Any) -> 
         kms.describe_key(KeyId=key_id)
     assert error_of(exc) == ("NotFoundException", f"Key '{key_arn(key_id)}' does not exist")
     assert [k["KeyId"] for k in kms.list_keys()["Keys"]] == [keep]
-    assert kms.list_aliases()["Aliases"] == []
+    assert [a for a in kms.list_aliases()["Aliases"] if "TargetKeyId" in a] == []
     with pytest.raises(ClientError) as exc:
         kms.decrypt(CiphertextBlob=blob)
     assert error_of(exc)[0] == "NotFoundException"
@@ -136,7 +136,7 @@ def test_alias_lifecycle(kms: Any) -> None:
     second = kms.create_key()["KeyMetadata"]["KeyId"]
     kms.create_alias(AliasName="alias/app", TargetKeyId=key_arn(first))
     kms.create_alias(AliasName="alias/other", TargetKeyId=second)
-    entries = kms.list_aliases()["Aliases"]
+    entries = [a for a in kms.list_aliases()["Aliases"] if not a["AliasName"].startswith("alias/aws/")]
     assert [(a["AliasName"], a["TargetKeyId"]) for a in entries] == [("alias/app", first), ("alias/other", second)]
     assert entries[0]["AliasArn"] == f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/app"
     assert entries[0]["CreationDate"] == START
@@ -154,7 +154,23 @@ def test_alias_lifecycle(kms: Any) -> None:
         kms.delete_alias(AliasName="alias/app")
     assert error_of(exc)[0] == "NotFoundException"
     page = kms.list_aliases(Limit=1)
-    assert len(page["Aliases"]) == 1 and page["Truncated"] is False
+    assert len(page["Aliases"]) == 1 and page["Truncated"] is True
+    rest = kms.list_aliases(Marker=page["NextMarker"])["Aliases"]
+    assert [a["AliasName"] for a in page["Aliases"] + rest][-1] == "alias/other"
+
+
+def test_predefined_aliases_are_listed_without_a_target(kms: Any) -> None:
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName="alias/mine", TargetKeyId=key_id)
+    entries = {a["AliasName"]: a for a in kms.list_aliases()["Aliases"]}
+    assert {"alias/aws/s3", "alias/aws/secretsmanager", "alias/aws/ssm", "alias/mine"} <= set(entries)
+    assert set(entries["alias/aws/s3"]) == {"AliasName", "AliasArn"}
+    assert entries["alias/aws/s3"]["AliasArn"] == f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/aws/s3"
+    assert [a["AliasName"] for a in kms.list_aliases(KeyId=key_id)["Aliases"]] == ["alias/mine"]
+    s3_key = kms.describe_key(KeyId="alias/aws/s3")["KeyMetadata"]["KeyId"]  # KMS makes it on first use
+    made = {a["AliasName"]: a for a in kms.list_aliases()["Aliases"]}
+    assert made["alias/aws/s3"]["TargetKeyId"] == s3_key
+    assert len([a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == "alias/aws/s3"]) == 1
 
 
 @covers("CreateAlias", aspect="errors")

@@ -109,7 +109,7 @@ def attach_alerts(
     def to_sns(arn: str, body: str, rule_arn: str) -> None:
         publisher.publish(arn, body, caller=service_caller("events.amazonaws.com", account))
 
-    alarms = MetricAlarms(account=account, publisher=publisher)
+    alarms = MetricAlarms(account=account, publisher=publisher, clock=kms.clock.now)
     alarms_box.append(alarms)
     delivery = EventDelivery(
         account,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -36,11 +36,21 @@ class MetricAlarms:
         account: the cloud's account.
         publisher: publishes alarm notifications.
         interval: seconds between timed evaluations (0: only when data arrives).
+        clock: the cloud's time (default: the wall clock). Datapoints carry their log events' times, which are
+            the local clock's once it was moved forward, so alarms are evaluated on that clock too.
     """
 
-    def __init__(self, *, account: str, publisher: SnsPublisher, interval: float = 10.0) -> None:
+    def __init__(
+        self,
+        *,
+        account: str,
+        publisher: SnsPublisher,
+        interval: float = 10.0,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.account = account
         self.publisher = publisher
+        self._clock = clock
         self.store = LogsStore(on_transition=self._act)
         self._compiled: dict[tuple[str, str, str, str], MetricFilter] = {}
         self._lock = threading.RLock()
@@ -134,11 +144,13 @@ class MetricAlarms:
         Args:
             account: the account.
             region: the Region.
-            now: the evaluation time (default: now).
+            now: the evaluation time (default: the cloud's clock).
 
         Returns:
             The state changes.
         """
+        if now is None and self._clock is not None:
+            now = self._clock()
         cloudwatch = _moto.backend_or_none("moto.cloudwatch.models", "cloudwatch_backends", account, region)
         with self._lock:
             backend = self.store.backend(account, region)

@@ -83,6 +83,7 @@ class SseKeys:
         self._lock = threading.Lock()
         self._put_cache: dict[tuple[str, str, str, str], tuple[bytes, str, str, float]] = {}
         self._get_cache: dict[tuple[str, str], tuple[bytes, str, float]] = {}
+        self._making: dict[tuple[str, str, str, str], threading.Lock] = {}  # one GenerateDataKey per bucket key
         self.kms_calls: Counter[str] = Counter()
         self.bucket_key_hits = 0
         kms.add_sink(self._on_kms_call)
@@ -204,23 +205,29 @@ class SseKeys:
     ) -> tuple[bytes, str, str]:
         extra = dict(extra or {})
         cache_key = (caller.arn, region, key_id, bucket_arn + "|" + json.dumps(extra, sort_keys=True))
-        now = time.monotonic()
         with self._lock:
-            hit = self._put_cache.get(cache_key)
-            if hit is not None and hit[3] > now:
-                self.bucket_key_hits += 1
-                return hit[0], hit[1], hit[2]
-        answer = self._kms(
-            "GenerateDataKey",
-            {"KeyId": key_id, "KeySpec": "AES_256", "EncryptionContext": {**extra, "aws:s3:arn": bucket_arn}},
-            caller,
-            region,
-        )
-        plain, blob, arn = base64.b64decode(answer["Plaintext"]), str(answer["CiphertextBlob"]), str(answer["KeyId"])
-        with self._lock:
-            self._put_cache[cache_key] = (plain, blob, arn, now + BUCKET_KEY_TTL)
-            self._get_cache[(caller.arn, blob)] = (plain, arn, now + BUCKET_KEY_TTL)
-        return plain, blob, arn
+            making = self._making.setdefault(cache_key, threading.Lock())
+        # concurrent uploads into one bucket (``aws s3 cp --recursive`` sends 10 at once) wait for the first
+        # one's bucket key rather than each asking KMS for its own
+        with making:
+            now = time.monotonic()
+            with self._lock:
+                hit = self._put_cache.get(cache_key)
+                if hit is not None and hit[3] > now:
+                    self.bucket_key_hits += 1
+                    return hit[0], hit[1], hit[2]
+            answer = self._kms(
+                "GenerateDataKey",
+                {"KeyId": key_id, "KeySpec": "AES_256", "EncryptionContext": {**extra, "aws:s3:arn": bucket_arn}},
+                caller,
+                region,
+            )
+            plain, blob = base64.b64decode(answer["Plaintext"]), str(answer["CiphertextBlob"])
+            arn = str(answer["KeyId"])
+            with self._lock:
+                self._put_cache[cache_key] = (plain, blob, arn, now + BUCKET_KEY_TTL)
+                self._get_cache[(caller.arn, blob)] = (plain, arn, now + BUCKET_KEY_TTL)
+            return plain, blob, arn
 
     def open_object_key(self, *, caller: Caller, region: str, enc: dict[str, Any]) -> bytes:
         """Recover an object's key to read it.

@@ -7,6 +7,10 @@ from kmslab.guide.checks._base import Chapter, CheckEnv, Finding
 TRAIL = "kmslab-trail"
 TOPIC_MARK = "KmslabAlerting-AlertTopic"
 BUCKET_PREFIXES = ("kmslabstorage-", "kmslabtrail-", "kmslabanalytics-", "kmslab-ch09-")
+#: chapter 5's two buckets: kmslab-<account>-<region>-with-bucket-key and ...-without-bucket-key
+BUCKET_SUFFIXES = ("-with-bucket-key", "-without-bucket-key")
+#: the kit's keys and chapters 6-9's start with "kmslab", chapters 2-3's practice keys with "workshop"
+KEY_DESCRIPTIONS = ("kmslab", "workshop")
 LOG_GROUP_PREFIXES = ("/kmslab/", "KmslabAlerting-", "/aws/lambda/KmslabAlerting-")
 TABLE_PREFIX = "KmslabAlerting-IdempotencyTable"
 PARAMETERS = ("/kmslab/ch11/db-password", "/kmslab/ch11/feature-flag")
@@ -33,12 +37,22 @@ def stacks_gone(env: CheckEnv) -> Finding:
 def buckets_gone(env: CheckEnv) -> Finding:
     """No bucket of the workshop is left."""
     text = "no kmslab bucket is left"
-    left = [
-        b["Name"] for b in env.client("s3").list_buckets().get("Buckets", []) if b["Name"].startswith(BUCKET_PREFIXES)
-    ]
+    left = [b["Name"] for b in env.client("s3").list_buckets().get("Buckets", []) if is_workshop_bucket(b["Name"])]
     if left:
         return Finding.missing(text, f"{len(left)} left ({', '.join(sorted(left))}): empty and delete them (step 12.3)")
     return Finding.done(text)
+
+
+def is_workshop_bucket(name: str) -> bool:
+    """True for a bucket the kit or a chapter made.
+
+    Args:
+        name: The bucket's name.
+
+    Returns:
+        Whether step 12.1 or 12.3 deletes it.
+    """
+    return name.startswith(BUCKET_PREFIXES) or (name.startswith("kmslab-") and name.endswith(BUCKET_SUFFIXES))
 
 
 def logs_and_table_gone(env: CheckEnv) -> Finding:
@@ -76,7 +90,7 @@ def _workshop_keys(env: CheckEnv, region: str | None) -> dict[str, str]:
     for page in kms.get_paginator("list_keys").paginate():
         for key in page.get("Keys", []):
             meta = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
-            if meta.get("KeyManager") == "CUSTOMER" and str(meta.get("Description") or "").startswith("kmslab"):
+            if meta.get("KeyManager") == "CUSTOMER" and str(meta.get("Description") or "").startswith(KEY_DESCRIPTIONS):
                 found[meta["KeyId"]] = meta["KeyState"]
     for page in kms.get_paginator("list_aliases").paginate():
         for alias in page.get("Aliases", []):

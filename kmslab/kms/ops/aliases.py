@@ -13,6 +13,7 @@ from kmslab.kms.errors import (
     NotFoundException,
     ValidationException,
 )
+from kmslab.kms.ops.managed import DESCRIPTIONS
 
 
 def _check_name(name: str) -> None:
@@ -91,18 +92,27 @@ def list_aliases(ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         key, _ = ctx.resolve(key_ref, aliases=False)
         target = key.key_id
     ctx.authorize("kms:ListAliases", None)
-    aliases = sorted(ctx.registry.aliases_in(ctx.region), key=lambda a: a.name)
+    made = list(ctx.registry.aliases_in(ctx.region))
+    aliases: list[Alias | str]
     if target is not None:
-        aliases = [a for a in aliases if a.target_key_id == target]
+        aliases = [a for a in made if a.target_key_id == target]
+    else:
+        # "The response might also include aliases that have no TargetKeyId field": the predefined
+        # aliases of AWS managed keys that KMS has not made yet (ListAliases API reference).
+        names = {a.name for a in made}
+        aliases = [*made, *(f"alias/aws/{s}" for s in DESCRIPTIONS if f"alias/aws/{s}" not in names)]
+    aliases.sort(key=lambda a: a.name if isinstance(a, Alias) else a)
     page, more = paginate(aliases, p, default_limit=50, max_limit=100)
-    entries = [
-        {
-            "AliasName": a.name,
-            "AliasArn": alias_arn(ctx.region, ctx.account, a.name),
-            "TargetKeyId": a.target_key_id,
-            "CreationDate": ts(a.created),
-            "LastUpdatedDate": ts(a.updated),
-        }
-        for a in page
-    ]
-    return {"Aliases": entries, **more}
+    return {"Aliases": [_entry(ctx, a) for a in page], **more}
+
+
+def _entry(ctx: RequestContext, a: Alias | str) -> dict[str, Any]:
+    if isinstance(a, str):
+        return {"AliasName": a, "AliasArn": alias_arn(ctx.region, ctx.account, a)}
+    return {
+        "AliasName": a.name,
+        "AliasArn": alias_arn(ctx.region, ctx.account, a.name),
+        "TargetKeyId": a.target_key_id,
+        "CreationDate": ts(a.created),
+        "LastUpdatedDate": ts(a.updated),
+    }

@@ -200,3 +200,28 @@ def test_code_that_is_not_a_zip_fails_the_invocation_cleanly(cloud, unique, make
         assert "not a valid zip" in str(exc)
     else:
         raise AssertionError("expected InvalidParameterValueException")
+
+
+def test_a_cloud_started_with_a_relative_data_dir_gives_functions_a_usable_ca(tmp_path, monkeypatch) -> None:
+    """`kmslab local up` in a project folder keeps its data under ``.kmslab/local``, a relative path; the
+    function's worker runs in its code folder, so the CA bundle it is given must not be relative."""
+    from pathlib import Path
+
+    from tests.cloud.alerts.conftest import TRUST_LAMBDA
+    from tests.cloud.conftest import _start
+
+    monkeypatch.chdir(tmp_path)
+    running = _start(Path(".kmslab/local"), tls=True)
+    try:
+        role = running.client("iam").create_role(
+            RoleName="relative-fn", AssumeRolePolicyDocument=json.dumps(TRUST_LAMBDA)
+        )["Role"]["Arn"]
+        running.client("lambda").create_function(
+            FunctionName="relative-fn", Runtime="python3.12", Role=role, Handler="app.handler", Timeout=30,
+            Code={"ZipFile": zip_of({"app.py": CODE})},
+        )  # fmt: skip
+        out = running.client("lambda").invoke(FunctionName="relative-fn", Payload=b"{}")
+        assert "FunctionError" not in out, out["Payload"].read()
+        assert ":assumed-role/relative-fn/" in json.loads(out["Payload"].read())["who"]
+    finally:
+        running.cloud.stop()

@@ -157,3 +157,26 @@ def test_a_malformed_filter_pattern_is_refused(cloud, unique) -> None:
             metricTransformations=[{"metricName": "m", "metricNamespace": "n", "metricValue": "1"}],
         )
     assert bad.value.response["Error"]["Code"] == "InvalidParameterException"
+
+
+def test_the_alarm_follows_the_local_clock_after_it_was_moved_forward(tmp_path) -> None:
+    """The guide moves the local clock forward (rotation, expiry); CloudTrail's records then carry the local
+    clock's times, and an alarm evaluated on the wall clock would find their datapoints in its future."""
+    from datetime import timedelta
+
+    from tests.cloud.conftest import _start
+
+    running = _start(tmp_path, tls=False)
+    try:
+        running.cloud.kms.advance_time(timedelta(days=400))
+        local_now = running.cloud.kms.clock.now()
+        topic = running.client("sns").create_topic(Name="moved-clock")["TopicArn"]
+        group, name = _alarm_on(running, lambda prefix: f"{prefix}-moved", topic)
+        record = _refused_record(running)
+        stamp = int(local_now.timestamp() * 1000)
+        running.client("logs").put_log_events(
+            logGroupName=group, logStreamName="s", logEvents=[{"timestamp": stamp, "message": json.dumps(record)}]
+        )
+        assert _state(running, name) == "ALARM"
+    finally:
+        running.cloud.stop()

@@ -10,7 +10,7 @@ from kmslab.cloud.deploy.engine import Deployer
 from kmslab.cloud.deploy.run import Connection, environment
 from kmslab.cloud.deploy.state import StackStore
 from kmslab.cloud.deploy.types import default_registry
-from kmslab.guide.checks.ch12 import BUCKET_PREFIXES, CHAPTER, LOG_GROUP_PREFIXES, TABLE_PREFIX
+from kmslab.guide.checks.ch12 import CHAPTER, KEY_DESCRIPTIONS, LOG_GROUP_PREFIXES, TABLE_PREFIX, is_workshop_bucket
 from tests.guide.checks._chapters_8_12 import hint, learner, oks
 from tests.integration.conftest import Kit
 
@@ -34,6 +34,9 @@ def test_the_page_step_by_step(kit: Kit, env) -> None:  # type: ignore[no-untype
     sm.create_secret(Name="kmslab/ch11/api-token", SecretString="y")
     mrk_home = kms.create_key(MultiRegion=True, Description="kmslab chapter 8")["KeyMetadata"]["KeyId"]
     kms.replicate_key(KeyId=mrk_home, ReplicaRegion="us-west-2")
+    practice = kms.create_key(Description="workshop: grants")["KeyMetadata"]["KeyId"]  # chapter 3's
+    chapter5 = "kmslab-111122223333-us-east-1-with-bucket-key"
+    kit.client("s3").create_bucket(Bucket=chapter5)
     assert oks(CHAPTER, env) == [False] * 5
     assert "cdk destroy" in hint(CHAPTER, env, 0)
     assert "us-west-2" in hint(CHAPTER, env, 4)
@@ -57,7 +60,8 @@ def test_the_page_step_by_step(kit: Kit, env) -> None:  # type: ignore[no-untype
     assert oks(CHAPTER, env) == [True, False, False, True, False]
 
     s3, logs, dynamodb = kit.client("s3"), kit.client("logs"), kit.client("dynamodb")
-    for bucket in [b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith(BUCKET_PREFIXES)]:
+    assert chapter5 in hint(CHAPTER, env, 1)
+    for bucket in [b["Name"] for b in s3.list_buckets()["Buckets"] if is_workshop_bucket(b["Name"])]:
         _empty_and_delete(s3, bucket)
     for group in logs.describe_log_groups()["logGroups"]:
         if group["logGroupName"].startswith(LOG_GROUP_PREFIXES):
@@ -69,9 +73,10 @@ def test_the_page_step_by_step(kit: Kit, env) -> None:  # type: ignore[no-untype
     assert oks(CHAPTER, env) == [True, True, True, True, False]
 
     _kms_in(kit, "us-west-2").schedule_key_deletion(KeyId=mrk_home, PendingWindowInDays=7)
+    assert practice in hint(CHAPTER, env, 4)
     for key in kms.list_keys()["Keys"]:
         meta = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
-        workshop = meta["KeyManager"] == "CUSTOMER" and meta.get("Description", "").startswith("kmslab")
+        workshop = meta["KeyManager"] == "CUSTOMER" and meta.get("Description", "").startswith(KEY_DESCRIPTIONS)
         if workshop and meta["KeyState"] not in ("PendingDeletion", "PendingReplicaDeletion"):
             kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
     assert oks(CHAPTER, env) == [True] * 5
