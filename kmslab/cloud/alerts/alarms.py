@@ -95,7 +95,14 @@ class MetricAlarms:
             points = backend.put_log_events(group, events) if backend.filters[group] else []
         if points:
             self._to_moto_metrics(account, region, points)
-            self.evaluate(account, region)
+            newest = max(p.timestamp for p in points)
+            now = self._clock() if self._clock is not None else datetime.now(UTC)
+            if newest < now:
+                # CloudTrail delivers a few seconds after the call: a datapoint may arrive after its period
+                # ended. CloudWatch evaluates alarms with a delay that lets such data count, so evaluate as of
+                # the datapoint's time first, then as of now.
+                self.evaluate(account, region, now=newest)
+            self.evaluate(account, region, now=now)
         return len(points)
 
     def _filters(self, account: str, region: str, group: str) -> dict[str, MetricFilter]:

@@ -180,3 +180,26 @@ def test_the_alarm_follows_the_local_clock_after_it_was_moved_forward(tmp_path) 
         assert _state(running, name) == "ALARM"
     finally:
         running.cloud.stop()
+
+
+def test_a_datapoint_delivered_after_its_period_ended_still_fires_the_alarm(tmp_path) -> None:
+    """CloudTrail delivers seconds after the call; the period of the call may have ended by then. (A cloud of
+    its own: the module's other alarms count the same metric.)"""
+    from tests.cloud.conftest import _start
+
+    running = _start(tmp_path, tls=False)
+    try:
+        sns = running.client("sns")
+        topic = sns.create_topic(Name="late")["TopicArn"]
+        sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="late@example.com")
+        group, name = _alarm_on(running, lambda prefix: f"{prefix}-late", topic)
+        record = _refused_record(running)
+        late = int(time.time() * 1000) - 301_000  # in the previous 5-minute period, whatever the time now
+        running.client("logs").put_log_events(
+            logGroupName=group, logStreamName="s", logEvents=[{"timestamp": late, "message": json.dumps(record)}]
+        )
+        subjects = [m.subject for m in Mailbox(running.data_dir / "mail").list()]
+        assert subjects == [f'ALARM: "{name}" in US East (N. Virginia)']  # the alarm has no OK action
+        assert _state(running, name) == "OK"  # the period with the error has passed
+    finally:
+        running.cloud.stop()
