@@ -101,9 +101,16 @@ def _run(kit: Kit) -> Scenario:
     admin_kms.schedule_key_deletion(KeyId=data_key, PendingWindowInDays=7)
     code = _refused(lambda: user_s3.get_object(Bucket=bucket, Key="reports/q3.csv"))
     s.refused.append(("Decrypt", s.user_arn, code))
-    # wait for the alert path (EventBridge -> Lambda -> SNS -> the mailbox) to finish: both alerts arrive
+    # wait for the alert path (EventBridge -> Lambda -> SNS -> the mailbox) to finish: both alerts arrive (the
+    # metric-filter alarm's own ALARM message may come to the same topic before them)
     mailbox = Mailbox(kit.data_dir / "mail")
-    s.mails = wait_for(lambda: (m := mailbox.list()) and len(m) >= 2 and m, timeout=60) or mailbox.list()
+
+    def both_alerts() -> list[Mail] | None:
+        mails = mailbox.list()
+        subjects = " | ".join(m.subject for m in mails)
+        return mails if "CANCELLED after use" in subjects and "scheduled for deletion" in subjects else None
+
+    s.mails = wait_for(both_alerts, timeout=60) or mailbox.list()
     kit.flush_trail()
     return s
 
