@@ -17,7 +17,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kmslab.cloud.alerts import _moto
@@ -27,6 +27,10 @@ from kmslab.cloud.logs import LogEvent, LogsError, LogsStore, MetricFilter, Tran
 log = logging.getLogger(__name__)
 
 CLOUDWATCH = "cloudwatch.amazonaws.com"
+
+
+#: how late a datapoint may arrive and still be evaluated as of its own time (a delivery delay, not a backfill)
+LATE_DATA = timedelta(minutes=10)
 
 
 class MetricAlarms:
@@ -97,10 +101,10 @@ class MetricAlarms:
             self._to_moto_metrics(account, region, points)
             newest = max(p.timestamp for p in points)
             now = self._clock() if self._clock is not None else datetime.now(UTC)
-            if newest < now:
+            if now - LATE_DATA <= newest < now:
                 # CloudTrail delivers a few seconds after the call: a datapoint may arrive after its period
                 # ended. CloudWatch evaluates alarms with a delay that lets such data count, so evaluate as of
-                # the datapoint's time first, then as of now.
+                # the datapoint's time first, then as of now. Older data (a replayed log) fires nothing.
                 self.evaluate(account, region, now=newest)
             self.evaluate(account, region, now=now)
         return len(points)

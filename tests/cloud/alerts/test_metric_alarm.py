@@ -194,12 +194,19 @@ def test_a_datapoint_delivered_after_its_period_ended_still_fires_the_alarm(tmp_
         sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="late@example.com")
         group, name = _alarm_on(running, lambda prefix: f"{prefix}-late", topic)
         record = _refused_record(running)
-        late = int(time.time() * 1000) - 301_000  # in the previous 5-minute period, whatever the time now
+        late = (int(time.time()) // 300 * 300 - 1) * 1000  # the last second of the previous 5-minute period
         running.client("logs").put_log_events(
             logGroupName=group, logStreamName="s", logEvents=[{"timestamp": late, "message": json.dumps(record)}]
         )
         subjects = [m.subject for m in Mailbox(running.data_dir / "mail").list()]
         assert subjects == [f'ALARM: "{name}" in US East (N. Virginia)']  # the alarm has no OK action
         assert _state(running, name) == "OK"  # the period with the error has passed
+        # a record an hour old (a replayed log, not a delivery delay) fires nothing
+        old = int(time.time() * 1000) - 3_600_000
+        running.client("logs").put_log_events(
+            logGroupName=group, logStreamName="s", logEvents=[{"timestamp": old, "message": json.dumps(record)}]
+        )
+        assert len(Mailbox(running.data_dir / "mail").list()) == 1
+        assert _state(running, name) == "OK"
     finally:
         running.cloud.stop()
