@@ -76,6 +76,14 @@ def http_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
 
 
 @pytest.fixture
+def own_cloud(tmp_path: Path) -> Iterator[Running]:
+    """A plain-HTTP local cloud of the test's own (its clock, metrics and alarms shared with no other test)."""
+    running = _start(tmp_path, tls=False)
+    yield running
+    running.cloud.stop()
+
+
+@pytest.fixture
 def unique() -> Callable[[str], str]:
     """Make bucket/key names unique per test."""
     import uuid

@@ -54,7 +54,7 @@ class MetricAlarms:
     ) -> None:
         self.account = account
         self.publisher = publisher
-        self._clock = clock
+        self._clock = clock or (lambda: datetime.now(UTC))
         self.store = LogsStore(on_transition=self._act)
         self._compiled: dict[tuple[str, str, str, str], MetricFilter] = {}
         self._lock = threading.RLock()
@@ -100,7 +100,7 @@ class MetricAlarms:
         if points:
             self._to_moto_metrics(account, region, points)
             newest = max(p.timestamp for p in points)
-            now = self._clock() if self._clock is not None else datetime.now(UTC)
+            now = self._clock()
             if now - LATE_DATA <= newest < now:
                 # CloudTrail delivers a few seconds after the call: a datapoint may arrive after its period
                 # ended. CloudWatch evaluates alarms with a delay that lets such data count, so evaluate as of
@@ -160,8 +160,7 @@ class MetricAlarms:
         Returns:
             The state changes.
         """
-        if now is None and self._clock is not None:
-            now = self._clock()
+        now = now or self._clock()
         cloudwatch = _moto.backend_or_none("moto.cloudwatch.models", "cloudwatch_backends", account, region)
         with self._lock:
             backend = self.store.backend(account, region)

@@ -159,54 +159,42 @@ def test_a_malformed_filter_pattern_is_refused(cloud, unique) -> None:
     assert bad.value.response["Error"]["Code"] == "InvalidParameterException"
 
 
-def test_the_alarm_follows_the_local_clock_after_it_was_moved_forward(tmp_path) -> None:
+def test_the_alarm_follows_the_local_clock_after_it_was_moved_forward(own_cloud) -> None:
     """The guide moves the local clock forward (rotation, expiry); CloudTrail's records then carry the local
     clock's times, and an alarm evaluated on the wall clock would find their datapoints in its future."""
     from datetime import timedelta
 
-    from tests.cloud.conftest import _start
-
-    running = _start(tmp_path, tls=False)
-    try:
-        running.cloud.kms.advance_time(timedelta(days=400))
-        local_now = running.cloud.kms.clock.now()
-        topic = running.client("sns").create_topic(Name="moved-clock")["TopicArn"]
-        group, name = _alarm_on(running, lambda prefix: f"{prefix}-moved", topic)
-        record = _refused_record(running)
-        stamp = int(local_now.timestamp() * 1000)
-        running.client("logs").put_log_events(
-            logGroupName=group, logStreamName="s", logEvents=[{"timestamp": stamp, "message": json.dumps(record)}]
-        )
-        assert _state(running, name) == "ALARM"
-    finally:
-        running.cloud.stop()
+    own_cloud.cloud.kms.advance_time(timedelta(days=400))
+    local_now = own_cloud.cloud.kms.clock.now()
+    topic = own_cloud.client("sns").create_topic(Name="moved-clock")["TopicArn"]
+    group, name = _alarm_on(own_cloud, lambda prefix: f"{prefix}-moved", topic)
+    record = _refused_record(own_cloud)
+    stamp = int(local_now.timestamp() * 1000)
+    own_cloud.client("logs").put_log_events(
+        logGroupName=group, logStreamName="s", logEvents=[{"timestamp": stamp, "message": json.dumps(record)}]
+    )
+    assert _state(own_cloud, name) == "ALARM"
 
 
-def test_a_datapoint_delivered_after_its_period_ended_still_fires_the_alarm(tmp_path) -> None:
+def test_a_datapoint_delivered_after_its_period_ended_still_fires_the_alarm(own_cloud) -> None:
     """CloudTrail delivers seconds after the call; the period of the call may have ended by then. (A cloud of
     its own: the module's other alarms count the same metric.)"""
-    from tests.cloud.conftest import _start
-
-    running = _start(tmp_path, tls=False)
-    try:
-        sns = running.client("sns")
-        topic = sns.create_topic(Name="late")["TopicArn"]
-        sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="late@example.com")
-        group, name = _alarm_on(running, lambda prefix: f"{prefix}-late", topic)
-        record = _refused_record(running)
-        late = (int(time.time()) // 300 * 300 - 1) * 1000  # the last second of the previous 5-minute period
-        running.client("logs").put_log_events(
-            logGroupName=group, logStreamName="s", logEvents=[{"timestamp": late, "message": json.dumps(record)}]
-        )
-        subjects = [m.subject for m in Mailbox(running.data_dir / "mail").list()]
-        assert subjects == [f'ALARM: "{name}" in US East (N. Virginia)']  # the alarm has no OK action
-        assert _state(running, name) == "OK"  # the period with the error has passed
-        # a record an hour old (a replayed log, not a delivery delay) fires nothing
-        old = int(time.time() * 1000) - 3_600_000
-        running.client("logs").put_log_events(
-            logGroupName=group, logStreamName="s", logEvents=[{"timestamp": old, "message": json.dumps(record)}]
-        )
-        assert len(Mailbox(running.data_dir / "mail").list()) == 1
-        assert _state(running, name) == "OK"
-    finally:
-        running.cloud.stop()
+    sns, logs = own_cloud.client("sns"), own_cloud.client("logs")
+    topic = sns.create_topic(Name="late")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="late@example.com")
+    group, name = _alarm_on(own_cloud, lambda prefix: f"{prefix}-late", topic)
+    record = _refused_record(own_cloud)
+    mailbox = Mailbox(own_cloud.data_dir / "mail")
+    late = (int(time.time()) // 300 * 300 - 1) * 1000  # the last second of the previous 5-minute period
+    logs.put_log_events(
+        logGroupName=group, logStreamName="s", logEvents=[{"timestamp": late, "message": json.dumps(record)}]
+    )
+    assert [m.subject for m in mailbox.list()] == [f'ALARM: "{name}" in US East (N. Virginia)']  # no OK action
+    assert _state(own_cloud, name) == "OK"  # the period with the error has passed
+    # a record an hour old (a replayed log, not a delivery delay) fires nothing
+    old = int(time.time() * 1000) - 3_600_000
+    logs.put_log_events(
+        logGroupName=group, logStreamName="s", logEvents=[{"timestamp": old, "message": json.dumps(record)}]
+    )
+    assert len(mailbox.list()) == 1
+    assert _state(own_cloud, name) == "OK"
