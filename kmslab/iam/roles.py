@@ -8,6 +8,7 @@ signs as ``arn:aws:sts::<acct>:assumed-role/<role>/<session>`` with the role's p
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -49,6 +50,7 @@ class Role:
         trust_policy: who may assume it (a resource policy: statements name principals).
         policies: the role's permissions.
         max_session_seconds: the longest session AssumeRole may ask for.
+        unique_id: the role's unique ID when IAM gave it one (``RoleId``); else derived from the ARN.
     """
 
     arn: str
@@ -56,11 +58,15 @@ class Role:
     trust_policy: Policy
     policies: tuple[NamedPolicy, ...] = ()
     max_session_seconds: int = DEFAULT_SESSION_SECONDS
+    unique_id: str = ""
 
     @property
     def role_id(self) -> str:
-        """The role's unique ID (``AROA…``), stable for a given ARN."""
-        return "AROA" + base64.b32encode(self.arn.encode()).decode()[:17]
+        """The role's unique ID (``AROA…``): IAM's, or one stable for the ARN and distinct between roles."""
+        if self.unique_id:
+            return self.unique_id
+        digest = hashlib.sha256(self.arn.encode()).digest()
+        return "AROA" + base64.b32encode(digest).decode()[:17]
 
     def session_identity(
         self, session_arn: str, session_name: str, access_key_id: str = "", secret_access_key: str = ""
@@ -198,7 +204,11 @@ def _with_resource(trust: Mapping[str, Any], arn: str) -> dict[str, Any]:
 
 
 def role_from_document(
-    arn: str, trust: Mapping[str, Any], policies: tuple[NamedPolicy, ...], max_seconds: int = DEFAULT_SESSION_SECONDS
+    arn: str,
+    trust: Mapping[str, Any],
+    policies: tuple[NamedPolicy, ...],
+    max_seconds: int = DEFAULT_SESSION_SECONDS,
+    unique_id: str = "",
 ) -> Role | None:
     """Build a role from its trust policy document and parsed permissions (None when the trust policy is invalid).
 
@@ -207,6 +217,7 @@ def role_from_document(
         trust: the trust policy document.
         policies: the role's permissions.
         max_seconds: the longest session.
+        unique_id: IAM's ``RoleId`` for the role (empty: derived from the ARN).
 
     Returns:
         The role, or None.
@@ -219,7 +230,12 @@ def role_from_document(
     except MalformedPolicyDocumentException:
         return None
     return Role(
-        arn=arn, name=match.group(2), trust_policy=trust_policy, policies=policies, max_session_seconds=max_seconds
+        arn=arn,
+        name=match.group(2),
+        trust_policy=trust_policy,
+        policies=policies,
+        max_session_seconds=max_seconds,
+        unique_id=unique_id,
     )
 
 

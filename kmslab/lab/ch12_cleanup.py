@@ -20,7 +20,8 @@ def delete_data(ctx: LabContext) -> Sequence[Fact]:
     ssm = ctx.client("admin", service="ssm")
     sm = ctx.client("admin", service="secretsmanager")
     facts: list[Fact] = []
-    names = [p["Name"] for p in ssm.describe_parameters()["Parameters"]]
+    wanted = [{"Key": "Name", "Values": [PARAMETER]}]
+    names = [p["Name"] for p in ssm.describe_parameters(ParameterFilters=wanted)["Parameters"]]
     if PARAMETER in names:
         ssm.delete_parameter(Name=PARAMETER)
         facts.append(("DeleteParameter", f"{PARAMETER}: gone at once"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,6 +11,7 @@ import botocore.exceptions
 import pytest
 
 from kmslab.iam import IamError, parse_signature, verify_signature
+from kmslab.iam.roles import role_from_document
 from tests.cloud.conftest import Running
 
 ROLE = "arn:aws:iam::111122223333:role/KmsLabKeyUser"
@@ -134,7 +136,10 @@ def test_users_and_roles_created_through_the_iam_api_are_identities(cloud: Runni
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:ListKeys", "Resource": "*"}]}
         ),
     )
-    creds = cloud.client("sts", creds=carol).assume_role(RoleArn=role["Arn"], RoleSessionName="carol")["Credentials"]
+    assumed = cloud.client("sts", creds=carol).assume_role(RoleArn=role["Arn"], RoleSessionName="carol")
+    # The session's ID is IAM's RoleId for the role, as on AWS.
+    assert assumed["AssumedRoleUser"]["AssumedRoleId"] == f"{role['RoleId']}:carol"
+    creds = assumed["Credentials"]
     session = {
         "aws_access_key_id": creds["AccessKeyId"],
         "aws_secret_access_key": creds["SecretAccessKey"],
@@ -147,3 +152,16 @@ def test_users_and_roles_created_through_the_iam_api_are_identities(cloud: Runni
     )
     iam.delete_user_policy(UserName="carol", PolicyName="queues")
     assert _code(lambda: cloud.client("sqs", creds=carol).list_queues()) == "AccessDeniedException"
+
+
+def test_each_role_has_its_own_stable_unique_id() -> None:
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "*"}]}
+    arns = [f"arn:aws:iam::111122223333:role/{name}" for name in ("KmsLabKeyAdmin", "KmsLabKeyUser", "KmsLabAuditor")]
+    roles = [role_from_document(arn, trust, ()) for arn in arns]
+    ids = [role.role_id for role in roles if role is not None]
+    assert len(set(ids)) == 3
+    assert all(re.fullmatch(r"AROA[A-Z2-7]{17}", i) for i in ids)
+    again = role_from_document(arns[0], trust, ())
+    assert again is not None and again.role_id == ids[0]
+    given = role_from_document(arns[0], trust, (), unique_id="AROAIAMGAVETHISONE01")
+    assert given is not None and given.role_id == "AROAIAMGAVETHISONE01"

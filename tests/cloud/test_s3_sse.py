@@ -180,6 +180,35 @@ def test_concurrent_uploads_share_one_bucket_key(
         puts = list(pool.map(lambda i: s3.put_object(Bucket=name, Key=f"o{i}", Body=b"x"), range(10)))
     assert all(p["BucketKeyEnabled"] for p in puts)
     assert _stats(cloud)["kms_calls"].get("GenerateDataKey", 0) - before == 1
+    assert keys._making == {}  # the per-bucket-key locks go once no upload waits on them
+
+
+def test_a_bucket_key_made_across_a_key_policy_change_is_not_kept(
+    cloud: Running, key: str, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3 = cloud.client("s3", "alice")
+    kms = cloud.client("kms")
+    keys = cloud.cloud.gateway._stats["s3"].__self__.keys  # the S3 service's SseKeys
+    real = keys._kms
+    changed: list[bool] = []
+
+    def policy_changes_meanwhile(operation: str, *args: Any) -> Any:
+        answer = real(operation, *args)
+        if operation == "GenerateDataKey" and not changed:  # the policy changes while KMS answers
+            policy = kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]
+            kms.put_key_policy(KeyId=key, PolicyName="default", Policy=policy)
+            changed.append(True)
+        return answer
+
+    monkeypatch.setattr(keys, "_kms", policy_changes_meanwhile)
+    before = _stats(cloud)["kms_calls"].get("GenerateDataKey", 0)
+    for name in ("first", "second"):
+        s3.put_object(
+            Bucket=bucket, Key=name, Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId=key, BucketKeyEnabled=True
+        )
+    # the first bucket key served only the upload it was made for: the second asked KMS again
+    assert _stats(cloud)["kms_calls"].get("GenerateDataKey", 0) - before == 2
+    assert s3.get_object(Bucket=bucket, Key="first")["Body"].read() == b"x"
 
 
 def test_bucket_key_cache_is_dropped_when_the_key_is_disabled(cloud: Running, key: str, bucket: str) -> None:

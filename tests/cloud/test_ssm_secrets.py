@@ -64,6 +64,45 @@ def test_default_securestring_key_is_the_aws_managed_ssm_key(cloud: Running) -> 
     assert code == "ParameterAlreadyExists"
 
 
+def test_describe_parameters_applies_its_filters_and_pages(cloud: Running, key: str) -> None:
+    ssm = cloud.client("ssm", "alice")
+    ssm.put_parameter(Name="/flt/app/db", Value="a", Type="String", Tags=[{"Key": "team", "Value": "blue"}])
+    ssm.put_parameter(Name="/flt/app/deep/db", Value="b", Type="String")
+    ssm.put_parameter(Name="/flt/other", Value="c", Type="SecureString", KeyId=key)
+
+    def names(**kwargs: Any) -> list[str]:
+        pages = ssm.get_paginator("describe_parameters").paginate(**kwargs, PaginationConfig={"PageSize": 1})
+        return sorted(p["Name"] for page in pages for p in page["Parameters"] if p["Name"].startswith("/flt/"))
+
+    assert names(ParameterFilters=[{"Key": "Name", "Values": ["/flt/other"]}]) == ["/flt/other"]
+    assert names(ParameterFilters=[{"Key": "Name", "Option": "BeginsWith", "Values": ["/flt/app"]}]) == [
+        "/flt/app/db",
+        "/flt/app/deep/db",
+    ]
+    assert names(ParameterFilters=[{"Key": "Name", "Option": "Contains", "Values": ["deep"]}]) == ["/flt/app/deep/db"]
+    assert names(ParameterFilters=[{"Key": "Path", "Values": ["/flt/app"]}]) == ["/flt/app/db"]
+    assert names(ParameterFilters=[{"Key": "Path", "Option": "Recursive", "Values": ["/flt"]}]) == [
+        "/flt/app/db",
+        "/flt/app/deep/db",
+        "/flt/other",
+    ]
+    assert names(ParameterFilters=[{"Key": "Type", "Values": ["SecureString"]}]) == ["/flt/other"]
+    assert names(ParameterFilters=[{"Key": "tag:team", "Values": ["blue"]}]) == ["/flt/app/db"]
+    assert names(Filters=[{"Key": "Name", "Values": ["/flt/app/db"]}]) == ["/flt/app/db"]
+    code, _ = _err(lambda: ssm.describe_parameters(ParameterFilters=[{"Key": "Label", "Values": ["x"]}]))
+    assert code == "InvalidFilterKey"
+    code, _ = _err(
+        lambda: ssm.describe_parameters(ParameterFilters=[{"Key": "Type", "Option": "Contains", "Values": ["S"]}])
+    )
+    assert code == "InvalidFilterOption"
+    code, _ = _err(
+        lambda: ssm.put_parameter(
+            Name="/flt/app/db", Value="d", Type="String", Overwrite=True, Tags=[{"Key": "k", "Value": "v"}]
+        )
+    )
+    assert code == "ValidationException"
+
+
 def test_secrets_manager_round_trip_versions_and_disabled_key(cloud: Running, key: str) -> None:
     sm = cloud.client("secretsmanager", "alice")
     created = sm.create_secret(Name="db/creds", SecretString='{"user":"app","password":"hunter2"}', KmsKeyId=key)

@@ -325,6 +325,16 @@ class AthenaBackend:
             raise InvalidRequestException(f"QueryExecution {execution_id} was not found")
         return found
 
+    def batch_get_query_execution(self, ids: list[str]) -> dict[str, Any]:
+        """BatchGetQueryExecution: found executions and ``UnprocessedQueryExecutionIds``."""
+        found = [self.executions[i].to_api() for i in ids if i in self.executions]
+        missing = [
+            {"QueryExecutionId": i, "ErrorCode": "INVALID_INPUT", "ErrorMessage": "Query execution not found"}
+            for i in ids
+            if i not in self.executions
+        ]
+        return {"QueryExecutions": found, "UnprocessedQueryExecutionIds": missing}
+
     def get_query_results(
         self, execution_id: str, *, next_token: str | None = None, max_results: int = 1000
     ) -> dict[str, Any]:

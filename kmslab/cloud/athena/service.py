@@ -109,6 +109,7 @@ class AthenaService(ServiceBase):
             "GetQueryResults": self._results,
             "StopQueryExecution": self._stop,
             "ListQueryExecutions": self._list_executions,
+            "BatchGetQueryExecution": self._batch_executions,
             "CreateNamedQuery": self._create_named,
             "GetNamedQuery": self._get_named,
             "ListNamedQueries": self._list_named,
@@ -241,6 +242,16 @@ class AthenaService(ServiceBase):
         self._allow(call, "ListQueryExecutions", group)
         ids, token = _page(self.backend(call.region).list_query_executions(group), params)
         return {"QueryExecutionIds": ids, **({"NextToken": token} if token else {})}
+
+    def _batch_executions(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
+        ids = params.get("QueryExecutionIds")
+        if not isinstance(ids, list) or not 1 <= len(ids) <= 50 or not all(isinstance(i, str) for i in ids):
+            raise InvalidRequestException("QueryExecutionIds must hold 1 to 50 query execution IDs")
+        backend = self.backend(call.region)
+        groups = {backend.executions[i].workgroup for i in ids if i in backend.executions}
+        for group in sorted(groups) or ["primary"]:  # the caller needs the action on each workgroup involved
+            self._allow(call, "BatchGetQueryExecution", group)
+        return backend.batch_get_query_execution(ids)
 
     # -- named queries -----------------------------------------------------------------------
 

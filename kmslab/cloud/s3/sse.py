@@ -42,6 +42,18 @@ from kmslab.kms import ApiCall, Caller, KmsError, LocalKms
 
 S3_PRINCIPAL = "s3.amazonaws.com"
 BUCKET_KEY_TTL = 300.0
+
+
+class _Flight:
+    """One bucket key being made: the lock its uploads wait on, and how many hold or wait for it."""
+
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+
+
 _INVALIDATING = frozenset(
     {"DisableKey", "ScheduleKeyDeletion", "PutKeyPolicy", "RevokeGrant", "RetireGrant", "DeleteImportedKeyMaterial"}
 )
@@ -83,7 +95,9 @@ class SseKeys:
         self._lock = threading.Lock()
         self._put_cache: dict[tuple[str, str, str, str], tuple[bytes, str, str, float]] = {}
         self._get_cache: dict[tuple[str, str], tuple[bytes, str, float]] = {}
-        self._making: dict[tuple[str, str, str, str], threading.Lock] = {}  # one GenerateDataKey per bucket key
+        self._making: dict[tuple[str, str, str, str], _Flight] = {}  # one GenerateDataKey per bucket key
+        self._epoch = 0  # bumped by each invalidation: a key made across one is not cached
+        self._sweep_at = 0.0
         self.kms_calls: Counter[str] = Counter()
         self.bucket_key_hits = 0
         kms.add_sink(self._on_kms_call)
@@ -117,6 +131,7 @@ class SseKeys:
             return
         arns = set(call.key_arns)
         with self._lock:
+            self._epoch += 1
             self._put_cache = {k: v for k, v in self._put_cache.items() if v[2] not in arns}
             self._get_cache = {k: v for k, v in self._get_cache.items() if v[1] not in arns}
 
@@ -206,28 +221,59 @@ class SseKeys:
         extra = dict(extra or {})
         cache_key = (caller.arn, region, key_id, bucket_arn + "|" + json.dumps(extra, sort_keys=True))
         with self._lock:
-            making = self._making.setdefault(cache_key, threading.Lock())
+            flight = self._making.get(cache_key)
+            if flight is None:
+                flight = self._making[cache_key] = _Flight()
+            flight.users += 1
         # concurrent uploads into one bucket (``aws s3 cp --recursive`` sends 10 at once) wait for the first
         # one's bucket key rather than each asking KMS for its own
-        with making:
-            now = time.monotonic()
+        try:
+            with flight.lock:
+                return self._cached_or_new_bucket_key(caller, region, key_id, bucket_arn, extra, cache_key)
+        finally:
             with self._lock:
-                hit = self._put_cache.get(cache_key)
-                if hit is not None and hit[3] > now:
-                    self.bucket_key_hits += 1
-                    return hit[0], hit[1], hit[2]
-            answer = self._kms(
-                "GenerateDataKey",
-                {"KeyId": key_id, "KeySpec": "AES_256", "EncryptionContext": {**extra, "aws:s3:arn": bucket_arn}},
-                caller,
-                region,
-            )
-            plain, blob = base64.b64decode(answer["Plaintext"]), str(answer["CiphertextBlob"])
-            arn = str(answer["KeyId"])
-            with self._lock:
+                flight.users -= 1
+                if flight.users == 0:
+                    del self._making[cache_key]
+
+    def _cached_or_new_bucket_key(
+        self,
+        caller: Caller,
+        region: str,
+        key_id: str,
+        bucket_arn: str,
+        extra: dict[str, str],
+        cache_key: tuple[str, str, str, str],
+    ) -> tuple[bytes, str, str]:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._put_cache.get(cache_key)
+            if hit is not None and hit[3] > now:
+                self.bucket_key_hits += 1
+                return hit[0], hit[1], hit[2]
+            epoch = self._epoch
+        answer = self._kms(
+            "GenerateDataKey",
+            {"KeyId": key_id, "KeySpec": "AES_256", "EncryptionContext": {**extra, "aws:s3:arn": bucket_arn}},
+            caller,
+            region,
+        )
+        plain, blob = base64.b64decode(answer["Plaintext"]), str(answer["CiphertextBlob"])
+        arn = str(answer["KeyId"])
+        with self._lock:
+            if self._epoch == epoch:  # a policy change while KMS answered: this key is used once, not kept
+                self._sweep(now)
                 self._put_cache[cache_key] = (plain, blob, arn, now + BUCKET_KEY_TTL)
                 self._get_cache[(caller.arn, blob)] = (plain, arn, now + BUCKET_KEY_TTL)
-            return plain, blob, arn
+        return plain, blob, arn
+
+    def _sweep(self, now: float) -> None:
+        """Drop expired bucket keys (at most once per TTL), so no plaintext key outlives its use. Holds the lock."""
+        if now < self._sweep_at:
+            return
+        self._sweep_at = now + BUCKET_KEY_TTL
+        self._put_cache = {k: v for k, v in self._put_cache.items() if v[3] > now}
+        self._get_cache = {k: v for k, v in self._get_cache.items() if v[2] > now}
 
     def open_object_key(self, *, caller: Caller, region: str, enc: dict[str, Any]) -> bytes:
         """Recover an object's key to read it.
@@ -249,8 +295,9 @@ class SseKeys:
             return derive_object_key(self._root.decrypt(raw[:12], raw[12:], b"kmslab s3 sse-s3"), salt)
         blob = enc["edk"]
         now = time.monotonic()
-        if enc.get("bucket_key"):
-            with self._lock:
+        with self._lock:
+            epoch = self._epoch
+            if enc.get("bucket_key"):
                 hit = self._get_cache.get((caller.arn, blob))
                 if hit is not None and hit[2] > now:
                     self.bucket_key_hits += 1
@@ -268,5 +315,7 @@ class SseKeys:
         plain = base64.b64decode(answer["Plaintext"])
         if enc.get("bucket_key"):
             with self._lock:
-                self._get_cache[(caller.arn, blob)] = (plain, enc["key_arn"], now + BUCKET_KEY_TTL)
+                if self._epoch == epoch:
+                    self._sweep(now)
+                    self._get_cache[(caller.arn, blob)] = (plain, enc["key_arn"], now + BUCKET_KEY_TTL)
         return derive_object_key(plain, salt)

@@ -146,5 +146,5 @@ class MotoIamIdentities:
                 named = list(moto_role.policies.items())
                 named += [(p.name, _managed_text(p)) for p in moto_role.managed_policies.values()]
                 seconds = int(getattr(moto_role, "max_session_duration", 3600) or 3600)
-                return role_from_document(moto_role.arn, trust, _policies(named), seconds)
+                return role_from_document(moto_role.arn, trust, _policies(named), seconds, str(moto_role.id))
         return None

@@ -19,10 +19,21 @@ from typing import Any
 from kmslab.cloud.errors import CloudError
 from kmslab.cloud.gateway.request import Call
 from kmslab.cloud.services._jsonsvc import Handler, StoredKeyService, require_str
+from kmslab.cloud.services._ssm_filters import parse_filters
 from kmslab.kms import KmsError
 
 TYPES = ("String", "StringList", "SecureString")
 MAX_VALUE = 4096
+
+
+def _tags(raw: Any) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, list) or not all(
+        isinstance(t, dict) and isinstance(t.get("Key"), str) and isinstance(t.get("Value"), str) for t in raw
+    ):
+        raise CloudError("ValidationException", "Tags must be a list of Key and Value strings")
+    return {t["Key"]: t["Value"] for t in raw}
 
 
 def _kms_error(exc: KmsError) -> CloudError:
@@ -83,6 +94,9 @@ class SsmService(StoredKeyService):
                 "The parameter already exists. To overwrite this value, set the overwrite option in the "
                 "request to true.",
             )
+        tags = _tags(params.get("Tags"))
+        if tags and params.get("Overwrite"):
+            raise CloudError("ValidationException", "Invalid request: tags and overwrite can't be used together.")
         key_id = params.get("KeyId")
         if key_id and kind != "SecureString":
             raise CloudError("ValidationException", "KeyId is required for SecureString type parameter only.")
@@ -92,6 +106,7 @@ class SsmService(StoredKeyService):
             "version": (existing or {}).get("version", 0) + 1,
             "modified": time.time(),
             "description": params.get("Description", (existing or {}).get("description", "")),
+            "tags": tags or (existing or {}).get("tags", {}),
         }
         if kind == "SecureString":
             wanted = self.managed.resolve(key_id, "ssm", call.region)
@@ -188,8 +203,17 @@ class SsmService(StoredKeyService):
 
     def _describe(self, params: dict[str, Any], call: Call) -> dict[str, Any]:
         self.authorize(call.caller, "DescribeParameters", "*", call.region)
+        filters = parse_filters(params)
+        size = params.get("MaxResults", 50)
+        if not isinstance(size, int) or not 1 <= size <= 50:
+            raise CloudError("ValidationException", "MaxResults must be between 1 and 50")
+        token = params.get("NextToken")
+        start = int(token) if isinstance(token, str) and token.isdigit() else 0
+        if token is not None and not (isinstance(token, str) and token.isdigit()):
+            raise CloudError("InvalidNextToken", "The specified token is not valid.")
         out = []
-        for _, doc in self.store.items("parameter", f"{call.region}|"):
+        docs = sorted(self.store.items("parameter", f"{call.region}|"), key=lambda pair: pair[1]["name"])
+        for _, doc in docs:
             item = {
                 "Name": doc["name"],
                 "Type": doc["type"],
@@ -200,5 +224,8 @@ class SsmService(StoredKeyService):
             }
             if doc.get("key_id"):
                 item["KeyId"] = doc["key_id"]
-            out.append(item)
-        return {"Parameters": out}
+            if all(f.passes(item, doc.get("tags", {})) for f in filters):
+                out.append(item)
+        page = out[start : start + size]
+        more = start + size < len(out)
+        return {"Parameters": page, **({"NextToken": str(start + size)} if more else {})}

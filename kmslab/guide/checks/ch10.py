@@ -71,10 +71,12 @@ def named_queries_ran(env: CheckEnv) -> Finding:
     succeeded: set[str] = set()
     pages = athena.get_paginator("list_query_executions").paginate(WorkGroup=WORKGROUP)
     run_ids = [run for page in pages for run in page.get("QueryExecutionIds", [])]
-    for run_id in run_ids[:MAX_RUNS]:  # newest first; one by one, as the local cloud has no BatchGetQueryExecution
-        run = athena.get_query_execution(QueryExecutionId=run_id)["QueryExecution"]
-        if run.get("Status", {}).get("State") == "SUCCEEDED":
-            succeeded.add(run["Query"].strip())
+    recent = run_ids[:MAX_RUNS]  # newest first
+    for start in range(0, len(recent), 50):  # BatchGetQueryExecution takes up to 50 IDs
+        batch = athena.batch_get_query_execution(QueryExecutionIds=recent[start : start + 50])
+        for run in batch.get("QueryExecutions", []):
+            if run.get("Status", {}).get("State") == "SUCCEEDED":
+                succeeded.add(run["Query"].strip())
     ran = sorted(name for name, sql in named.items() if sql in succeeded)
     text = f"every named query of the {WORKGROUP} workgroup ran successfully ({len(ran)} of {len(named)})"
     if len(ran) < len(named):

@@ -202,6 +202,8 @@ def test_s3_and_kms_are_checked_as_the_caller(cloud: Running, kit: dict[str, Any
 
 def test_list_stop_and_no_output_location(cloud: Running, kit: dict[str, Any]) -> None:
     athena = cloud.client("athena")
+    for _ in range(2):  # more executions than one page holds, whatever ran before
+        _run(athena, kit, "SELECT 1 AS one")
     done = _run(athena, kit, f"SELECT count(*) AS n FROM {kit['table']}")
     athena.stop_query_execution(QueryExecutionId=done["QueryExecutionId"])  # a finished query stays as it is
     again = athena.get_query_execution(QueryExecutionId=done["QueryExecutionId"])["QueryExecution"]
@@ -211,6 +213,13 @@ def test_list_stop_and_no_output_location(cloud: Running, kit: dict[str, Any]) -
     )
     ids = [i for page in pages for i in page["QueryExecutionIds"]]
     assert done["QueryExecutionId"] in ids and len(ids) == len(set(ids)) > 2
+    batch = athena.batch_get_query_execution(QueryExecutionIds=[done["QueryExecutionId"], "no-such-id"])
+    assert [e["QueryExecutionId"] for e in batch["QueryExecutions"]] == [done["QueryExecutionId"]]
+    assert batch["QueryExecutions"][0]["Status"]["State"] == "SUCCEEDED"
+    assert [u["QueryExecutionId"] for u in batch["UnprocessedQueryExecutionIds"]] == ["no-such-id"]
+    with pytest.raises(ClientError) as caught:
+        athena.batch_get_query_execution(QueryExecutionIds=[f"id-{i}" for i in range(51)])
+    assert caught.value.response["Error"]["Code"] == "InvalidRequestException"
     with pytest.raises(ClientError) as caught:
         athena.start_query_execution(QueryString="SELECT 1 FROM t")  # primary has no output location
     assert caught.value.response["Error"]["Code"] == "InvalidRequestException"
