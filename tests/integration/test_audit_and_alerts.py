@@ -138,6 +138,23 @@ def test_using_the_key_pending_deletion_mails_an_alert_naming_the_object(scenari
     assert scenario.data_key in _mail_about(scenario, "scheduled for deletion").body
 
 
+def test_the_alert_function_logs_into_the_kits_log_group(scenario: Scenario) -> None:
+    kit = scenario.kit
+    function = kit.resource("KmslabAlerting", "KmsAlertsKeyUseAlertFunction")
+    group = kit.resource("KmslabAlerting", "KmsAlertsKeyUseAlertLogs")  # the template's LoggingConfig.LogGroup
+    config = kit.client("lambda").get_function_configuration(FunctionName=function)
+    assert config["LoggingConfig"]["LogGroup"] == group
+    logs = kit.client("logs")
+    streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    lines = [
+        e["message"]
+        for s in streams
+        for e in logs.get_log_events(logGroupName=group, logStreamName=s["logStreamName"])["events"]
+    ]
+    assert any(line.startswith("START RequestId") for line in lines)
+    assert not logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{function}")["logGroups"]
+
+
 def test_on_use_cancel_cancelled_the_deletion_of_the_key_in_use(scenario: Scenario) -> None:
     metadata = scenario.kit.client("kms").describe_key(KeyId=scenario.data_key)["KeyMetadata"]
     # KMS leaves a cancelled key Disabled ("CancelKeyDeletion", KMS API reference)

@@ -90,13 +90,21 @@ def assume_execution_role(identities: CloudIdentities, account: str, function: A
 
 
 def worker_environment(
-    function: Any, *, stream: str, paths: list[Path], credentials: dict[str, str], endpoint: str, ca_file: str | None
+    function: Any,
+    *,
+    stream: str,
+    log_group: str,
+    paths: list[Path],
+    credentials: dict[str, str],
+    endpoint: str,
+    ca_file: str | None,
 ) -> dict[str, str]:
     """Return an execution environment's process environment.
 
     Args:
         function: moto's function.
         stream: the environment's log stream.
+        log_group: the function's log group.
         paths: the code folder, then the layers' folders.
         credentials: the execution role's temporary credentials.
         endpoint: the cloud's URL.
@@ -118,7 +126,7 @@ def worker_environment(
             "AWS_LAMBDA_FUNCTION_NAME": str(function.function_name),
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.function_name}",
+            "AWS_LAMBDA_LOG_GROUP_NAME": log_group,
             "AWS_LAMBDA_LOG_STREAM_NAME": stream,
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
             "_HANDLER": str(function.handler),

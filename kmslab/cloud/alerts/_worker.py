@@ -29,7 +29,7 @@ class _Context:
         self.invoked_function_arn = request["function_arn"]
         self.memory_limit_in_mb = int(request["memory"])
         self.aws_request_id = request["request_id"]
-        self.log_group_name = "/aws/lambda/" + self.function_name
+        self.log_group_name = request.get("log_group") or "/aws/lambda/" + self.function_name
         self.log_stream_name = request["log_stream"]
         self._deadline = time.monotonic() + float(request["timeout"])
 

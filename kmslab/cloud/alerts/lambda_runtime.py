@@ -16,8 +16,10 @@ with:
 * the function's timeout (the worker is killed, and the invocation fails as "Task timed out") and
   memory size (a worker whose resident memory exceeds it is killed: ``Runtime.OutOfMemory``).
 
-The invocation's output goes to CloudWatch Logs (moto) under ``/aws/lambda/<name>``, one stream per
-environment, between START / END / REPORT lines. An asynchronous invocation that fails is retried
+The invocation's output goes to CloudWatch Logs (moto), one stream per environment, between START /
+END / REPORT lines: under ``/aws/lambda/<name>``, or under the function's own ``LoggingConfig.LogGroup``
+with streams named ``YYYY/MM/DD/<name>[$LATEST]<environment>`` (Lambda Developer Guide,
+"Configuring CloudWatch log groups"). An asynchronous invocation that fails is retried
 ``MaximumRetryAttempts`` times (EventInvokeConfig, default 2) and then sent to the function's
 dead-letter queue (``DeadLetterConfig.TargetArn``) with the ``RequestID``, ``ErrorCode`` and
 ``ErrorMessage`` attributes AWS sets (Lambda Developer Guide, "Dead-letter queues"). AWS waits a
@@ -113,6 +115,8 @@ class LambdaRuntime:
         self.ca_bundle = ca_bundle
         self.log_sink: LogSink = log_sink or _moto.logs_put
         self.dead_letters: dict[str, str] = {}
+        #: function ARN -> its ``LoggingConfig.LogGroup``, for functions that name one
+        self.log_groups: dict[str, str] = {}
         self._root = Path(tempfile.mkdtemp(prefix="kmslab-lambda-"))
         self._code = CodeCache(self._root, account)
         self._async = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kmslab-lambda-async")
@@ -297,6 +301,17 @@ class LambdaRuntime:
         except Exception:
             log.exception("the dead-letter queue %s of %s refused the event", target, function.function_name)
 
+    def log_group(self, function: Any) -> str:
+        """Return the log group a function writes to: its ``LoggingConfig.LogGroup``, else ``/aws/lambda/<name>``.
+
+        Args:
+            function: moto's function.
+
+        Returns:
+            The log group name.
+        """
+        return self.log_groups.get(str(function.function_arn)) or f"/aws/lambda/{function.function_name}"
+
     def _send_to_dlq(self, target: str, body: str, attributes: dict[str, str]) -> None:
         if target.split(":")[2] != "sqs":
             raise CloudError("InvalidParameterValueException", f"only SQS dead-letter queues are served: {target}")
@@ -325,6 +340,7 @@ class LambdaRuntime:
             "memory": memory,
             "request_id": request_id,
             "log_stream": worker.stream,
+            "log_group": self.log_group(function),
             "timeout": timeout,
         }
         started = time.monotonic()
@@ -355,7 +371,7 @@ class LambdaRuntime:
         try:
             stamp_ms = _moto.now_ms()
             self.log_sink(
-                self.account, region, f"/aws/lambda/{function.function_name}", worker.stream,
+                self.account, region, self.log_group(function), worker.stream,
                 [(stamp_ms, line) for line in lines],
             )  # fmt: skip
         except Exception:
@@ -368,12 +384,15 @@ class LambdaRuntime:
     def _start(self, function: Any) -> Worker:
         """Start an execution environment: unpack the code, assume the role, start the worker."""
         code_dir, paths = self._code.unpack(function)
-        stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+        group = self.log_group(function)
+        custom = "" if group == f"/aws/lambda/{function.function_name}" else str(function.function_name)
+        stream = f"{datetime.now(UTC):%Y/%m/%d}/{custom}[$LATEST]{uuid.uuid4().hex}"
         credentials, expires = assume_execution_role(self.identities, self.account, function)
         ca_file = self.ca_bundle() if self.ca_bundle is not None else None
         env = worker_environment(
-            function, stream=stream, paths=paths, credentials=credentials, endpoint=self.endpoint(), ca_file=ca_file
-        )
+            function, stream=stream, log_group=group, paths=paths, credentials=credentials,
+            endpoint=self.endpoint(), ca_file=ca_file,
+        )  # fmt: skip
         return Worker.start(
             handler=str(function.handler), cwd=code_dir, env=env, key=config_key(function), expires=expires,
             scratch=Path(tempfile.mkdtemp(dir=self._root)), stream=stream,

@@ -1,7 +1,8 @@
 """Lambda behind the gateway: moto answers the control plane, :class:`LambdaRuntime` answers Invoke.
 
-moto drops ``DeadLetterConfig`` from CreateFunction / UpdateFunctionConfiguration; it is kept here
-(per function ARN, in memory like moto's state) for the runtime's asynchronous failures.
+moto drops ``DeadLetterConfig`` and ``LoggingConfig`` from CreateFunction / UpdateFunctionConfiguration;
+they are kept here (per function ARN, in memory like moto's state): the dead-letter queue for the
+runtime's asynchronous failures, the log group for where the function's logs go.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ class LambdaService(MotoFront):
         if invoke is None:
             out = self.by_moto(request, call)
             if out.status < 300 and request.method in ("POST", "PUT"):
-                self._keep_dead_letter(request, path, call.region)
-            return out
+                self._keep_config(request, path, call.region)
+            return self._with_logging_config(out, call.region) if out.status < 300 else out
         self.moto.bridge.check_iam("lambda", request, call)
         name = unquote(invoke.group(1))
         kind = request.headers.get("x-amz-invocation-type", "RequestResponse")
@@ -75,7 +76,27 @@ class LambdaService(MotoFront):
             headers.append(("X-Amz-Log-Result", base64.b64encode(tail).decode()))
         return Outgoing(200, headers, result.payload)
 
-    def _keep_dead_letter(self, request: Incoming, path: str, region: str) -> None:
+    def _with_logging_config(self, out: Outgoing, region: str) -> Outgoing:
+        """Add ``LoggingConfig`` (which moto leaves out) to an answer that describes a function."""
+        if not isinstance(out.body, bytes | bytearray) or not out.body.startswith(b"{"):
+            return out
+        try:
+            body = json.loads(out.body)
+        except ValueError:
+            return out
+        described = body.get("Configuration") if isinstance(body.get("Configuration"), dict) else body
+        if not isinstance(described, dict) or "FunctionArn" not in described or "Runtime" not in described:
+            return out
+        try:
+            function = self.runtime.function(str(described["FunctionArn"]), region)
+        except CloudError:
+            return out
+        described["LoggingConfig"] = {"LogFormat": "Text", "LogGroup": self.runtime.log_group(function)}
+        data = json.dumps(body).encode()
+        headers = [(k, v) for k, v in out.headers if k.lower() != "content-length"]
+        return Outgoing(out.status, [*headers, ("Content-Length", str(len(data)))], data)
+
+    def _keep_config(self, request: Incoming, path: str, region: str) -> None:
         config = _CONFIG.search(path)
         if config is None and not _CREATE.search(path):
             return
@@ -86,14 +107,20 @@ class LambdaService(MotoFront):
         if not isinstance(body, dict):
             return
         name = unquote(config.group(1)) if config else str(body.get("FunctionName", ""))
-        if "DeadLetterConfig" not in body or not name:
+        if not name or ("DeadLetterConfig" not in body and "LoggingConfig" not in body):
             return
         try:
             arn = str(self.runtime.function(name, region).function_arn)
         except CloudError:
             return
-        target = str((body.get("DeadLetterConfig") or {}).get("TargetArn", ""))
-        if target:
-            self.runtime.dead_letters[arn] = target
-        else:
-            self.runtime.dead_letters.pop(arn, None)
+        for field, kept, value in (
+            ("DeadLetterConfig", self.runtime.dead_letters, "TargetArn"),
+            ("LoggingConfig", self.runtime.log_groups, "LogGroup"),
+        ):
+            if field not in body:
+                continue
+            given = (body.get(field) or {}).get(value, "")
+            if given:
+                kept[arn] = str(given)
+            else:
+                kept.pop(arn, None)

@@ -114,7 +114,7 @@ def test_use_of_a_key_pending_deletion_mails_the_kit_alert(cloud, unique, make_r
 
 def _log(cloud, name):  # type: ignore[no-untyped-def]
     logs = cloud.client("logs")
-    group = f"/aws/lambda/{name}"
+    group = cloud.client("lambda").get_function_configuration(FunctionName=name)["LoggingConfig"]["LogGroup"]
     try:
         streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
     except ClientError:

@@ -66,6 +66,7 @@ def test_sync_invoke_runs_as_the_execution_role_and_logs(cloud, unique, make_rol
     assert answer["name"] == name
     assert answer["env"] == "hello"
     assert answer["kms"] == "allowed"
+    assert lam.get_function(FunctionName=name)["Configuration"]["LoggingConfig"]["LogGroup"] == f"/aws/lambda/{name}"
     tail = base64.b64decode(out["LogResult"]).decode()
     assert "START RequestId" in tail and 'got {"key"' in tail
     # the same code under a role without a KMS permission is refused by the key policy / IAM
@@ -82,6 +83,34 @@ def test_sync_invoke_runs_as_the_execution_role_and_logs(cloud, unique, make_rol
         ]
     ]
     assert messages[0].startswith("START RequestId") and messages[-1].startswith("REPORT RequestId")
+
+
+WHERE_LOGS_GO = """
+import os
+
+def handler(event, context):
+    print("custom group line")
+    return {"context": context.log_group_name, "env": os.environ["AWS_LAMBDA_LOG_GROUP_NAME"]}
+"""
+
+
+def test_a_function_with_its_own_log_group_logs_there(cloud, unique, make_role) -> None:
+    logs = cloud.client("logs")
+    group = unique("/kmslab/fn-logs")
+    logs.create_log_group(logGroupName=group)
+    name = _function(cloud, unique, make_role(), WHERE_LOGS_GO, LoggingConfig={"LogGroup": group})
+    lam = cloud.client("lambda")
+    assert lam.get_function_configuration(FunctionName=name)["LoggingConfig"]["LogGroup"] == group
+    answer = json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read())
+    assert answer == {"context": group, "env": group}
+    streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    assert len(streams) == 1
+    # streams of a custom group carry the function's name (Lambda Developer Guide)
+    assert f"/{name}[$LATEST]" in streams[0]["logStreamName"]
+    events = logs.get_log_events(logGroupName=group, logStreamName=streams[0]["logStreamName"])["events"]
+    assert "custom group line" in [e["message"] for e in events]
+    default = logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{name}")["logGroups"]
+    assert default == []  # nothing went to the default group
 
 
 def test_unhandled_error_and_timeout(cloud, unique, make_role) -> None:
