@@ -192,7 +192,7 @@ def destroy_command(stacks: tuple[str, ...], data_dir: str, port: int, who: str)
 
 
 def _consumers_first(records: list[StackRecord], store: StackStore) -> list[StackRecord]:
-    """Stacks in an order where each comes before the stacks whose exports it imports."""
+    """Stacks in an order where each comes before the stacks it imports exports from or was deployed after."""
     exporter: dict[str, str] = {}
     for record in records:
         for output in record.outputs.values():
@@ -202,6 +202,7 @@ def _consumers_first(records: list[StackRecord], store: StackStore) -> list[Stac
     order: list[StackRecord] = []
     while remaining:
         used = {exporter.get(name) for r in remaining.values() for name in r.imports}
+        used |= {name for r in remaining.values() for name in r.dependencies}
         free = [r for name, r in remaining.items() if name not in used] or list(remaining.values())
         for record in free:
             order.append(remaining.pop(record.name))

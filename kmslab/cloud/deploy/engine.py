@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -67,7 +67,12 @@ class Deployer:
         self._emit = on_event
 
     def deploy(
-        self, name: str, template: Template, parameters: Mapping[str, str] | None = None, region: str | None = None
+        self,
+        name: str,
+        template: Template,
+        parameters: Mapping[str, str] | None = None,
+        region: str | None = None,
+        dependencies: Sequence[str] = (),
     ) -> StackRecord:
         """Create the stack, or update it in place when it exists.
 
@@ -76,6 +81,7 @@ class Deployer:
             template: The parsed template.
             parameters: Parameter values overriding the template's defaults.
             region: The Region to deploy in; the environment's by default.
+            dependencies: The stacks it depends on (the assembly's), kept for destroying in reverse.
 
         Returns:
             The stack's record after a successful create or update.
@@ -94,6 +100,7 @@ class Deployer:
             template={},
             parameters={},
             resources=dict(old.resources) if old else {},
+            dependencies=list(dependencies),
         )
         scope = StackScope(record, template, self._store, self._env, parameters or {})
         scope.check_rules()

@@ -166,7 +166,7 @@ def deploy(
     records = []
     for stack in stacks:
         started = time.monotonic()
-        record = deployer.deploy(stack.name, stack.template(), region=stack.region)
+        record = deployer.deploy(stack.name, stack.template(), region=stack.region, dependencies=stack.dependencies)
         echo(f" ✅  {stack.name} ({stack.region}): {record.status} in {time.monotonic() - started:.2f}s")
         for name, output in sorted(record.outputs.items()):
             echo(f"     {stack.name}.{name} = {output['value']}")

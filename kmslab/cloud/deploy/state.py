@@ -47,6 +47,8 @@ class StackRecord:
     resources: dict[str, ResourceRecord] = field(default_factory=dict)
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)
     imports: list[str] = field(default_factory=list)
+    #: the stacks this one was deployed after (the assembly's dependencies): destroyed after it
+    dependencies: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The record as plain JSON."""

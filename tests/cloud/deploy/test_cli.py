@@ -103,3 +103,31 @@ def test_deploy_finds_the_kit_from_a_scratch_folder(tmp_path: Path, monkeypatch:
     assert cli._ROOT() == kit
     (tmp_path / "cdk.json").write_text("{}")
     assert cli._ROOT() == tmp_path  # a CDK project of the learner's own wins
+
+
+def test_destroy_takes_dependents_first_by_exports_and_by_stack_dependencies(tmp_path: Path) -> None:
+    from kmslab.cloud.deploy.cli import _consumers_first
+    from kmslab.cloud.deploy.state import StackRecord, StackStore
+
+    def stack(name: str, *, exports: tuple[str, ...] = (), imports: tuple[str, ...] = (), after: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+        return StackRecord(
+            name=name,
+            region="eu-west-1" if name == "Replica" else "us-east-1",
+            account="111122223333",
+            stack_id=f"id-{name}",
+            status="CREATE_COMPLETE",
+            template={},
+            outputs={e: {"value": "v", "export": e} for e in exports},
+            imports=list(imports),
+            dependencies=list(after),
+        )
+
+    keys = stack("Keys", exports=("KeyArn",))
+    storage = stack("Storage", imports=("KeyArn",), after=("Keys",))
+    replica = stack("Replica", after=("Keys",))  # a cross-Region reference: no export, only the dependency
+    alerting = stack("Alerting", after=("Replica", "Storage"))
+    order = [r.name for r in _consumers_first([keys, replica, storage, alerting], StackStore(tmp_path))]
+    assert order.index("Alerting") < order.index("Replica") < order.index("Keys")
+    assert order.index("Storage") < order.index("Keys")
+    legacy = StackRecord.from_json({k: v for k, v in keys.to_json().items() if k != "dependencies"})
+    assert legacy.dependencies == []  # records saved before dependencies were kept still load
