@@ -148,6 +148,19 @@ def test_acls_are_refused_under_bucket_owner_enforced(cloud: Running, unique: Ca
         s3.get_bucket_ownership_controls(Bucket=name)["OwnershipControls"]["Rules"][0]["ObjectOwnership"]
         == "BucketOwnerEnforced"
     )
+    s3.put_object(Bucket=name, Key="k", Body=b"x")
+    assert _code(lambda: s3.put_object_acl(Bucket=name, Key="k", ACL="public-read")) == "AccessControlListNotSupported"
+    s3.put_object_acl(Bucket=name, Key="k", ACL="bucket-owner-full-control")  # the one ACL still accepted
+    grants = s3.get_object_acl(Bucket=name, Key="k")["Grants"]  # reading ACLs still works
+    assert [(g["Grantee"]["Type"], g["Permission"]) for g in grants] == [("CanonicalUser", "FULL_CONTROL")]
+    owner = s3.get_bucket_acl(Bucket=name)["Owner"]["ID"]
+    assert grants[0]["Grantee"]["ID"] == owner
+    assert _code(lambda: s3.get_object_acl(Bucket=name, Key="missing")) == "NoSuchKey"
+    auditor = cloud.client("s3", "auditor")  # s3:Get* and s3:List* only
+    assert auditor.get_object_acl(Bucket=name, Key="k")["Grants"] == grants
+    assert (
+        _code(lambda: auditor.put_object_acl(Bucket=name, Key="k", ACL="bucket-owner-full-control")) == "AccessDenied"
+    )
 
 
 def test_presigned_urls_sign_with_sigv4_and_expire(cloud: Running, unique: Callable[[str], str]) -> None:
@@ -303,6 +316,14 @@ def test_public_read_acl_serves_anonymous_gets_except_sse_kms_objects(
         ServerSideEncryption="aws:kms",
         SSEKMSKeyId=key,
     )
+    assert _get(f"{cloud.url}/{name}/open.txt", cloud.ca) == (200, b"acl text")
+    grants = s3.get_object_acl(Bucket=name, Key="open.txt")["Grants"]
+    assert ("http://acs.amazonaws.com/groups/global/AllUsers", "READ") in [
+        (g["Grantee"].get("URI"), g["Permission"]) for g in grants
+    ]
+    s3.put_object_acl(Bucket=name, Key="open.txt", ACL="private")  # taking the grant back closes the object
+    assert _get(f"{cloud.url}/{name}/open.txt", cloud.ca)[0] == 403
+    s3.put_object_acl(Bucket=name, Key="open.txt", ACL="public-read")
     assert _get(f"{cloud.url}/{name}/open.txt", cloud.ca) == (200, b"acl text")
     status, body = _get(f"{cloud.url}/{name}/sealed.txt", cloud.ca)
     assert status == 400 and b"Signature Version 4" in body

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from kmslab.cloud.errors import CloudError, xml_text
 from kmslab.cloud.gateway.request import Call, Incoming, Outgoing
 from kmslab.cloud.s3._wire import MAX_CONFIG_BYTES, NS, ok, text, xml
+from kmslab.cloud.s3.acl import access_control_policy
 from kmslab.cloud.s3.bucket_config import HANDLERS as CONFIG_HANDLERS
 from kmslab.cloud.s3.bucket_config import clear
 from kmslab.cloud.s3.errors import malformed_xml, not_implemented
@@ -262,13 +263,7 @@ def _list_multipart_uploads(r: BucketRequest) -> Outgoing:
 def _get_bucket_acl(r: BucketRequest) -> Outgoing:
     """Answer GetBucketAcl."""
     doc = r.allowed("s3:GetBucketAcl")
-    return ok(
-        f'<AccessControlPolicy xmlns="{NS}"><Owner><ID>{doc["owner"]}</ID></Owner><AccessControlList>'
-        "<Grant>"
-        '<Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser"><ID>'
-        f"{doc['owner']}</ID></Grantee><Permission>FULL_CONTROL</Permission></Grant>"
-        "</AccessControlList></AccessControlPolicy>"
-    )
+    return ok(access_control_policy(str(doc["owner"]), str(doc.get("acl", "private"))))
 
 
 def _put_bucket_acl(r: BucketRequest) -> Outgoing:

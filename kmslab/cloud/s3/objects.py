@@ -11,7 +11,7 @@ from typing import Any
 from kmslab.cloud.errors import CloudError
 from kmslab.cloud.s3.bodies import BytesBody, UploadBody
 from kmslab.cloud.s3.crypto import SegmentWriter, new_uid, read_plain
-from kmslab.cloud.s3.errors import SIGV4_REQUIRED, invalid_argument, no_such_key
+from kmslab.cloud.s3.errors import SIGV4_REQUIRED, invalid_argument, no_such_key, not_implemented
 from kmslab.cloud.s3.headers import Encryption, choose_encryption, sse_context, user_metadata
 from kmslab.cloud.s3.models import Buckets, check_acl
 from kmslab.cloud.s3.sse import SseKeys
@@ -270,6 +270,62 @@ class Objects:
         if not decrypt:
             return version, b""
         return version, self.keys.open_object_key(caller=caller, region=doc["region"], enc=enc)
+
+    def get_acl(self, caller: Caller, region: str, bucket: str, key: str, version_id: str | None) -> tuple[str, str]:
+        """GetObjectAcl: authorize, and return the owner and the object's canned ACL.
+
+        Args:
+            caller: who asks.
+            region: the request's region.
+            bucket: the bucket.
+            key: the key.
+            version_id: the version, if named.
+
+        Returns:
+            (the owner's canonical ID, the canned ACL).
+        """
+        doc = self.buckets.get(bucket)
+        version = self.find(bucket, key, version_id)
+        action = "s3:GetObjectVersionAcl" if version_id else "s3:GetObjectAcl"
+        self.authorize(caller, action, bucket, key, doc, region, {})
+        return str(doc["owner"]), str(version.get("acl", "private"))
+
+    def put_acl(
+        self, caller: Caller, region: str, bucket: str, key: str, version_id: str | None, acl: str | None
+    ) -> dict[str, Any]:
+        """PutObjectAcl with a canned ACL (``x-amz-acl``).
+
+        With the bucket's Object Ownership at ``BucketOwnerEnforced`` (the default), ACLs are disabled:
+        only ``bucket-owner-full-control`` is accepted, anything else is ``AccessControlListNotSupported``
+        (S3 User Guide, "Controlling ownership of objects and disabling ACLs for your bucket").
+
+        Args:
+            caller: who asks.
+            region: the request's region.
+            bucket: the bucket.
+            key: the key.
+            version_id: the version, if named.
+            acl: the canned ACL; None when the request gives grants instead.
+
+        Returns:
+            The version's document.
+
+        Raises:
+            CloudError: AccessDenied, AccessControlListNotSupported, or NotImplemented for explicit grants.
+        """
+        doc = self.buckets.get(bucket)
+        version = self.find(bucket, key, version_id)
+        action = "s3:PutObjectVersionAcl" if version_id else "s3:PutObjectAcl"
+        self.authorize(caller, action, bucket, key, doc, region, {"s3:x-amz-acl": acl} if acl else {})
+        if acl is None:
+            if doc.get("ownership", "BucketOwnerEnforced") == "BucketOwnerEnforced":
+                raise CloudError("AccessControlListNotSupported", "The bucket does not allow ACLs", 400)
+            raise not_implemented("PutObjectAcl with grant headers or an XML body (use a canned ACL)")
+        check_acl(doc, acl)
+        updated = {**version, "acl": acl}
+        if not self.store.update_version(bucket, key, updated):
+            raise no_such_key(key)
+        return updated
 
     def plaintext(self, version: Mapping[str, Any], object_key: bytes, start: int, end: int) -> Iterator[bytes]:
         """Stream plaintext bytes ``start..end`` (inclusive) of a version, across its parts.

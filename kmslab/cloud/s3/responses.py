@@ -10,6 +10,7 @@ from typing import Any
 from kmslab.cloud.errors import CloudError, xml_text
 from kmslab.cloud.gateway.request import Call, Incoming, Outgoing
 from kmslab.cloud.s3._wire import MAX_CONFIG_BYTES, NS, ok, text, xml
+from kmslab.cloud.s3.acl import access_control_policy
 from kmslab.cloud.s3.bodies import BytesBody, UploadBody
 from kmslab.cloud.s3.bucket_ops import HANDLERS, NO_BUCKET, BucketRequest
 from kmslab.cloud.s3.errors import malformed_xml, not_implemented
@@ -193,6 +194,12 @@ class S3Service:
             return ok(headers=[("ETag", f'"{version["etag"]}"'), *self._version_headers(version, bucket)])
         if op in ("GetObject", "HeadObject"):
             return self._get(request, call, bucket, key, params, head=op == "HeadObject")
+        if op == "GetObjectAcl":
+            owner, canned = self.objects.get_acl(caller, region, bucket, key, params.get("versionId"))
+            return ok(access_control_policy(owner, canned))
+        if op == "PutObjectAcl":
+            self.objects.put_acl(caller, region, bucket, key, params.get("versionId"), h.get("x-amz-acl"))
+            return ok()
         if op == "DeleteObject":
             result = self.objects.delete(caller, region, bucket, key, params.get("versionId"))
             headers = [("x-amz-version-id", result["version_id"])] if result["version_id"] else []

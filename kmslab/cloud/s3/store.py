@@ -218,6 +218,24 @@ class S3Store(UploadRows):
                 raise
         return blob_names(json.loads(old[0])) if old else []
 
+    def update_version(self, bucket: str, key: str, doc: dict[str, Any]) -> bool:
+        """Replace one version's document in place (its place among the versions unchanged).
+
+        Args:
+            bucket: the bucket.
+            key: the key.
+            doc: the version's new document (``version_id`` set).
+
+        Returns:
+            Whether the version still existed.
+        """
+        with self.lock:
+            changed = self._db.execute(
+                "UPDATE objects SET doc = ? WHERE bucket = ? AND key = ? AND version_id = ?",
+                (json.dumps(doc), bucket, key, doc["version_id"]),
+            ).rowcount
+        return changed > 0
+
     def delete_version(self, bucket: str, key: str, version_id: str) -> list[str]:
         """Remove one version for good; the newest remaining version becomes current.
 
