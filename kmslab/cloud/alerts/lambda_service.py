@@ -37,7 +37,7 @@ class LambdaService(MotoFront):
         super().__init__(moto)
         self.runtime = runtime
 
-    def answer(self, request: Incoming, call: Call) -> Outgoing:  # noqa: D102 - MotoFront.answer
+    def handle(self, request: Incoming, call: Call) -> Outgoing:  # noqa: D102 - MotoFront.handle
         path = request.raw_path.split("?", 1)[0]
         invoke = _INVOKE.search(path) if request.method == "POST" else None
         if invoke is None:

@@ -26,7 +26,7 @@ class LogsService(MotoFront):
         super().__init__(moto)
         self.alarms = alarms
 
-    def answer(self, request: Incoming, call: Call) -> Outgoing:  # noqa: D102 - MotoFront.answer
+    def handle(self, request: Incoming, call: Call) -> Outgoing:  # noqa: D102 - MotoFront.handle
         operation = request.headers.get("x-amz-target", "").rsplit(".", 1)[-1]
         body: Any = None
         if operation in ("PutMetricFilter", "PutLogEvents"):
@@ -69,7 +69,7 @@ class CloudWatchService(MotoFront):
         self.alarms = alarms
         self.protocol = moto.protocol
 
-    def answer(self, request: Incoming, call: Call) -> Outgoing:  # noqa: D102 - MotoFront.answer
+    def handle(self, request: Incoming, call: Call) -> Outgoing:  # noqa: D102 - MotoFront.handle
         account = self.moto.bridge.account
         self.alarms.evaluate(account, call.region)
         out = self.by_moto(request, call)

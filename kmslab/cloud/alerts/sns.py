@@ -226,7 +226,7 @@ class SnsService(MotoFront):
         super().__init__(moto)
         self.publisher = publisher
 
-    def answer(self, request: Incoming, call: Call) -> Outgoing:  # noqa: D102 - MotoFront.answer
+    def handle(self, request: Incoming, call: Call) -> Outgoing:  # noqa: D102 - MotoFront.handle
         params = query_params(request)
         action = params.get("Action", "")
         if action == "PublishBatch":

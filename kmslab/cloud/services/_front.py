@@ -38,7 +38,7 @@ def query_params(request: Incoming) -> dict[str, str]:
 class MotoFront:
     """A gateway module answering some operations itself and handing the others to moto's module.
 
-    Subclasses set :attr:`protocol` and implement :meth:`answer`.
+    Subclasses set :attr:`protocol` and override :meth:`handle`.
 
     Args:
         moto: the moto-served module of the same service (``MotoService``).
@@ -50,7 +50,7 @@ class MotoFront:
         self.moto = moto
 
     def handle(self, request: Incoming, call: Call) -> Outgoing:
-        """Answer one request.
+        """Answer one request: the service's own operations (in subclasses), else moto's.
 
         Args:
             request: the request.
@@ -61,18 +61,6 @@ class MotoFront:
 
         Raises:
             CloudError: the service's error.
-        """
-        return self.answer(request, call)
-
-    def answer(self, request: Incoming, call: Call) -> Outgoing:
-        """Answer one request (the service's own operations, else moto's).
-
-        Args:
-            request: the request.
-            call: who sends it.
-
-        Returns:
-            The answer.
         """
         return self.by_moto(request, call)
 
