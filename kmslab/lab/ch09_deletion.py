@@ -169,17 +169,25 @@ def alarm(ctx: LabContext) -> Sequence[Fact]:
         if a.get("MetricName") == METRIC_NAME
     ]
     ctx.expect(ctx.need("alert_topic") in described["AlarmActions"], "the alarm notifies the alert topic")
+    # The trail's records reach its log group, the filter's datapoint puts the alarm in ALARM, and the
+    # alarm's action publishes to the topic: wait for that message (the state itself falls back to OK
+    # once the 5-minute period ends without a refused call).
+    seen: set[str] = ctx.need("mail_before")
+    subject = f'ALARM: "{described["AlarmName"]}"'
+    deadline = time.monotonic() + MAIL_WAIT_SECONDS
+    alarmed: list[Any] = []
+    while time.monotonic() < deadline and not alarmed:
+        alarmed = [m for m in mailbox(ctx).list() if m.id not in seen and m.subject.startswith(subject)]
+        if not alarmed:
+            time.sleep(0.25)
+    ctx.expect(bool(alarmed), f"the alarm's {subject} message reached {ADDRESS} within {MAIL_WAIT_SECONDS:.0f} s")
     streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
-    delivered = (
-        f"{len(streams)} stream(s)"
-        if streams
-        else "no records: this local cloud does not deliver the trail to CloudWatch Logs yet, so the alarm stays OK"
-    )
     return [
         ("metric filter", mine[0]["filterPattern"]),
         ("the filter on the refused records", f"{len(matched)} of {len(records)} match"),
-        ("alarm", f"{described['AlarmName']}: {described['StateValue']}, notifies the alert topic"),
-        (f"log group {group}", delivered),
+        (f"log group {group}", f"{len(streams)} stream(s) of trail records"),
+        ("alarm", f"{described['AlarmName']} went to ALARM and notified the alert topic"),
+        ("e-mail", f"to {alarmed[0].to}: {alarmed[0].subject}"),
     ]
 
 

@@ -108,6 +108,9 @@ def test_chapter_9_mails_the_alert_naming_the_object(full_run: FullRun) -> None:
     assert mails[0].to == ch09_deletion.ADDRESS
     assert f"arn:aws:s3:::{bucket}/{ch09_deletion.OBJECT}" in mails[0].body
     assert "cancel-key-deletion" in mails[0].body
+    facts = _facts(full_run.run, "9.5")  # AWS's metric-filter alarm went to ALARM and mailed the topic
+    assert facts["alarm"].endswith("went to ALARM and notified the alert topic")
+    assert facts["e-mail"].startswith(f'to {ch09_deletion.ADDRESS}: ALARM: "')
 
 
 def test_chapter_10_and_12_real_effects(full_run: FullRun) -> None:
