@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from kmslab.kms._clockfile import MAX_CLOCK, clock_headroom
-from kmslab.kms._http import Response, error_response
+from kmslab.kms._http_types import Response, error_response
 from kmslab.kms._protocol import CONTENT_TYPE
 from kmslab.kms.control import TOKEN_HEADER, tokens_match
 from kmslab.kms.errors import KmsError, SerializationException, ValidationException

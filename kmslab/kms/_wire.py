@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from kmslab.kms._http import Headers
+from kmslab.kms._http_read import Headers
 from kmslab.kms._protocol import CONTENT_TYPE, TARGET_PREFIX
 from kmslab.kms.errors import KmsError, SerializationException, UnknownOperationException
 from kmslab.kms.seams import Caller

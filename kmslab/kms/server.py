@@ -43,7 +43,9 @@ from typing import TYPE_CHECKING, Any
 
 from kmslab.kms import _wire
 from kmslab.kms._control_routes import CONTROL_PREFIX, MAX_ADVANCE_SECONDS, ControlRoutes, json_object
-from kmslab.kms._http import Headers, HttpServer, Response, error_response
+from kmslab.kms._http_read import Headers
+from kmslab.kms._http_server import HttpServer
+from kmslab.kms._http_types import Response, error_response
 from kmslab.kms._protocol import TARGET_PREFIX
 from kmslab.kms._responses import b64, ts
 from kmslab.kms._serving import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_WORKERS

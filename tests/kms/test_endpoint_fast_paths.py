@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kmslab.kms import _http, _wire
+from kmslab.kms import _http_read, _wire
 
 BOTO_HEAD = (
     b"POST / HTTP/1.1\r\n"
@@ -24,7 +24,7 @@ BOTO_HEAD = (
 
 
 def test_a_plain_head_is_parsed_in_one_pass() -> None:
-    plain = _http._plain_head(BOTO_HEAD + b'{"KeyId":""}')
+    plain = _http_read.plain_head(BOTO_HEAD + b'{"KeyId":""}')
     assert plain is not None
     end, parts, fields, length = plain
     assert BOTO_HEAD[end:] == b"\r\n\r\n"
@@ -45,7 +45,7 @@ def test_a_plain_head_is_parsed_in_one_pass() -> None:
 
 def test_a_bodiless_get_without_headers_is_plain() -> None:
     line = b"GET /_kmslab/health HTTP/1.0"
-    assert _http._plain_head(line + b"\r\n\r\n") == (len(line), ["GET", "/_kmslab/health", "HTTP/1.0"], {}, 0)
+    assert _http_read.plain_head(line + b"\r\n\r\n") == (len(line), ["GET", "/_kmslab/health", "HTTP/1.0"], {}, 0)
 
 
 UNUSUAL = {
@@ -74,7 +74,7 @@ UNUSUAL = {
 
 @pytest.mark.parametrize("name", sorted(UNUSUAL))
 def test_unusual_heads_are_left_to_the_general_parser(name: str) -> None:
-    assert _http._plain_head(UNUSUAL[name]) is None
+    assert _http_read.plain_head(UNUSUAL[name]) is None
 
 
 PAYLOADS: list[Any] = [
@@ -112,7 +112,7 @@ def test_request_bodies_decode_as_json_loads_does(text: str) -> None:
 def test_the_reader_reads_lines_and_bodies_across_arrivals() -> None:
     left, right = socket.socketpair()
     with left, right:
-        reader = _http._Reader(left)
+        reader = _http_read.Reader(left)
         right.sendall(b"first line\r\nsec")
         assert reader.readline(100) == b"first line\r\n"
         right.sendall(b"ond\nbody-bytes")
