@@ -77,21 +77,31 @@ class LambdaService(MotoFront):
         return Outgoing(200, headers, result.payload)
 
     def _with_logging_config(self, out: Outgoing, region: str) -> Outgoing:
-        """Add ``LoggingConfig`` (which moto leaves out) to an answer that describes a function."""
+        """Add ``LoggingConfig`` (which moto leaves out) to an answer that describes functions."""
         if not isinstance(out.body, bytes | bytearray) or not out.body.startswith(b"{"):
             return out
         try:
             body = json.loads(out.body)
         except ValueError:
             return out
-        described = body.get("Configuration") if isinstance(body.get("Configuration"), dict) else body
-        if not isinstance(described, dict) or "FunctionArn" not in described or "Runtime" not in described:
+        if isinstance(body.get("Functions"), list):  # ListFunctions
+            described = [f for f in body["Functions"] if isinstance(f, dict)]
+        elif isinstance(body.get("Configuration"), dict):  # GetFunction
+            described = [body["Configuration"]]
+        else:  # GetFunctionConfiguration, CreateFunction, UpdateFunctionConfiguration...
+            described = [body]
+        changed = False
+        for config in described:
+            if "FunctionArn" not in config or "Runtime" not in config:
+                continue
+            try:
+                function = self.runtime.function(str(config["FunctionArn"]), region)
+            except CloudError:
+                continue
+            config["LoggingConfig"] = {"LogFormat": "Text", "LogGroup": self.runtime.log_group(function)}
+            changed = True
+        if not changed:
             return out
-        try:
-            function = self.runtime.function(str(described["FunctionArn"]), region)
-        except CloudError:
-            return out
-        described["LoggingConfig"] = {"LogFormat": "Text", "LogGroup": self.runtime.log_group(function)}
         data = json.dumps(body).encode()
         headers = [(k, v) for k, v in out.headers if k.lower() != "content-length"]
         return Outgoing(out.status, [*headers, ("Content-Length", str(len(data)))], data)

@@ -261,7 +261,7 @@ class SseKeys:
         plain, blob = base64.b64decode(answer["Plaintext"]), str(answer["CiphertextBlob"])
         arn = str(answer["KeyId"])
         with self._lock:
-            if self._epoch == epoch:  # a policy change while KMS answered: this key is used once, not kept
+            if self._epoch == epoch:  # kept only if no key changed (e.g. its policy) while KMS answered
                 self._sweep(now)
                 self._put_cache[cache_key] = (plain, blob, arn, now + BUCKET_KEY_TTL)
                 self._get_cache[(caller.arn, blob)] = (plain, arn, now + BUCKET_KEY_TTL)

@@ -60,13 +60,15 @@ class ParameterFilter:
         return any(_compare(str(field), value, self.option) for value in self.values)
 
 
+_COMPARE: dict[str, Callable[[str, str], bool]] = {
+    "Equals": str.__eq__,
+    "BeginsWith": str.startswith,
+    "Contains": str.__contains__,
+}
+
+
 def _compare(field: str, value: str, option: str) -> bool:
-    compare: dict[str, Callable[[str, str], bool]] = {
-        "Equals": str.__eq__,
-        "BeginsWith": str.startswith,
-        "Contains": str.__contains__,
-    }
-    return compare[option](field, value)
+    return _COMPARE[option](field, value)
 
 
 def _under(name: str, path: str, *, recursive: bool) -> bool:

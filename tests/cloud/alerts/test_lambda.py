@@ -101,6 +101,10 @@ def test_a_function_with_its_own_log_group_logs_there(cloud, unique, make_role) 
     name = _function(cloud, unique, make_role(), WHERE_LOGS_GO, LoggingConfig={"LogGroup": group})
     lam = cloud.client("lambda")
     assert lam.get_function_configuration(FunctionName=name)["LoggingConfig"]["LogGroup"] == group
+    listed = {
+        f["FunctionName"]: f for page in lam.get_paginator("list_functions").paginate() for f in page["Functions"]
+    }
+    assert listed[name]["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": group}
     answer = json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read())
     assert answer == {"context": group, "env": group}
     streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
