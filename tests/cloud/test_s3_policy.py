@@ -7,6 +7,7 @@ import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import botocore.exceptions
@@ -348,3 +349,21 @@ def test_sse_kms_headers_over_plain_http_are_refused(http_cloud: Running, unique
     assert exc.value.response["Error"]["Code"] == "InvalidArgument"
     assert "secure connection" in exc.value.response["Error"]["Message"]
     assert s3.put_object(Bucket=name, Key="k", Body=b"x")["ServerSideEncryption"] == "AES256"
+
+
+def test_an_acl_set_on_an_object_already_replaced_leaves_the_new_object_whole(tmp_path: Path) -> None:
+    from kmslab.cloud.s3.store import S3Store
+
+    store = S3Store(tmp_path)
+    try:
+        old = {"version_id": "null", "uid": "old-uid", "acl": "private", "parts": [{"blob": "old.1", "size": 1}]}
+        store.put_version("b", "k", old)
+        # a PutObject replaces the object (same "null" version) after PutObjectAcl read the old one
+        new = {**old, "uid": "new-uid", "parts": [{"blob": "new.1", "size": 2}]}
+        store.put_version("b", "k", new)
+        assert store.set_acl("b", "k", "null", "old-uid", "public-read") is False
+        assert store.latest("b", "k") == new  # untouched: not the old document with an ACL
+        assert store.set_acl("b", "k", "null", "new-uid", "public-read") is True
+        assert store.latest("b", "k") == {**new, "acl": "public-read"}
+    finally:
+        store.close()

@@ -322,10 +322,11 @@ class Objects:
                 raise CloudError("AccessControlListNotSupported", "The bucket does not allow ACLs", 400)
             raise not_implemented("PutObjectAcl with grant headers or an XML body (use a canned ACL)")
         check_acl(doc, acl)
-        updated = {**version, "acl": acl}
-        if not self.store.update_version(bucket, key, updated):
-            raise no_such_key(key)
-        return updated
+        if not self.store.set_acl(bucket, key, version["version_id"], version["uid"], acl):
+            # replaced or deleted since it was read: S3 applies requests in some order, and this one
+            # came first (its ACL went with the object it named)
+            return version
+        return {**version, "acl": acl}
 
     def plaintext(self, version: Mapping[str, Any], object_key: bytes, start: int, end: int) -> Iterator[bytes]:
         """Stream plaintext bytes ``start..end`` (inclusive) of a version, across its parts.

@@ -218,23 +218,36 @@ class S3Store(UploadRows):
                 raise
         return blob_names(json.loads(old[0])) if old else []
 
-    def update_version(self, bucket: str, key: str, doc: dict[str, Any]) -> bool:
-        """Replace one version's document in place (its place among the versions unchanged).
+    def set_acl(self, bucket: str, key: str, version_id: str, uid: str, acl: str) -> bool:
+        """Set one version's canned ACL, if it is still the object that was read (same ``uid``).
+
+        Read and written under the store's lock: a PutObject that replaced the version meanwhile (an
+        unversioned bucket reuses the ``null`` ID) is left alone rather than overwritten with the
+        old object's document.
 
         Args:
             bucket: the bucket.
             key: the key.
-            doc: the version's new document (``version_id`` set).
+            version_id: the version ID.
+            uid: the object's unique ID, as read.
+            acl: the canned ACL.
 
         Returns:
-            Whether the version still existed.
+            Whether the version was still that object (and now has the ACL).
         """
         with self.lock:
-            changed = self._db.execute(
+            row = self._db.execute(
+                "SELECT doc FROM objects WHERE bucket = ? AND key = ? AND version_id = ?", (bucket, key, version_id)
+            ).fetchone()
+            doc = json.loads(row[0]) if row else None
+            if doc is None or doc.get("uid") != uid:
+                return False
+            doc["acl"] = acl
+            self._db.execute(
                 "UPDATE objects SET doc = ? WHERE bucket = ? AND key = ? AND version_id = ?",
-                (json.dumps(doc), bucket, key, doc["version_id"]),
-            ).rowcount
-        return changed > 0
+                (json.dumps(doc), bucket, key, version_id),
+            )
+        return True
 
     def delete_version(self, bucket: str, key: str, version_id: str) -> list[str]:
         """Remove one version for good; the newest remaining version becomes current.
