@@ -284,6 +284,18 @@ class Buckets:
         self.update(caller, name, region, "s3:PutBucketAcl", {"acl": acl})
 
 
+def acls_disabled(doc: Mapping[str, Any]) -> bool:
+    """Tell whether a bucket's Object Ownership (``BucketOwnerEnforced``, the default) disables ACLs.
+
+    Args:
+        doc: the bucket's document.
+
+    Returns:
+        True when ACLs are disabled.
+    """
+    return bool(doc.get("ownership", "BucketOwnerEnforced") == "BucketOwnerEnforced")
+
+
 def check_acl(doc: Mapping[str, Any], acl: str | None) -> None:
     """Refuse an ACL the bucket's Object Ownership or Block Public Access does not allow.
 
@@ -299,7 +311,7 @@ def check_acl(doc: Mapping[str, Any], acl: str | None) -> None:
         return
     if acl not in CANNED_ACLS:
         raise invalid_argument("Invalid canned ACL", "x-amz-acl", acl)
-    if doc.get("ownership", "BucketOwnerEnforced") == "BucketOwnerEnforced" and acl != "bucket-owner-full-control":
+    if acls_disabled(doc) and acl != "bucket-owner-full-control":
         raise CloudError("AccessControlListNotSupported", "The bucket does not allow ACLs", 400)
     if acl in PUBLIC_ACLS and pab_settings(doc)["BlockPublicAcls"]:
         raise access_denied()

@@ -13,7 +13,7 @@ from kmslab.cloud.s3.bodies import BytesBody, UploadBody
 from kmslab.cloud.s3.crypto import SegmentWriter, new_uid, read_plain
 from kmslab.cloud.s3.errors import SIGV4_REQUIRED, invalid_argument, no_such_key, not_implemented
 from kmslab.cloud.s3.headers import Encryption, choose_encryption, sse_context, user_metadata
-from kmslab.cloud.s3.models import Buckets, check_acl
+from kmslab.cloud.s3.models import Buckets, acls_disabled, check_acl
 from kmslab.cloud.s3.sse import SseKeys
 from kmslab.cloud.s3.store import S3Store
 from kmslab.cloud.s3.versions import new_version, version_id_for
@@ -271,6 +271,16 @@ class Objects:
             return version, b""
         return version, self.keys.open_object_key(caller=caller, region=doc["region"], enc=enc)
 
+    def _acl_target(
+        self, caller: Caller, region: str, bucket: str, key: str, version_id: str | None, verb: str, acl: str | None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Find the object an ACL request names and authorize ``s3:<verb>Object[Version]Acl`` on it."""
+        doc = self.buckets.get(bucket)
+        version = self.find(bucket, key, version_id)
+        action = f"s3:{verb}Object{'Version' if version_id else ''}Acl"
+        self.authorize(caller, action, bucket, key, doc, region, {"s3:x-amz-acl": acl} if acl else {})
+        return doc, version
+
     def get_acl(self, caller: Caller, region: str, bucket: str, key: str, version_id: str | None) -> tuple[str, str]:
         """GetObjectAcl: authorize, and return the owner and the object's canned ACL.
 
@@ -284,15 +294,12 @@ class Objects:
         Returns:
             (the owner's canonical ID, the canned ACL).
         """
-        doc = self.buckets.get(bucket)
-        version = self.find(bucket, key, version_id)
-        action = "s3:GetObjectVersionAcl" if version_id else "s3:GetObjectAcl"
-        self.authorize(caller, action, bucket, key, doc, region, {})
+        doc, version = self._acl_target(caller, region, bucket, key, version_id, "Get", None)
         return str(doc["owner"]), str(version.get("acl", "private"))
 
     def put_acl(
         self, caller: Caller, region: str, bucket: str, key: str, version_id: str | None, acl: str | None
-    ) -> dict[str, Any]:
+    ) -> None:
         """PutObjectAcl with a canned ACL (``x-amz-acl``).
 
         With the bucket's Object Ownership at ``BucketOwnerEnforced`` (the default), ACLs are disabled:
@@ -307,26 +314,18 @@ class Objects:
             version_id: the version, if named.
             acl: the canned ACL; None when the request gives grants instead.
 
-        Returns:
-            The version's document.
-
         Raises:
             CloudError: AccessDenied, AccessControlListNotSupported, or NotImplemented for explicit grants.
         """
-        doc = self.buckets.get(bucket)
-        version = self.find(bucket, key, version_id)
-        action = "s3:PutObjectVersionAcl" if version_id else "s3:PutObjectAcl"
-        self.authorize(caller, action, bucket, key, doc, region, {"s3:x-amz-acl": acl} if acl else {})
+        doc, version = self._acl_target(caller, region, bucket, key, version_id, "Put", acl)
         if acl is None:
-            if doc.get("ownership", "BucketOwnerEnforced") == "BucketOwnerEnforced":
+            if acls_disabled(doc):
                 raise CloudError("AccessControlListNotSupported", "The bucket does not allow ACLs", 400)
             raise not_implemented("PutObjectAcl with grant headers or an XML body (use a canned ACL)")
         check_acl(doc, acl)
-        if not self.store.set_acl(bucket, key, version["version_id"], version["uid"], acl):
-            # replaced or deleted since it was read: S3 applies requests in some order, and this one
-            # came first (its ACL went with the object it named)
-            return version
-        return {**version, "acl": acl}
+        # False when the object was replaced or deleted since it was read: S3 applies requests in some
+        # order, and this one came first (its ACL went with the object it named)
+        self.store.set_acl(bucket, key, version["version_id"], version["uid"], acl)
 
     def plaintext(self, version: Mapping[str, Any], object_key: bytes, start: int, end: int) -> Iterator[bytes]:
         """Stream plaintext bytes ``start..end`` (inclusive) of a version, across its parts.

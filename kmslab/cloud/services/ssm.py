@@ -208,9 +208,9 @@ class SsmService(StoredKeyService):
         if not isinstance(size, int) or not 1 <= size <= 50:
             raise CloudError("ValidationException", "MaxResults must be between 1 and 50")
         token = params.get("NextToken")
-        start = int(token) if isinstance(token, str) and token.isdigit() else 0
         if token is not None and not (isinstance(token, str) and token.isdigit()):
             raise CloudError("InvalidNextToken", "The specified token is not valid.")
+        start = int(token) if token is not None else 0
         out = []
         docs = sorted(self.store.items("parameter", f"{call.region}|"), key=lambda pair: pair[1]["name"])
         for _, doc in docs:
